@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI app, schemas and the static web page."""

@@ -1,0 +1,40 @@
+"""One hierarchy for every failure a user can cause or meet.
+
+The HTTP layer (api/errors.py) and the CLI (rag/cli.py) each map these in one place.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code = "rag_error"
+
+
+class ConfigError(RagError):
+    code = "bad_config"
+
+
+class ModelError(RagError):
+    code = "model_unavailable"
+
+
+class BadDocumentError(RagError):
+    code = "bad_document"
+
+
+class DocumentNotFoundError(RagError):
+    code = "document_not_found"
+
+
+class BadQueryError(RagError):
+    code = "bad_query"
+
+
+class IndexMissingError(RagError):
+    code = "index_missing"
+
+
+class IndexStaleError(RagError):
+    code = "index_stale"

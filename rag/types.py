@@ -1,0 +1,94 @@
+"""The data that flows from stage to stage: Document -> Chunk -> Hit -> Evidence -> Answer.
+
+Every offset is a character offset into ``Document.text`` (the clean text), so that
+``document.text[start:end] == quoted_text`` can be checked by anyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    source_file: str
+    title: str
+    author: str | None
+    published: str | None  # ISO 8601
+    url: str | None
+    language: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Sentence, ...]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    documents: tuple[Document, ...]
+    skipped: tuple[Skipped, ...] = ()
+    duplicates: tuple[Skipped, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage, with the score from each retriever kept for debugging."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    keyword_score: float | None = None
+    keyword_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    source_file: str
+    title: str
+    url: str | None
+    published: str | None
+    chunk_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    text: str
+    score: float
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answerable: bool
+    answer: str
+    evidence: tuple[Evidence, ...]
+    hits: tuple[Hit, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
