@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import click
 
 from rag.config import Settings
-from rag.errors import ConfigError, RagError
+from rag.errors import BadDocumentError, ConfigError, DocumentNotFoundError, RagError
 
 EXIT_CODES = {ConfigError: 2}
 
@@ -61,6 +62,121 @@ def model(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"prompt {key + ':':<9}{prompt!r}")
 
 
+@main.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Rebuild even when the index is up to date.")
+@click.pass_context
+def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Build the index of PATHS (files or folders; default RAG_SEEDS_DIR), when it is stale."""
+    from rag.embedding import load_embedder
+    from rag.store import build_index, read_manifest, staleness
+
+    settings = settings_from(ctx)
+    sources = list(paths) or [settings.seeds_dir]
+    for source in sources:
+        if not source.exists():
+            raise BadDocumentError(f"{source} does not exist")
+    reason = staleness(read_manifest(settings.index_dir), settings, sources)
+    if reason is None and not rebuild:
+        manifest = read_manifest(settings.index_dir)
+        assert manifest is not None
+        click.echo(f"index is up to date: {manifest.documents} documents, {manifest.chunks} chunks")
+        return
+    click.echo(f"building the index ({reason or 'rebuild requested'})", err=True)
+    manifest, notes = build_index(settings, load_embedder(settings), sources, progress=True)
+    for note in notes:
+        click.echo(note, err=True)
+    click.echo(
+        f"{manifest.documents} documents, {manifest.chunks} chunks, {manifest.skipped} skipped "
+        f"in {manifest.build_seconds:.1f}s -> {settings.index_dir}"
+    )
+
+
+@main.command()
+@click.argument("doc_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def docs(ctx: click.Context, doc_id: str | None, as_json: bool) -> None:
+    """List the indexed documents, or print one document's clean text."""
+    from rag.serialize import document_to_dict
+    from rag.store import load_index
+
+    documents = load_index(settings_from(ctx).index_dir).documents
+    if doc_id is not None:
+        if doc_id not in documents:
+            raise DocumentNotFoundError(f"no document with doc_id {doc_id!r}; `rag docs` lists them")
+        doc = documents[doc_id]
+        if as_json:
+            echo_json(document_to_dict(doc, with_text=True))
+        else:
+            click.echo(doc.text)
+        return
+    rows = [document_to_dict(d, with_text=False) for d in sorted(documents.values(), key=lambda d: d.source_file)]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['doc_id']}  {row['published'] or '-':<19}  {row['language']}  {row['chars']:>6} chars")
+        click.echo(f"    {row['title']}")
+        click.echo(f"    {row['author'] or '-'} | {row['url'] or row['source_file']}")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, as GET /search returns it.")
+@click.pass_context
+def search(ctx: click.Context, query: str, top_k: int, as_json: bool) -> None:
+    """Show the passages that dense and keyword search, fused, rank highest for QUERY."""
+    from rag.pipeline import Pipeline
+    from rag.serialize import hit_to_dict
+
+    pipeline = Pipeline.from_settings(settings_from(ctx))
+    hits = pipeline.search(query, top_k)
+    if as_json:
+        echo_json({"query": query, "passages": [hit_to_dict(h, pipeline.index.documents) for h in hits]})
+        return
+    for hit in hits:
+        doc = pipeline.document(hit.chunk.doc_id)
+        dense = f"{hit.dense_score:.3f}#{hit.dense_rank}" if hit.dense_score is not None else "-"
+        keyword = f"{hit.keyword_score:.2f}#{hit.keyword_rank}" if hit.keyword_score is not None else "-"
+        click.echo(f"{hit.rank}. {hit.chunk.chunk_id}  fused {hit.score:.4f}  dense {dense}  keyword {keyword}")
+        click.echo(f"   {doc.title} [{hit.chunk.start}:{hit.chunk.end}]")
+        click.echo(f"   {_one_line(hit.chunk.text, 160)}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, exactly as POST /ask returns it.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
+    """Answer QUESTION with quoted sentences from the documents, each with its citation."""
+    from rag.pipeline import Pipeline
+    from rag.serialize import answer_to_dict
+
+    pipeline = Pipeline.from_settings(settings_from(ctx))
+    answer = pipeline.ask(question, top_k)
+    if as_json:
+        echo_json(answer_to_dict(answer, pipeline.index.documents))
+        return
+    if not answer.answerable:
+        click.echo("The documents do not cover this question. The closest passages:")
+        for hit in answer.hits:
+            doc = pipeline.document(hit.chunk.doc_id)
+            click.echo(f"  - {doc.title}: {_one_line(hit.chunk.text, 120)}")
+        return
+    for i, ev in enumerate(answer.evidence, start=1):
+        c = ev.citation
+        click.echo(f"{i}. \u201c{ev.text}\u201d")
+        click.echo(f"   \u2014 {c.title} ({(c.published or 'undated')[:10]}) {c.url or c.source_file} [{c.start}:{c.end}]")
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "\u2026"
+
+
 @main.command()
 @click.option("--host", help="Bind address [RAG_HOST].")
 @click.option("--port", type=int, help="Port [RAG_PORT].")
@@ -72,9 +188,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 
     import uvicorn
 
-    base = settings_from(ctx)
     settings = Settings.from_env(host=host, port=port, workers=workers)
-    del base
     # Workers are separate processes: they read settings from the environment again.
     os.environ.update({"RAG_HOST": settings.host, "RAG_PORT": str(settings.port)})
     uvicorn.run(

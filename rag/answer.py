@@ -1,0 +1,126 @@
+"""Answer extraction: score the sentences of the top passages, keep the best of each source, cite them.
+
+Sentence vectors are computed at index time, so scoring a question costs one matrix product.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.types import Chunk, Citation, Document, Evidence, Sentence
+
+# Weight of keyword overlap next to cosine similarity. e5 cosines of relevant and irrelevant
+# sentences differ by ~0.05-0.10, so an overlap in [0, 1] needs a weight of that order.
+OVERLAP_WEIGHT = 0.15
+# A source's best sentence must score within this of the best sentence overall to be shown:
+# it keeps a weak, off-topic sentence from a source that does not address the question out.
+SOURCE_MARGIN = 0.06
+NEAR_DUPLICATE = 0.7
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    row: int
+    chunk: Chunk
+    sentence: Sentence
+    similarity: float
+    overlap: float
+    score: float
+
+
+def inverse_document_frequency(token_lists: Iterable[Sequence[str]]) -> dict[str, float]:
+    lists = list(token_lists)
+    df = Counter(t for tokens in lists for t in set(tokens))
+    n = len(lists)
+    return {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+
+
+def keyword_overlap(query_tokens: Sequence[str], tokens: Iterable[str], idf: dict[str, float]) -> float:
+    """Share of the query's idf mass that the sentence contains; unknown words weigh as the rarest."""
+    wanted = set(query_tokens)
+    if not wanted:
+        return 0.0
+    rarest = max(idf.values(), default=1.0)
+    present = set(tokens)
+    total = sum(idf.get(t, rarest) for t in wanted)
+    return sum(idf.get(t, rarest) for t in wanted & present) / total
+
+
+def score_sentences(
+    query_vector: np.ndarray,
+    query_tokens: Sequence[str],
+    candidates: Sequence[tuple[int, Chunk, Sentence]],
+    sentence_vectors: np.ndarray,
+    sentence_tokens: Sequence[Sequence[str]],
+    idf: dict[str, float],
+) -> list[ScoredSentence]:
+    if not candidates:
+        return []
+    rows = np.fromiter((row for row, _, _ in candidates), dtype=np.int64)
+    similarities = sentence_vectors[rows] @ query_vector
+    scored = []
+    for (row, chunk, sentence), sim in zip(candidates, similarities, strict=True):
+        overlap = keyword_overlap(query_tokens, sentence_tokens[row], idf)
+        scored.append(ScoredSentence(row, chunk, sentence, float(sim), overlap, float(sim) + OVERLAP_WEIGHT * overlap))
+    scored.sort(key=lambda s: -s.score)
+    return scored
+
+
+def char_bigrams(text: str) -> set[str]:
+    squashed = "".join(ch for ch in text.lower() if ch.isalnum())
+    return {squashed[i : i + 2] for i in range(len(squashed) - 1)} or {squashed}
+
+
+def near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE) -> bool:
+    x, y = char_bigrams(a), char_bigrams(b)
+    return len(x & y) / max(1, min(len(x), len(y))) >= threshold
+
+
+def select_evidence(scored: Sequence[ScoredSentence], top_k: int, fill: int = 3) -> list[ScoredSentence]:
+    """The best sentence of each source that speaks to the question (so disagreement shows),
+    then the next best sentences overall until ``fill`` are shown; near-duplicates once."""
+    if not scored:
+        return []
+    floor = scored[0].score - SOURCE_MARGIN
+    chosen: list[ScoredSentence] = []
+    seen_docs: set[str] = set()
+    for s in scored:
+        if s.score < floor or len(seen_docs) >= top_k:
+            break
+        if s.chunk.doc_id not in seen_docs and not _repeats(s, chosen):
+            chosen.append(s)
+            seen_docs.add(s.chunk.doc_id)
+    for s in scored:
+        if len(chosen) >= max(fill, len(seen_docs)) or len(chosen) >= top_k or s.score < floor:
+            break
+        if s not in chosen and not _repeats(s, chosen):
+            chosen.append(s)
+    chosen.sort(key=lambda s: -s.score)
+    return chosen
+
+
+def _repeats(candidate: ScoredSentence, chosen: Sequence[ScoredSentence]) -> bool:
+    return any(near_duplicate(candidate.sentence.text, c.sentence.text) for c in chosen)
+
+
+def to_evidence(s: ScoredSentence, document: Document) -> Evidence:
+    citation = Citation(
+        doc_id=document.doc_id,
+        source_file=document.source_file,
+        title=document.title,
+        url=document.url,
+        published=document.published,
+        chunk_id=s.chunk.chunk_id,
+        start=s.sentence.start,
+        end=s.sentence.end,
+    )
+    return Evidence(text=s.sentence.text, score=s.score, citation=citation)
+
+
+def join_answer(evidence: Sequence[Evidence]) -> str:
+    return " ".join(e.text for e in evidence)

@@ -1,0 +1,98 @@
+"""Does the corpus cover the question? A logistic model over retrieval signals.
+
+The weights live in ``rag/calibration.json``; ``bench/calibrate.py`` refits them on the benchmark
+questions (leave-one-out figures are printed there, so the fit is judged on questions it did not see).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+FEATURES = ("top_passage", "top_sentence", "margin", "overlap", "agreement", "latin")
+
+
+@dataclass(frozen=True)
+class Signals:
+    top_passage: float  # best dense cosine of a passage
+    top_sentence: float  # best dense cosine of a sentence
+    margin: float  # best passage cosine minus the mean of the 10th-20th: is anything special?
+    overlap: float  # idf-weighted share of the query's words found in the best sentence
+    agreement: float  # share of the dense top 5 that keyword search also ranks in its top 10
+    latin: float  # share of Latin letters in the question: keyword signals mean less across languages
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, f) for f in FEATURES], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class CoverageModel:
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float = 0.5
+
+    def probability(self, signals: Signals) -> float:
+        z = (signals.vector() - np.array(self.mean)) / np.array(self.scale)
+        logit = float(z @ np.array(self.weights)) + self.bias
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
+
+    def answerable(self, signals: Signals) -> bool:
+        return self.probability(signals) >= self.threshold
+
+    def to_json(self) -> str:
+        payload = {
+            "features": list(FEATURES),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "threshold": self.threshold,
+        }
+        return json.dumps(payload, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> CoverageModel:
+        raw = json.loads(text)
+        if tuple(raw["features"]) != FEATURES:
+            raise ValueError(f"calibration features {raw['features']} do not match {list(FEATURES)}")
+        return cls(tuple(raw["weights"]), raw["bias"], tuple(raw["mean"]), tuple(raw["scale"]), raw["threshold"])
+
+
+def default_model() -> CoverageModel:
+    return CoverageModel.from_json(resources.files("rag").joinpath("calibration.json").read_text("utf-8"))
+
+
+def latin_share(text: str) -> float:
+    letters = [ch for ch in text if ch.isalpha()]
+    return sum(ch.isascii() for ch in letters) / len(letters) if letters else 0.0
+
+
+def agreement(dense_ids: Sequence[int], keyword_ids: Sequence[int], depth: int = 5) -> float:
+    top = list(dense_ids[:depth])
+    return len(set(top) & set(keyword_ids[: 2 * depth])) / max(1, len(top))
+
+
+def fit(features: np.ndarray, labels: np.ndarray, l2: float = 1.0, steps: int = 3000) -> CoverageModel:
+    """L2-regularised logistic regression by gradient descent on standardised features."""
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0) + 1e-6
+    x = (features - mean) / scale
+    # Weight classes equally: unanswerable questions are the minority and the costly error.
+    pos = labels.mean()
+    sample_w = np.where(labels == 1, 0.5 / max(pos, 1e-6), 0.5 / max(1 - pos, 1e-6))
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    lr = 0.1
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        err = (p - labels) * sample_w
+        w -= lr * (x.T @ err / len(x) + l2 * w / len(x))
+        b -= lr * err.mean()
+    return CoverageModel(tuple(map(float, w)), float(b), tuple(map(float, mean)), tuple(map(float, scale)))

@@ -1,0 +1,77 @@
+"""Keyword search: BM25 over jieba-segmented Chinese and lower-cased Latin words."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+# Function words that match everywhere and rank nothing. Kept short on purpose: BM25's idf
+# handles the rest, and a long list would drop words that matter in short queries.
+STOPWORDS = frozenset(
+    "a an and are as at be but by did do does for from has have how in is it its of on or so that the this "
+    "to was were what when where which who whom why will with about into than then there these those they "
+    "我 你 他 她 它 们 的 了 是 在 和 与 及 或 就 都 也 而 吗 呢 吧 啊 么 什么 怎么 怎样 如何 哪 哪些 哪个 为什么 "
+    "这 那 这个 那个 一个 有 没有 不 对 说 会 能 可以 被 把 给 让 从 到 中 上 下 等 之 其 所".split()
+)
+
+
+@cache
+def _jieba() -> object:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Search-mode jieba segmentation (which also yields the shorter words inside long ones)."""
+    jieba = _jieba()
+    normalized = unicodedata.normalize("NFKC", text).lower()
+    tokens = jieba.lcut_for_search(normalized)  # type: ignore[attr-defined]
+    return [t for t in (tok.strip() for tok in tokens) if _is_term(t)]
+
+
+def _is_term(token: str) -> bool:
+    return bool(token) and token not in STOPWORDS and any(ch.isalnum() for ch in token)
+
+
+class KeywordIndex:
+    """BM25 (bm25s, Lucene variant) over pre-tokenised passages."""
+
+    def __init__(self, retriever: object, size: int) -> None:
+        self._bm25 = retriever
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: list[str]) -> KeywordIndex:
+        import bm25s
+
+        corpus = [tokenize(t) or ["\u2205"] for t in texts]  # bm25s needs a token per passage
+        retriever = bm25s.BM25()
+        retriever.index(corpus, show_progress=False)
+        return cls(retriever, len(texts))
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        known = [t for t in query_tokens if t in self._bm25.vocab_dict]  # type: ignore[attr-defined]
+        if not known:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+
+    def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+        scores = self.scores(query_tokens)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
+
+    def save(self, directory: Path) -> None:
+        self._bm25.save(str(directory), show_progress=False)  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, directory: Path, size: int) -> KeywordIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(directory), show_progress=False), size)

@@ -1,0 +1,185 @@
+"""The one Python API that the CLI and the HTTP layer share: built once, then ``ask`` and ``search``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag import answer as extract
+from rag.config import Settings
+from rag.coverage import CoverageModel, Signals, agreement, default_model, latin_share
+from rag.embedding import Embedder, load_embedder
+from rag.errors import BadQueryError, DocumentNotFoundError, IndexStaleError
+from rag.fusion import reciprocal_rank_fusion
+from rag.lexical import tokenize
+from rag.store import REBUILD_HINT, StoredIndex, load_index, staleness
+from rag.types import Answer, Document, Hit
+
+MAX_QUESTION_CHARS = 1000
+# Sentences are drawn from this many fused passages: enough to reach every source in a small
+# corpus, few enough that the answer stays on the passages retrieval trusts.
+ANSWER_PASSAGES = 12
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    query_vector: np.ndarray
+    query_tokens: list[str]
+    hits: list[Hit]
+    dense: list[tuple[int, float]]
+    keyword: list[tuple[int, float]]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        index: StoredIndex,
+        coverage: CoverageModel | None = None,
+        dense: bool = True,
+        keyword: bool = True,
+        diversify: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+        self.coverage = coverage or default_model()
+        self.use_dense, self.use_keyword, self.diversify = dense, keyword, diversify
+        self.idf = extract.inverse_document_frequency(index.sentence_tokens)
+        self._chunk_position = {c.chunk_id: i for i, c in enumerate(index.chunks)}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, check_fresh: bool = True) -> Pipeline:
+        index = load_index(settings.index_dir)
+        if check_fresh:
+            reason = staleness(index.manifest, settings, [Path(s) for s in index.manifest.sources])
+            if reason:
+                raise IndexStaleError(f"index in {settings.index_dir} is stale ({reason}): {REBUILD_HINT}")
+        return cls(settings, load_embedder(settings), index)
+
+    def variant(self, *, dense: bool = True, keyword: bool = True, diversify: bool = True) -> Pipeline:
+        """The same loaded pipeline with a retriever or diversification switched off (for ablations)."""
+        return Pipeline(self.settings, self.embedder, self.index, self.coverage, dense, keyword, diversify)
+
+    @property
+    def model_name(self) -> str:
+        return self.index.manifest.model
+
+    @property
+    def document_count(self) -> int:
+        return len(self.index.documents)
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.index.chunks)
+
+    def documents(self) -> list[Document]:
+        return sorted(self.index.documents.values(), key=lambda d: d.source_file)
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.index.documents[doc_id]
+        except KeyError:
+            raise DocumentNotFoundError(f"no document with doc_id {doc_id!r}") from None
+
+    def search(self, query: str, top_k: int = 5) -> list[Hit]:
+        return self._retrieve(_clean_query(query), {}).hits[:top_k]
+
+    def ask(self, question: str, top_k: int = 5) -> Answer:
+        timings: dict[str, float] = {}
+        question = _clean_query(question)
+        with _timed(timings, "total"):
+            r = self._retrieve(question, timings)
+            with _timed(timings, "extract"):
+                scored = self._score_sentences(r)
+                chosen = self._select(scored, top_k)
+                evidence = tuple(extract.to_evidence(s, self.index.documents[s.chunk.doc_id]) for s in chosen)
+            with _timed(timings, "coverage"):
+                answerable = bool(evidence) and self.coverage.answerable(self.signals(question, r, scored))
+        return Answer(
+            question=question,
+            answerable=answerable,
+            answer=extract.join_answer(evidence) if answerable else "",
+            evidence=evidence if answerable else (),
+            hits=tuple(r.hits[:top_k]),
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
+        )
+
+    def signals(self, question: str, r: Retrieval, scored: list[extract.ScoredSentence]) -> Signals:
+        dense_scores = [s for _, s in r.dense]
+        top = dense_scores[0] if dense_scores else 0.0
+        tail = dense_scores[10:20] or dense_scores[-1:] or [0.0]
+        best = scored[0] if scored else None
+        return Signals(
+            top_passage=top,
+            top_sentence=max((s.similarity for s in scored), default=0.0),
+            margin=top - float(np.mean(tail)),
+            overlap=best.overlap if best else 0.0,
+            agreement=agreement([i for i, _ in r.dense], [i for i, _ in r.keyword]),
+            latin=latin_share(question),
+        )
+
+    def _retrieve(self, query: str, timings: dict[str, float]) -> Retrieval:
+        n = self.settings.candidates
+        with _timed(timings, "embed"):
+            vector = self.embedder.embed([query], "query")[0]
+        with _timed(timings, "dense"):
+            dense = self.index.vectors.search(vector, n)
+        with _timed(timings, "keyword"):
+            tokens = tokenize(query)
+            keyword = self.index.keywords.search(tokens, n)
+        with _timed(timings, "fuse"):
+            hits = self._fuse(dense, keyword)
+        return Retrieval(vector, tokens, hits, dense, keyword)
+
+    def _fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]) -> list[Hit]:
+        rankings = ([[i for i, _ in dense]] if self.use_dense else []) + (
+            [[i for i, _ in keyword]] if self.use_keyword else []
+        )
+        dense_at = {i: (rank, s) for rank, (i, s) in enumerate(dense, start=1)}
+        keyword_at = {i: (rank, s) for rank, (i, s) in enumerate(keyword, start=1)}
+        hits = []
+        for rank, (i, score) in enumerate(reciprocal_rank_fusion(rankings, self.settings.rrf_k), start=1):
+            d_rank, d_score = dense_at.get(i, (None, None))
+            k_rank, k_score = keyword_at.get(i, (None, None))
+            hits.append(Hit(self.index.chunks[i], score, rank, d_score, d_rank, k_score, k_rank))
+        return hits
+
+    def _score_sentences(self, r: Retrieval) -> list[extract.ScoredSentence]:
+        candidates = []
+        for hit in r.hits[:ANSWER_PASSAGES]:
+            rows = self.index.chunk_sentence_rows[self._chunk_position[hit.chunk.chunk_id]]
+            candidates.extend((row, hit.chunk, hit.chunk.sentences[row - rows.start]) for row in rows)
+        return extract.score_sentences(
+            r.query_vector, r.query_tokens, candidates, self.index.sentence_vectors, self.index.sentence_tokens, self.idf
+        )
+
+    def _select(self, scored: list[extract.ScoredSentence], top_k: int) -> list[extract.ScoredSentence]:
+        if self.diversify:
+            return extract.select_evidence(scored, top_k)
+        # Without diversification: the best sentences overall, whatever their source.
+        return list(scored[: min(3, top_k)])
+
+
+def _clean_query(text: str) -> str:
+    stripped = " ".join(text.split())
+    if not stripped:
+        raise BadQueryError("the question is empty")
+    if len(stripped) > MAX_QUESTION_CHARS:
+        raise BadQueryError(f"the question has {len(stripped)} characters; the limit is {MAX_QUESTION_CHARS}")
+    return stripped
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + (time.perf_counter() - started) * 1000
