@@ -172,6 +172,36 @@ def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
         click.echo(f"   \u2014 {c.title} ({(c.published or 'undated')[:10]}) {c.url or c.source_file} [{c.start}:{c.end}]")
 
 
+@main.command("eval")
+@click.option(
+    "--questions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("tests/benchmark/questions.jsonl"),
+    show_default=True,
+    help="A JSON-lines question file (format in the README).",
+)
+@click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/eval.json"),
+              show_default=True, help="Where to write the JSON report.")
+@click.option("--ablation/--no-ablation", default=True, help="Also run dense only, keyword only, no diversification.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of tables.")
+@click.pass_context
+def eval_command(ctx: click.Context, questions: Path, top_k: int, output: Path, ablation: bool, as_json: bool) -> None:
+    """Measure retrieval and answers on a labelled question set."""
+    from rag.pipeline import Pipeline
+    from rag.report import evaluation_report, render_report
+
+    pipeline = Pipeline.from_settings(settings_from(ctx))
+    report = evaluation_report(pipeline, questions, top_k, ablation)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(render_report(report))
+    click.echo(f"\nreport written to {output}")
+
+
 def _one_line(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "\u2026"

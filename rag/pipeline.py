@@ -91,7 +91,8 @@ class Pipeline:
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         return self._retrieve(_clean_query(query), {}).hits[:top_k]
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(self, question: str, top_k: int = 5, passages: int | None = None) -> Answer:
+        """Evidence from up to ``top_k`` sources; ``passages`` (default ``top_k``) closest passages listed."""
         timings: dict[str, float] = {}
         question = _clean_query(question)
         with _timed(timings, "total"):
@@ -107,7 +108,7 @@ class Pipeline:
             answerable=answerable,
             answer=extract.join_answer(evidence) if answerable else "",
             evidence=evidence if answerable else (),
-            hits=tuple(r.hits[:top_k]),
+            hits=tuple(r.hits[: passages or top_k]),
             timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
 

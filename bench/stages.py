@@ -1,0 +1,58 @@
+"""Per-stage latency of `ask` over the benchmark questions, plus model and index load times."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from pathlib import Path
+
+from rag.config import Settings
+from rag.embedding import load_embedder
+from rag.evaluation import load_questions
+from rag.pipeline import Pipeline
+from rag.store import load_index
+
+QUESTIONS = Path("tests/benchmark/questions.jsonl")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    embedder = load_embedder(settings)
+    model_s = time.perf_counter() - started
+    started = time.perf_counter()
+    index = load_index(settings.index_dir)
+    index_s = time.perf_counter() - started
+    pipeline = Pipeline(settings, embedder, index)
+    print(f"model load {model_s:.2f}s, index load {index_s:.2f}s, index build {index.manifest.build_seconds:.1f}s")
+    print(f"corpus: {index.manifest.documents} documents, {index.manifest.chunks} chunks, "
+          f"{index.manifest.sentences} sentences")
+
+    embed_ms = []
+    for _ in range(50):
+        t = time.perf_counter()
+        embedder.embed(["How much did it cost to train DeepSeek V3?"], "query")
+        embed_ms.append((time.perf_counter() - t) * 1000)
+    print(f"embed one query: median {statistics.median(embed_ms):.1f} ms over 50 runs")
+
+    questions = load_questions(QUESTIONS)
+    stages: dict[str, list[float]] = {}
+    for q in questions:
+        for stage, ms in pipeline.ask(q.question).timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    print(f"\nask() over {len(questions)} questions (ms):")
+    print(f"{'stage':<10}{'median':>10}{'p95':>10}")
+    for stage, values in stages.items():
+        print(f"{stage:<10}{statistics.median(values):>10.2f}{percentile(values, 0.95):>10.2f}")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak resident memory: {rss_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The evaluation report: every variant over the question set, overall and broken down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rag.evaluation import HEADLINE, NO_ANSWER, VARIANTS, breakdown, format_table, load_questions, run, summarize
+from rag.pipeline import Pipeline
+
+RETRIEVAL_DEPTH = 10
+
+
+def evaluation_report(pipeline: Pipeline, questions_file: Path, top_k: int, ablation: bool) -> dict[str, Any]:
+    questions = load_questions(questions_file)
+    report: dict[str, Any] = {
+        "questions_file": str(questions_file),
+        "model": pipeline.model_name,
+        "top_k": top_k,
+        "variants": {},
+    }
+    for name, switches in VARIANTS.items():
+        if name != "fused" and not ablation:
+            continue
+        variant = pipeline.variant(**switches)
+        outcomes = run(questions, lambda q, v=variant: v.ask(q, top_k, passages=RETRIEVAL_DEPTH), pipeline.index.documents)
+        entry: dict[str, Any] = {"overall": summarize(outcomes), **breakdown(outcomes)}
+        if name == "fused":
+            entry["per_question"] = [_question_row(o) for o in outcomes]
+            unlocated = [u for o in outcomes for u in o.unlocated]
+            entry["unlocated_quotes"] = unlocated
+        report["variants"][name] = entry
+    return report
+
+
+def _question_row(o: Any) -> dict[str, Any]:
+    return {
+        "id": o.question.id,
+        "question": o.question.question,
+        "answerable": o.question.answerable,
+        "predicted_answerable": o.answerable_predicted,
+        "first_relevant_rank": min(o.ranks, default=None),
+        "evidence_hit": o.evidence_hit,
+        "sources": f"{o.sources_shown}/{o.sources_total}",
+    }
+
+
+def render_report(report: dict[str, Any]) -> str:
+    variants = report["variants"]
+    overall = {name: v["overall"] for name, v in variants.items()}
+    parts = [
+        f"model {report['model']}, top_k {report['top_k']}, {report['questions_file']}",
+        "",
+        format_table(overall, HEADLINE),
+        "",
+        format_table(overall, NO_ANSWER),
+    ]
+    fused = variants["fused"]
+    for axis in ("lang", "type"):
+        parts += ["", f"fused, by {axis}:", format_table(fused[axis], ("questions", *HEADLINE[:2], "mrr@10", "evidence_hit"))]
+    if fused["unlocated_quotes"]:
+        parts += ["", f"{len(fused['unlocated_quotes'])} gold quotes not found in the clean text:"]
+        parts += [f"  {q}" for q in fused["unlocated_quotes"]]
+    return "\n".join(parts)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.answer import (
+    ScoredSentence,
+    inverse_document_frequency,
+    keyword_overlap,
+    near_duplicate,
+    score_sentences,
+    select_evidence,
+    to_evidence,
+)
+from rag.types import Chunk, Document, Sentence
+
+
+def _scored(doc_id: str, text: str, score: float) -> ScoredSentence:
+    sentence = Sentence(0, len(text), text)
+    chunk = Chunk(f"{doc_id}#0", doc_id, 0, 0, len(text), text, (sentence,))
+    return ScoredSentence(0, chunk, sentence, score, 0.0, score)
+
+
+def test_overlap_weighs_rare_words_more() -> None:
+    idf = inverse_document_frequency([["deepseek", "成本"], ["deepseek"], ["deepseek", "英伟达"]])
+    assert keyword_overlap(["deepseek", "成本"], ["成本"], idf) > keyword_overlap(["deepseek", "成本"], ["deepseek"], idf)
+    assert keyword_overlap([], ["x"], idf) == 0.0
+    assert keyword_overlap(["成本"], ["成本"], idf) == pytest.approx(1.0)
+
+
+def test_sentences_are_ranked_by_similarity_plus_overlap() -> None:
+    vectors = np.eye(3, dtype=np.float32)
+    sentences = [Sentence(0, 1, "a"), Sentence(2, 3, "b"), Sentence(4, 5, "c")]
+    chunk = Chunk("d#0", "d", 0, 0, 5, "a b c", tuple(sentences))
+    candidates = [(i, chunk, s) for i, s in enumerate(sentences)]
+    tokens = [["x"], ["y"], ["z"]]
+    idf = inverse_document_frequency(tokens)
+    ranked = score_sentences(np.array([0.6, 0.5, 0.0], np.float32), ["y"], candidates, vectors, tokens, idf)
+    assert [s.sentence.text for s in ranked] == ["b", "a", "c"]  # 0.5 + overlap beats 0.6
+
+
+def test_evidence_shows_the_best_sentence_of_each_source() -> None:
+    scored = [
+        _scored("a", "DeepSeek 的训练成本是 600 万美元。", 0.90),
+        _scored("a", "这个数字只包括最后一次训练。", 0.89),
+        _scored("b", "有人认为真实成本远高于此。", 0.87),
+        _scored("c", "今天天气很好。", 0.70),
+    ]
+    chosen = select_evidence(scored, top_k=5)
+    docs = [s.chunk.doc_id for s in chosen]
+    assert docs[0] == "a" and "b" in docs and "c" not in docs
+
+
+def test_evidence_is_capped_at_top_k_sources() -> None:
+    texts = ["成本很低。", "英伟达下跌。", "蒸馏是谣言。", "出口管制有效。", "开源是优势。", "算力不是全部。"]
+    scored = [_scored(d, t, 0.9 - i * 0.001) for i, (d, t) in enumerate(zip("abcdef", texts, strict=True))]
+    assert len({s.chunk.doc_id for s in select_evidence(scored, top_k=3)}) == 3
+
+
+def test_a_near_duplicate_sentence_appears_once() -> None:
+    scored = [
+        _scored("a", "训练深度搜索的 V3 模型仅花费了 600 万美元。", 0.9),
+        _scored("b", "训练深度搜索的V3模型仅花费了600万美元", 0.89),
+        _scored("c", "英伟达的股价大幅下跌。", 0.88),
+    ]
+    texts = [s.sentence.text for s in select_evidence(scored, top_k=5)]
+    assert len(texts) == 2 and "英伟达的股价大幅下跌。" in texts
+
+
+def test_near_duplicate_ignores_spacing_and_punctuation() -> None:
+    assert near_duplicate("A, b c!", "a b  c")
+    assert not near_duplicate("英伟达的股价大幅下跌", "训练成本只有六百万")
+
+
+def test_evidence_cites_the_exact_span() -> None:
+    doc = Document("d", "d.txt", "T", None, "2025-02-01", "https://x", "zh", "前文。DeepSeek 很便宜。后文。")
+    start = doc.text.index("DeepSeek")
+    sentence = Sentence(start, start + len("DeepSeek 很便宜。"), "DeepSeek 很便宜。")
+    chunk = Chunk("d#0", "d", 0, 0, len(doc.text), doc.text, (sentence,))
+    ev = to_evidence(ScoredSentence(0, chunk, sentence, 0.9, 0.1, 0.915), doc)
+    assert doc.text[ev.citation.start : ev.citation.end] == ev.text
+    assert (ev.citation.url, ev.citation.published, ev.citation.chunk_id) == ("https://x", "2025-02-01", "d#0")
