@@ -1,0 +1,111 @@
+"""The labelled retrieval benchmark question set is well formed and its quotes are real.
+
+Every quote must be an exact substring of its raw seed file and plain text (no markup, no entities,
+no line breaks), so that it survives cleaning and the benchmark can locate it in the clean text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+QUESTIONS_FILE = Path(__file__).parent / "benchmark" / "questions.jsonl"
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+LANGS = {"en", "zh", "mixed"}
+TYPES = {"fact", "number", "name", "date", "opinion", "disputed", "keyword", "misspelt", "unanswerable"}
+FIELDS = {"id", "question", "lang", "type", "answerable", "evidence"}
+SPAM = "有杠杆的股票平台"
+FORBIDDEN = ("<", ">", "&", "\n", "\r", SPAM)
+MIN_QUOTE, MAX_QUOTE = 10, 120
+
+
+def load_questions() -> list[dict[str, Any]]:
+    lines = QUESTIONS_FILE.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@cache
+def seed_text(name: str) -> str:
+    return (SEEDS_DIR / name).read_text(encoding="utf-8")
+
+
+QUESTIONS = load_questions()
+IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
+SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
+
+
+def test_ids_are_unique() -> None:
+    duplicates = [i for i, n in Counter(IDS).items() if n > 1]
+    assert not duplicates
+
+
+def test_questions_are_unique() -> None:
+    duplicates = [q for q, n in Counter(q["question"] for q in QUESTIONS).items() if n > 1]
+    assert not duplicates
+
+
+def test_enough_questions() -> None:
+    assert len(QUESTIONS) >= 80
+
+
+def test_enough_unanswerable() -> None:
+    assert sum(not q["answerable"] for q in QUESTIONS) >= 8
+
+
+def test_enough_disputed_from_several_sources() -> None:
+    disputed = [q for q in QUESTIONS if q["type"] == "disputed"]
+    assert len(disputed) >= 8
+    for q in disputed:
+        files = {e["file"] for e in q["evidence"]}
+        assert len(files) >= 2, q["id"]
+
+
+def test_language_mix() -> None:
+    share = Counter(q["lang"] for q in QUESTIONS)
+    total = len(QUESTIONS)
+    assert 0.40 <= share["en"] / total <= 0.60
+    assert 0.30 <= share["zh"] / total <= 0.50
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=IDS)
+def test_fields(question: dict[str, Any]) -> None:
+    assert set(question) == FIELDS
+    assert isinstance(question["id"], str)
+    assert question["id"]
+    assert isinstance(question["question"], str)
+    assert question["question"].strip()
+    assert question["lang"] in LANGS
+    assert question["type"] in TYPES
+    assert isinstance(question["answerable"], bool)
+    assert isinstance(question["evidence"], list)
+    for evidence in question["evidence"]:
+        assert set(evidence) == {"file", "quote"}
+        assert evidence["file"] in SEED_FILES
+        assert isinstance(evidence["quote"], str)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=IDS)
+def test_answerability_matches_evidence(question: dict[str, Any]) -> None:
+    if question["answerable"]:
+        assert question["type"] != "unanswerable"
+        assert len(question["evidence"]) >= 1
+    else:
+        assert question["type"] == "unanswerable"
+        assert question["evidence"] == []
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=IDS)
+def test_quotes_are_clean_substrings_of_their_seed(question: dict[str, Any]) -> None:
+    for evidence in question["evidence"]:
+        quote = evidence["quote"]
+        assert MIN_QUOTE <= len(quote) <= MAX_QUOTE, quote
+        assert not any(bad in quote for bad in FORBIDDEN), quote
+        assert quote == quote.strip(), quote
+        assert not quote.startswith(("> ", "- ", "#")), quote
+        assert quote in seed_text(evidence["file"]), quote
