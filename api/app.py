@@ -1,18 +1,137 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: settings, pipeline, middleware, routes, the page and the docs, wired once."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
+from api.deps import QA, PipelineSlot, load_pipeline
+from api.errors import install_handlers
+from api.metrics import Metrics, MetricsMiddleware
+from api.routes import STATIC_DIR, router
+from api.security import BearerAuth, BodyLimit, document_bearer
+from rag import __version__
 from rag.config import Settings
+from rag.errors import RagError
+
+logger = logging.getLogger("api")
+
+DOCS_ASSETS = "/docs/assets"
+
+Loader = Callable[[Settings], QA]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, pipeline: QA | None = None, *, loader: Loader = load_pipeline
+) -> FastAPI:
+    """The app; with no ``pipeline`` it is loaded in the background at startup, and /readyz says when it is."""
     settings = settings or Settings.from_env()
-    app = FastAPI(title="rag", summary="Extractive answers with citations")
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    slot, metrics = PipelineSlot(), Metrics()
+    if pipeline is not None:
+        _fill(slot, metrics, pipeline)
+    swagger = swagger_assets()
+    app = FastAPI(
+        title="rag",
+        summary="Extractive answers with checkable citations, in English and Chinese.",
+        version=__version__,
+        lifespan=_lifespan(settings, slot, metrics, loader),
+        docs_url=None if swagger else "/docs",
+        redoc_url=None,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.settings, app.state.pipeline_slot, app.state.metrics = settings, slot, metrics
+    install_handlers(app)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if swagger:
+        _serve_docs(app, swagger)
+    else:
+        logger.warning("swagger-ui-py is not installed: /docs loads Swagger UI from a CDN")
+    if settings.api_key:
+        _document_bearer(app)
+    # Added innermost first: metrics see every request, then auth, then the size limit.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(BearerAuth, api_key=settings.api_key)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=[*router.routes, *app.routes])
     return app
+
+
+def swagger_assets() -> Path | None:
+    """Swagger UI's files from the swagger-ui-py package, so /docs works offline; None if it is absent."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    assets = Path(next(iter(spec.submodule_search_locations))) / "static"
+    return assets if (assets / "swagger-ui-bundle.js").is_file() else None
+
+
+def _serve_docs(app: FastAPI, assets: Path) -> None:
+    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+
+def _document_bearer(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        document_bearer(schema)  # idempotent; FastAPI may rebuild the schema it caches
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _lifespan(
+    settings: Settings, slot: PipelineSlot, metrics: Metrics, loader: Loader
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # In the background: the server answers /healthz, and /readyz says "loading", while the model loads.
+        task = None if slot.pipeline is not None else asyncio.create_task(_load(settings, slot, metrics, loader))
+        yield
+        if task is not None:
+            task.cancel()
+
+    return lifespan
+
+
+async def _load(settings: Settings, slot: PipelineSlot, metrics: Metrics, loader: Loader) -> None:
+    try:
+        pipeline = await asyncio.to_thread(loader, settings)
+    except RagError as exc:
+        logger.error("not ready: %s", exc)
+        slot.fail(exc)
+        return
+    except Exception as exc:
+        # A bug, not a state of the index: log it in full and let /readyz name it.
+        logger.exception("loading the pipeline failed")
+        slot.fail(RagError(f"loading failed with {type(exc).__name__}: {exc}"))
+        return
+    _fill(slot, metrics, pipeline)
+    logger.info(
+        "ready: %d documents, %d chunks, model %s", pipeline.document_count, pipeline.chunk_count, pipeline.model_name
+    )
+
+
+def _fill(slot: PipelineSlot, metrics: Metrics, pipeline: QA) -> None:
+    slot.fill(pipeline)
+    metrics.loaded(pipeline)

@@ -1,0 +1,138 @@
+"""The HTTP contract as pydantic models; the only place pydantic appears.
+
+Response bodies are built by rag.serialize (shared with the CLI) and validated through these models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
+
+MAX_QUESTION_CHARS = 1000
+MAX_TOP_K = 20
+DEFAULT_TOP_K = 5
+
+# Exactly the characters str.strip() removes, spelled out: `\s` means different things in Python,
+# Rust (pydantic, schemathesis) and JavaScript, and the schema must say what the server does.
+WHITESPACE_CLASS = r"\t\n\v\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+QUESTION_PATTERN = (
+    rf"^[{WHITESPACE_CLASS}]*[^{WHITESPACE_CLASS}]"
+    rf"(?:[\s\S]{{0,{MAX_QUESTION_CHARS - 2}}}[^{WHITESPACE_CLASS}])?[{WHITESPACE_CLASS}]*$"
+)
+QUESTION_DESCRIPTION = f"1 to {MAX_QUESTION_CHARS} characters once surrounding whitespace is trimmed."
+
+
+def trimmed_question(value: str) -> str:
+    trimmed = value.strip()
+    if not 1 <= len(trimmed) <= MAX_QUESTION_CHARS:
+        raise PydanticCustomError(
+            "question_length",
+            "must have 1 to {limit} characters after trimming whitespace, not {length}",
+            {"limit": MAX_QUESTION_CHARS, "length": len(trimmed)},
+        )
+    try:
+        trimmed.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON can carry a lone surrogate ("\ud800"); no answer could be encoded back.
+        raise PydanticCustomError("question_text", "must be valid Unicode text (it has a lone surrogate)") from None
+    return trimmed
+
+
+def json_integer(value: object) -> object:
+    # JSON Schema counts 14.0 as an integer, but not true or "14": pydantic's lax mode takes all three, strict none.
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+QuestionText = Annotated[str, AfterValidator(trimmed_question)]
+QUESTION_SCHEMA: JsonDict = {"pattern": QUESTION_PATTERN}
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: QuestionText = Field(description=QUESTION_DESCRIPTION, json_schema_extra=QUESTION_SCHEMA)
+    top_k: Annotated[int, BeforeValidator(json_integer)] = Field(
+        DEFAULT_TOP_K, strict=False, ge=1, le=MAX_TOP_K, description="How many sources and passages, at most."
+    )
+
+
+class Citation(BaseModel):
+    doc_id: str
+    source_file: str
+    title: str
+    url: str | None
+    published: str | None
+    chunk_id: str
+    start: int = Field(description="Offset into the document's text: text[start:end] is the quoted sentence.")
+    end: int
+
+
+class Evidence(BaseModel):
+    text: str
+    score: float
+    citation: Citation
+
+
+class Passage(BaseModel):
+    chunk_id: str
+    doc_id: str
+    source_file: str
+    title: str
+    text: str
+    score: float
+    start: int = Field(description="Offset into the document's text: text[start:end] is the passage.")
+    end: int
+
+
+class AskResponse(BaseModel):
+    question: str
+    answerable: bool = Field(description="False when the documents do not cover the question.")
+    answer: str
+    evidence: list[Evidence]
+    passages: list[Passage] = Field(description="The closest passages, answerable or not.")
+    timings_ms: dict[str, float]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[Passage]
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    source_file: str
+    title: str
+    author: str | None
+    published: str | None = Field(description="ISO 8601 date, when known.")
+    url: str | None
+    language: str
+    chars: int
+
+
+class DocumentDetail(DocumentSummary):
+    text: str = Field(description="The clean text that every start/end offset indexes into.")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    model: str
+    documents: int
+    chunks: int
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable: e.g. bad_query, document_not_found, index_missing.")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,80 @@
+"""The JSON shapes that `rag ask --json` prints and the HTTP API returns: one definition for both.
+
+Plain functions from the dataclasses in rag.types to dicts of JSON types. Every ``start``/``end`` is a
+character offset into the document's clean text, so ``document["text"][start:end]`` is the quoted text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rag.types import Answer, Citation, Document, Evidence, Hit
+
+SCORE_DECIMALS = 4
+TIMING_DECIMALS = 2
+
+
+def answer_to_dict(answer: Answer, documents: Mapping[str, Document]) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answerable": answer.answerable,
+        "answer": answer.answer,
+        "evidence": [evidence_to_dict(e) for e in answer.evidence],
+        "passages": [hit_to_dict(h, documents) for h in answer.hits],
+        "timings_ms": {name: round(float(ms), TIMING_DECIMALS) for name, ms in answer.timings_ms.items()},
+    }
+
+
+def evidence_to_dict(evidence: Evidence) -> dict[str, Any]:
+    return {"text": evidence.text, "score": _score(evidence.score), "citation": citation_to_dict(evidence.citation)}
+
+
+def citation_to_dict(citation: Citation) -> dict[str, Any]:
+    return {
+        "doc_id": citation.doc_id,
+        "source_file": citation.source_file,
+        "title": citation.title,
+        "url": citation.url,
+        "published": citation.published,
+        "chunk_id": citation.chunk_id,
+        "start": citation.start,
+        "end": citation.end,
+    }
+
+
+def hit_to_dict(hit: Hit, documents: Mapping[str, Document]) -> dict[str, Any]:
+    """A passage: the retrieved chunk, named by the document it comes from."""
+    chunk = hit.chunk
+    document = documents[chunk.doc_id]
+    return {
+        "chunk_id": chunk.chunk_id,
+        "doc_id": chunk.doc_id,
+        "source_file": document.source_file,
+        "title": document.title,
+        "text": chunk.text,
+        "score": _score(hit.score),
+        "start": chunk.start,
+        "end": chunk.end,
+    }
+
+
+def document_to_dict(document: Document, with_text: bool) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "doc_id": document.doc_id,
+        "source_file": document.source_file,
+        "title": document.title,
+        "author": document.author,
+        "published": document.published,
+        "url": document.url,
+        "language": document.language,
+        "chars": len(document.text),
+    }
+    if with_text:
+        summary["text"] = document.text
+    return summary
+
+
+def _score(value: float) -> float:
+    # float() first: scores often arrive as numpy.float32, which json.dumps cannot encode.
+    return round(float(value), SCORE_DECIMALS)

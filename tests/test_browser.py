@@ -1,0 +1,229 @@
+"""The web page in headless Chromium: ask in English and Chinese, open a quote in context, render hostile text inert.
+
+The app runs under uvicorn in a background thread, over the fake pipeline plus a document full of markup.
+Screenshots land in reports/screenshots/.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fakes import DOCUMENTS, XSS, XSS_IMG, XSS_SCRIPT, FakePipeline
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from api.app import create_app
+from rag.config import Settings
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "reports" / "screenshots"
+KEY = "page-key"
+EN_QUESTION = "How many parameters does DeepSeek-V3 have?"
+EN_SENTENCE = "DeepSeek-V3 has 671 billion parameters in total, of which 37 billion are active for each token."
+ZH_QUESTION = "DeepSeek-V3 的总参数量是多少？"
+ZH_SENTENCE = "DeepSeek-V3 的总参数量为 6710 亿，每个词元激活 370 亿参数。"
+
+
+class ServerThread:
+    """uvicorn on a loopback port picked by the kernel, in a daemon thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        app = create_app(settings, FakePipeline((*DOCUMENTS, XSS)))
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start on {self.url}")
+            time.sleep(0.02)
+        return self.url
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        self.socket.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with ServerThread(Settings()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def keyed_server() -> Iterator[str]:
+    with ServerThread(Settings(api_key=KEY)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install chromium` (CI installs it in .ci/run)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def opened(browser: Browser, url: str, tolerated: str | None = None) -> Iterator[Page]:
+    """A fresh page at ``url``; leaving it fails on any console error but the ``tolerated`` one."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if _is_problem(m, tolerated) else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(url)
+    yield page
+    context.close()
+    # A script error or a Content-Security-Policy violation is a bug even when the page looks right.
+    assert problems == []
+
+
+def _is_problem(message: ConsoleMessage, tolerated: str | None) -> bool:
+    return message.type == "error" and not (tolerated and tolerated in message.text)
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    with opened(browser, server) as page:
+        yield page
+
+
+def ask(page: Page, question: str) -> None:
+    page.fill("#question", question)
+    page.click("#ask-button")
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#ask-button")).to_be_enabled()
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def test_an_english_question_shows_quoted_sentences_and_their_sources(page: Page) -> None:
+    ask(page, EN_QUESTION)
+
+    first = page.locator(".evidence-item").first
+    expect(first.locator(".quote")).to_have_text(EN_SENTENCE)
+    expect(first.locator(".quote")).to_have_attribute("lang", "en")
+    title = first.locator(".source a.title")
+    expect(title).to_have_text("DeepSeek's models, explained")
+    expect(title).to_have_attribute("href", "https://example.com/en/deepseek-models")
+    expect(first.locator("time")).to_have_text("2025-01-28")
+    expect(page.locator("#no-answer")).to_be_hidden()
+    expect(page.locator("#timings")).to_contain_text("total")
+    screenshot(page, "answer-en.png")
+
+
+def test_a_chinese_question_renders_the_chinese_quote(page: Page) -> None:
+    ask(page, ZH_QUESTION)
+
+    quote = page.locator(".evidence-item .quote").first
+    expect(quote).to_have_text(ZH_SENTENCE)
+    expect(quote).to_have_attribute("lang", "zh")
+    expect(page.locator(".evidence-item .source .title").first).to_have_text("DeepSeek-V3 技术报告解读")
+    screenshot(page, "answer-zh.png")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "name"),
+    [(EN_QUESTION, EN_SENTENCE, "context-en.png"), (ZH_QUESTION, ZH_SENTENCE, "context-zh.png")],
+)
+def test_clicking_a_quote_highlights_it_in_its_document(page: Page, question: str, sentence: str, name: str) -> None:
+    ask(page, question)
+
+    page.locator(".evidence-item .quote").first.click()
+
+    dialog = page.locator("#context")
+    expect(dialog).to_be_visible()
+    mark = dialog.locator("mark")
+    expect(mark).to_have_count(1)
+    expect(mark).to_have_text(sentence)
+    expect(mark).to_be_in_viewport()
+    expect(dialog.locator("#context-warning")).to_be_hidden()
+    # The highlight sits inside the whole document text, not a copy of the quote.
+    assert sentence in dialog.locator("#context-text").inner_text()
+    assert len(dialog.locator("#context-text").inner_text()) > len(sentence)
+    screenshot(page, name)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+
+def test_an_uncovered_question_says_so_and_lists_the_closest_passages(page: Page) -> None:
+    ask(page, "What is the capital of France?")
+
+    expect(page.locator("#no-answer")).to_be_visible()
+    expect(page.locator("#no-answer")).to_contain_text("These documents do not cover this question.")
+    expect(page.locator(".evidence-item")).to_have_count(0)
+    expect(page.locator("#passages .passage")).to_have_count(5)
+    expect(page.locator("#passages .passage").first).to_be_visible()
+    screenshot(page, "not-covered.png")
+
+
+def test_markup_in_documents_is_shown_as_text_and_never_runs(page: Page) -> None:
+    ask(page, "payload plain text")
+
+    quote = page.locator(".evidence-item .quote").first
+    expect(quote).to_have_text(f"The payload {XSS_SCRIPT} is plain text here.")
+    expect(page.locator(".evidence-item .source .title").first).to_have_text(f"Payload {XSS_IMG} title")
+    # A javascript: URL is not turned into a link.
+    expect(page.locator("a[href^='javascript']")).to_have_count(0)
+    quote.click()
+    context = page.locator("#context-text")
+    expect(context).to_contain_text(XSS_IMG)
+    expect(page.locator("#context mark")).to_have_text(f"The payload {XSS_SCRIPT} is plain text here.")
+    expect(page.locator("#context-meta")).to_contain_text(XSS_SCRIPT)
+    expect(page.locator("main img, dialog img, main script, dialog script")).to_have_count(0)
+    page.wait_for_timeout(200)  # an onerror handler would have fired by now
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    screenshot(page, "xss-as-text.png")
+
+
+def test_the_page_asks_for_the_api_key_and_then_sends_it(browser: Browser, keyed_server: str) -> None:
+    # Chromium logs every 4xx fetch to the console; the first, keyless ask is meant to get one.
+    with opened(browser, keyed_server, tolerated="status of 401") as page:
+        page.fill("#question", EN_QUESTION)
+        page.click("#ask-button")
+        expect(page.locator("#error")).to_contain_text("needs an API key")
+        expect(page.locator("#api-key")).to_be_focused()
+
+        page.fill("#api-key", KEY)
+        ask(page, EN_QUESTION)
+
+        expect(page.locator("#error")).to_be_hidden()
+        expect(page.locator(".evidence-item .quote").first).to_have_text(EN_SENTENCE)
+        page.locator(".evidence-item .quote").first.click()
+        expect(page.locator("#context mark")).to_have_text(EN_SENTENCE)
+
+
+def test_the_api_docs_render_without_a_network(page: Page, server: str) -> None:
+    page.goto(f"{server}/docs")
+
+    expect(page.locator(".swagger-ui .opblock-summary-path").first).to_be_visible()
+    expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/ask")).to_have_count(1)
+    screenshot(page, "docs.png")
