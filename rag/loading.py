@@ -488,7 +488,7 @@ def _plain_blocks(body: str) -> list[_Block]:
     builder = _Builder()
     for line in _drop_menus(body.split("\n")):
         if line.strip():
-            builder.add_line(_BULLET.sub("", line.strip(), count=1))
+            builder.add_line(_strip_block_markers(line.strip())[0])
         else:
             builder.paragraph_break()
     return builder.finish()

@@ -402,3 +402,8 @@ def test_same_stem_in_two_folders_gets_distinct_stable_ids(tmp_path: Path) -> No
 )
 def test_language_is_detected_from_the_text(text: str, language: str) -> None:
     assert detect_language(text) == language
+
+
+def test_a_dash_inside_a_sentence_is_not_taken_for_a_bullet(seeds: dict[str, Document]) -> None:
+    # A bullet marker is only a bullet at the start of a line.
+    assert '学生不断向老师提问,并把"问题 - 答案"记录下来。' in seeds["002"].text
