@@ -40,20 +40,25 @@ def inverse_document_frequency(token_lists: Iterable[Sequence[str]]) -> dict[str
     return {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
 
 
-def keyword_overlap(query_tokens: Sequence[str], tokens: Iterable[str], idf: dict[str, float]) -> float:
-    """Share of the query's idf mass that the sentence contains; unknown words weigh as the rarest."""
-    wanted = set(query_tokens)
-    if not wanted:
+def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str], idf: dict[str, float]) -> float:
+    """Share of the query's idf mass that the sentence contains. Each query word is a group of
+    alternatives (the word and its translations): present if any is, weighted by its rarest known
+    alternative. A word the corpus does not know at all weighs as the rarest word."""
+    if not query_terms:
         return 0.0
     rarest = max(idf.values(), default=1.0)
     present = set(tokens)
-    total = sum(idf.get(t, rarest) for t in wanted)
-    return sum(idf.get(t, rarest) for t in wanted & present) / total
+    total = found = 0.0
+    for group in query_terms:
+        weight = max((idf[t] for t in group if t in idf), default=rarest)
+        total += weight
+        found += weight if present.intersection(group) else 0.0
+    return found / total
 
 
 def score_sentences(
     query_vector: np.ndarray,
-    query_tokens: Sequence[str],
+    query_terms: Sequence[Sequence[str]],
     candidates: Sequence[tuple[int, Chunk, Sentence]],
     sentence_vectors: np.ndarray,
     sentence_tokens: Sequence[Sequence[str]],
@@ -65,7 +70,7 @@ def score_sentences(
     similarities = sentence_vectors[rows] @ query_vector
     scored = []
     for (row, chunk, sentence), sim in zip(candidates, similarities, strict=True):
-        overlap = keyword_overlap(query_tokens, sentence_tokens[row], idf)
+        overlap = keyword_overlap(query_terms, sentence_tokens[row], idf)
         scored.append(ScoredSentence(row, chunk, sentence, float(sim), overlap, float(sim) + OVERLAP_WEIGHT * overlap))
     scored.sort(key=lambda s: -s.score)
     return scored

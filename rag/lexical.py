@@ -14,6 +14,7 @@ import numpy as np
 STOPWORDS = frozenset(
     "a an and are as at be but by did do does for from has have how in is it its of on or so that the this "
     "to was were what when where which who whom why will with about into than then there these those they "
+    "many much does did really actually just very can could would should been being any some "
     "我 你 他 她 它 们 的 了 是 在 和 与 及 或 就 都 也 而 吗 呢 吧 啊 么 什么 怎么 怎样 如何 哪 哪些 哪个 为什么 "
     "这 那 这个 那个 一个 有 没有 不 对 说 会 能 可以 被 把 给 让 从 到 中 上 下 等 之 其 所".split()
 )
@@ -55,6 +56,10 @@ class KeywordIndex:
         retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
         return cls(retriever, len(texts))
+
+    @property
+    def vocabulary(self) -> set[str]:
+        return set(self._bm25.vocab_dict)  # type: ignore[attr-defined]
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         known = [t for t in query_tokens if t in self._bm25.vocab_dict]  # type: ignore[attr-defined]

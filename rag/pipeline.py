@@ -16,6 +16,7 @@ from rag.coverage import CoverageModel, Signals, agreement, default_model, latin
 from rag.embedding import Embedder, load_embedder
 from rag.errors import BadQueryError, DocumentNotFoundError, IndexStaleError
 from rag.fusion import reciprocal_rank_fusion
+from rag.crosslingual import expand
 from rag.lexical import tokenize
 from rag.store import REBUILD_HINT, StoredIndex, load_index, staleness
 from rag.types import Answer, Document, Hit
@@ -29,7 +30,7 @@ ANSWER_PASSAGES = 12
 @dataclass(frozen=True)
 class Retrieval:
     query_vector: np.ndarray
-    query_tokens: list[str]
+    query_terms: list[list[str]]  # per query word: the word, then its translations
     hits: list[Hit]
     dense: list[tuple[int, float]]
     keyword: list[tuple[int, float]]
@@ -53,6 +54,7 @@ class Pipeline:
         self.use_dense, self.use_keyword, self.diversify = dense, keyword, diversify
         self.idf = extract.inverse_document_frequency(index.sentence_tokens)
         self._chunk_position = {c.chunk_id: i for i, c in enumerate(index.chunks)}
+        self._sentence_chunk = np.array([ci for ci, _ in index.sentence_rows], dtype=np.int64)
 
     @classmethod
     def from_settings(cls, settings: Settings, check_fresh: bool = True) -> Pipeline:
@@ -132,17 +134,30 @@ class Pipeline:
             vector = self.embedder.embed([query], "query")[0]
         with _timed(timings, "dense"):
             dense = self.index.vectors.search(vector, n)
+            by_sentence = self._rank_by_best_sentence(vector, n)
         with _timed(timings, "keyword"):
-            tokens = tokenize(query)
-            keyword = self.index.keywords.search(tokens, n)
+            terms = expand(tokenize(query), self.index.expansions)
+            keyword = self.index.keywords.search(list(dict.fromkeys(t for group in terms for t in group)), n)
         with _timed(timings, "fuse"):
-            hits = self._fuse(dense, keyword)
-        return Retrieval(vector, tokens, hits, dense, keyword)
+            hits = self._fuse(dense, by_sentence, keyword)
+        return Retrieval(vector, terms, hits, dense, keyword)
 
-    def _fuse(self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]) -> list[Hit]:
-        rankings = ([[i for i, _ in dense]] if self.use_dense else []) + (
-            [[i for i, _ in keyword]] if self.use_keyword else []
-        )
+    def _rank_by_best_sentence(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """Chunks ranked by their best sentence: a passage that holds one precise answer sentence
+        among unrelated ones scores low as a whole, but high here."""
+        best = np.full(len(self.index.chunks), -1.0, dtype=np.float32)
+        np.maximum.at(best, self._sentence_chunk, self.index.sentence_vectors @ vector)
+        order = np.argsort(-best, kind="stable")[:n]
+        return [(int(i), float(best[i])) for i in order]
+
+    def _fuse(
+        self, dense: list[tuple[int, float]], by_sentence: list[tuple[int, float]], keyword: list[tuple[int, float]]
+    ) -> list[Hit]:
+        rankings = []
+        if self.use_dense:
+            rankings += [[i for i, _ in dense], [i for i, _ in by_sentence]]
+        if self.use_keyword:
+            rankings.append([i for i, _ in keyword])
         dense_at = {i: (rank, s) for rank, (i, s) in enumerate(dense, start=1)}
         keyword_at = {i: (rank, s) for rank, (i, s) in enumerate(keyword, start=1)}
         hits = []
@@ -158,7 +173,7 @@ class Pipeline:
             rows = self.index.chunk_sentence_rows[self._chunk_position[hit.chunk.chunk_id]]
             candidates.extend((row, hit.chunk, hit.chunk.sentences[row - rows.start]) for row in rows)
         return extract.score_sentences(
-            r.query_vector, r.query_tokens, candidates, self.index.sentence_vectors, self.index.sentence_tokens, self.idf
+            r.query_vector, r.query_terms, candidates, self.index.sentence_vectors, self.index.sentence_tokens, self.idf
         )
 
     def _select(self, scored: list[extract.ScoredSentence], top_k: int) -> list[extract.ScoredSentence]:

@@ -23,9 +23,20 @@ def _scored(doc_id: str, text: str, score: float) -> ScoredSentence:
 
 def test_overlap_weighs_rare_words_more() -> None:
     idf = inverse_document_frequency([["deepseek", "成本"], ["deepseek"], ["deepseek", "英伟达"]])
-    assert keyword_overlap(["deepseek", "成本"], ["成本"], idf) > keyword_overlap(["deepseek", "成本"], ["deepseek"], idf)
+    query = [["deepseek"], ["成本"]]
+    assert keyword_overlap(query, ["成本"], idf) > keyword_overlap(query, ["deepseek"], idf)
     assert keyword_overlap([], ["x"], idf) == 0.0
-    assert keyword_overlap(["成本"], ["成本"], idf) == pytest.approx(1.0)
+    assert keyword_overlap([["成本"]], ["成本"], idf) == pytest.approx(1.0)
+
+
+def test_a_word_counts_when_any_of_its_translations_is_present() -> None:
+    idf = inverse_document_frequency([["成本"], ["英伟达"]])
+    assert keyword_overlap([["cost", "成本", "费用"]], ["成本"], idf) == pytest.approx(1.0)
+
+
+def test_a_word_the_corpus_lacks_weighs_as_the_rarest_word() -> None:
+    idf = inverse_document_frequency([["成本"], ["成本"], ["英伟达"]])
+    assert keyword_overlap([["成本"], ["headquarters"]], ["成本"], idf) < 0.5
 
 
 def test_sentences_are_ranked_by_similarity_plus_overlap() -> None:
@@ -35,7 +46,7 @@ def test_sentences_are_ranked_by_similarity_plus_overlap() -> None:
     candidates = [(i, chunk, s) for i, s in enumerate(sentences)]
     tokens = [["x"], ["y"], ["z"]]
     idf = inverse_document_frequency(tokens)
-    ranked = score_sentences(np.array([0.6, 0.5, 0.0], np.float32), ["y"], candidates, vectors, tokens, idf)
+    ranked = score_sentences(np.array([0.6, 0.5, 0.0], np.float32), [["y"]], candidates, vectors, tokens, idf)
     assert [s.sentence.text for s in ranked] == ["b", "a", "c"]  # 0.5 + overlap beats 0.6
 
 
