@@ -14,13 +14,17 @@ import numpy as np
 
 from rag.types import Chunk, Citation, Document, Evidence, Sentence
 
+# The weights below were chosen by a sweep on the benchmark questions (see "Tuning" in README.md); they are the knobs to revisit on another corpus.
 # Weight of keyword overlap next to cosine similarity. e5 cosines of relevant and irrelevant
 # sentences differ by ~0.05-0.10, so an overlap in [0, 1] needs a weight of that order.
-OVERLAP_WEIGHT = 0.15
+OVERLAP_WEIGHT = 0.3
 # A source's best sentence must score within this of the best sentence overall to be shown:
 # it keeps a weak, off-topic sentence from a source that does not address the question out.
-SOURCE_MARGIN = 0.06
+SOURCE_MARGIN = 0.12
 NEAR_DUPLICATE = 0.7
+# Weight of the passage's own retrieval score: a sentence in a passage both retrievers rank
+# high is likelier on topic than an equally similar sentence in a passage only one found.
+CONTEXT_WEIGHT = 0.05
 
 
 @dataclass(frozen=True)
@@ -56,22 +60,31 @@ def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str],
     return found / total
 
 
+def vocabulary_coverage(query_terms: Sequence[Sequence[str]], idf: dict[str, float]) -> float:
+    """Share of the query's idf mass that the corpus knows at all: a question about a word no
+    document uses is rarely answered by them."""
+    everything = {t for group in query_terms for t in group if t in idf}
+    return keyword_overlap(query_terms, everything, idf)
+
+
 def score_sentences(
     query_vector: np.ndarray,
     query_terms: Sequence[Sequence[str]],
-    candidates: Sequence[tuple[int, Chunk, Sentence]],
+    candidates: Sequence[tuple[int, Chunk, Sentence, float]],
     sentence_vectors: np.ndarray,
     sentence_tokens: Sequence[Sequence[str]],
     idf: dict[str, float],
 ) -> list[ScoredSentence]:
+    """``candidates``: (sentence row, chunk, sentence, the chunk's retrieval score in [0, 1])."""
     if not candidates:
         return []
-    rows = np.fromiter((row for row, _, _ in candidates), dtype=np.int64)
+    rows = np.fromiter((row for row, _, _, _ in candidates), dtype=np.int64)
     similarities = sentence_vectors[rows] @ query_vector
     scored = []
-    for (row, chunk, sentence), sim in zip(candidates, similarities, strict=True):
+    for (row, chunk, sentence, context), sim in zip(candidates, similarities, strict=True):
         overlap = keyword_overlap(query_terms, sentence_tokens[row], idf)
-        scored.append(ScoredSentence(row, chunk, sentence, float(sim), overlap, float(sim) + OVERLAP_WEIGHT * overlap))
+        score = float(sim) + OVERLAP_WEIGHT * overlap + CONTEXT_WEIGHT * context
+        scored.append(ScoredSentence(row, chunk, sentence, float(sim), overlap, score))
     scored.sort(key=lambda s: -s.score)
     return scored
 
@@ -86,9 +99,9 @@ def near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE) -> bool:
     return len(x & y) / max(1, min(len(x), len(y))) >= threshold
 
 
-def select_evidence(scored: Sequence[ScoredSentence], top_k: int, fill: int = 3) -> list[ScoredSentence]:
+def select_evidence(scored: Sequence[ScoredSentence], top_k: int) -> list[ScoredSentence]:
     """The best sentence of each source that speaks to the question (so disagreement shows),
-    then the next best sentences overall until ``fill`` are shown; near-duplicates once."""
+    then the next best sentences overall, up to ``top_k`` in all; near-duplicates once."""
     if not scored:
         return []
     floor = scored[0].score - SOURCE_MARGIN
@@ -101,7 +114,7 @@ def select_evidence(scored: Sequence[ScoredSentence], top_k: int, fill: int = 3)
             chosen.append(s)
             seen_docs.add(s.chunk.doc_id)
     for s in scored:
-        if len(chosen) >= max(fill, len(seen_docs)) or len(chosen) >= top_k or s.score < floor:
+        if len(chosen) >= top_k or s.score < floor:
             break
         if s not in chosen and not _repeats(s, chosen):
             chosen.append(s)

@@ -14,7 +14,7 @@ from importlib import resources
 
 import numpy as np
 
-FEATURES = ("top_passage", "top_sentence", "margin", "overlap", "agreement", "latin")
+FEATURES = ("top_passage", "top_sentence", "margin", "overlap", "coverage", "agreement", "unknown_name", "latin")
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,10 @@ class Signals:
     top_passage: float  # best dense cosine of a passage
     top_sentence: float  # best dense cosine of a sentence
     margin: float  # best passage cosine minus the mean of the 10th-20th: is anything special?
-    overlap: float  # idf-weighted share of the query's words found in the best sentence
+    overlap: float  # most of the query's idf-weighted words that one of the top sentences holds
+    coverage: float  # idf-weighted share of the query's words that the corpus has at all
     agreement: float  # share of the dense top 5 that keyword search also ranks in its top 10
+    unknown_name: float  # 1 when the question names a versioned thing ("GPT-5") the corpus never does
     latin: float  # share of Latin letters in the question: keyword signals mean less across languages
 
     def vector(self) -> np.ndarray:
@@ -39,7 +41,10 @@ class CoverageModel:
     threshold: float = 0.5
 
     def probability(self, signals: Signals) -> float:
-        z = (signals.vector() - np.array(self.mean)) / np.array(self.scale)
+        return self.probability_vector(signals.vector())
+
+    def probability_vector(self, features: np.ndarray) -> float:
+        z = (features - np.array(self.mean)) / np.array(self.scale)
         logit = float(z @ np.array(self.weights)) + self.bias
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 

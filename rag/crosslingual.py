@@ -8,10 +8,12 @@ few Chinese alternatives. The table is built at index time, so a query only does
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
 from importlib import resources
 
 ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[[^\]]*\] /(?P<defs>.*)/$")
@@ -25,6 +27,12 @@ ALTERNATIVES = 2
 SUFFIXES = (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"))
 
 Table = dict[str, list[list[str]]]
+
+
+@dataclass(frozen=True)
+class Dictionary:
+    table: Table  # English word -> Chinese alternatives the corpus has
+    english: frozenset[str]  # every one-word gloss: a word here is spelt right, even if the corpus lacks it
 
 
 def cedict_lines() -> Iterator[str]:
@@ -44,9 +52,9 @@ def glosses(definitions: str) -> Iterator[tuple[int, str]]:
                 yield rank, gloss
 
 
-def build_table(
+def build_dictionary(
     vocabulary: set[str], tokenize: Callable[[str], list[str]], lines: Iterable[str] | None = None
-) -> Table:
+) -> Dictionary:
     """English word -> up to ALTERNATIVES tokenised Chinese words, all of whose tokens the corpus has."""
     candidates: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for line in lines if lines is not None else cedict_lines():
@@ -71,24 +79,53 @@ def build_table(
                 alternatives.append(tokens)
         if alternatives:
             table[gloss] = alternatives[:ALTERNATIVES]
-    return table
+    return Dictionary(table, frozenset(candidates))
+
+
+IRREGULAR = dict(
+    pair.split(":")
+    for pair in (
+        "took:take stood:stand spent:spend went:go gone:go made:make said:say got:get began:begin built:build "
+        "bought:buy came:come fell:fall found:find gave:give grew:grow held:hold kept:keep knew:know led:lead "
+        "left:leave lost:lose paid:pay ran:run rose:rise saw:see sold:sell sent:send stole:steal taught:teach "
+        "thought:think told:tell understood:understand won:win wrote:write written:write brought:bring "
+        "caught:catch chose:choose drew:draw drove:drive fought:fight meant:mean met:meet spoke:speak "
+        "struck:strike threw:throw blew:blow broke:break broken:break"
+    ).split()
+)
+# A misspelt word is corrected to a dictionary or corpus word this close (difflib ratio).
+SPELLING_CUTOFF = 0.84
 
 
 def base_forms(word: str) -> list[str]:
     forms = [word]
+    if word in IRREGULAR:
+        forms.append(IRREGULAR[word])
     for suffix, replacement in SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            forms.append(word[: -len(suffix)] + replacement)
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix) and len(stem) >= 3:
+            forms.append(stem + replacement)
+            if suffix in ("ed", "ing") and stem[-1] == stem[-2]:
+                forms.append(stem[:-1])  # "stopped", "putting"
     return forms
 
 
-def expand(tokens: list[str], table: Table) -> list[list[str]]:
-    """One group of alternatives per query token: the token itself, then its Chinese translations."""
+def expand(tokens: list[str], dictionary: Dictionary, known: Collection[str] = frozenset()) -> list[list[str]]:
+    """One group of alternatives per query token: the token itself, then its Chinese translations.
+    A Latin word that is no English word and that the corpus (``known``) lacks is read as its
+    closest spelling among the dictionary's and the corpus's words."""
+    table = dictionary.table
     groups = []
     for token in tokens:
         group = [token]
         if WORD.fullmatch(token):
-            for form in base_forms(token):
+            forms = base_forms(token)
+            if len(token) >= 5 and not any(f in dictionary.english or f in known for f in forms):
+                candidates = sorted(set(known) | set(table))
+                forms += difflib.get_close_matches(token, candidates, n=1, cutoff=SPELLING_CUTOFF)
+            for form in forms:
+                if form in known and form not in group:
+                    group.append(form)
                 for alternative in table.get(form, []):
                     group.extend(t for t in alternative if t not in group)
                 if form in table:

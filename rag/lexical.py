@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from functools import cache
 from pathlib import Path
@@ -38,7 +39,21 @@ def tokenize(text: str) -> list[str]:
 
 
 def _is_term(token: str) -> bool:
+    if len(token) == 1 and token.isascii() and token.isalpha():
+        return False  # "s" of a possessive, a stray initial
     return bool(token) and token not in STOPWORDS and any(ch.isalnum() for ch in token)
+
+
+# Model and product names: a word with a version number, written "GPT-4o", "Grok3" or "H100".
+# ("Grok 3" with a space is left out: "experts 8" would be taken for a name.)
+ENTITY = re.compile(r"(?<![a-z0-9])([a-z]{1,12})-?(\d{1,3}(?:\.\d)?[a-z]{0,2})(?![a-z0-9])")
+
+
+def entities(text: str) -> set[str]:
+    """Versioned names in one spelling ("GPT-5", "gpt5" -> "gpt5"), to tell whether the corpus
+    mentions the thing a question is about at all."""
+    normalized = unicodedata.normalize("NFKC", text).lower()
+    return {name + version.split(".")[0] for name, version in ENTITY.findall(normalized)}
 
 
 class KeywordIndex:

@@ -5,7 +5,7 @@ Layout under ``RAG_INDEX_DIR``::
     current -> build-<timestamp>-<pid>   (a symlink, swapped atomically with os.replace)
     build-.../manifest.json              model, corpus fingerprint, chunking settings, counts, versions
     build-.../documents.json, chunks.json, chunks.faiss, sentences.npy, sentence_tokens.json,
-                                         expansions.json, bm25/
+                                         dictionary.json, bm25/
 
 A build writes a new ``build-*`` directory and only then repoints ``current``, so a failed or
 interrupted build leaves the previous index serving.
@@ -29,12 +29,12 @@ import numpy as np
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import BadDocumentError, IndexMissingError, IndexStaleError
-from rag.crosslingual import Table, build_table
+from rag.crosslingual import Dictionary, build_dictionary
 from rag.lexical import KeywordIndex, tokenize
 from rag.types import Chunk, Document, Sentence
 from rag.vectors import VectorIndex
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "current"
 REBUILD_HINT = "run `rag index` (or `make index`) to rebuild it"
 
@@ -67,7 +67,7 @@ class StoredIndex:
     keywords: KeywordIndex
     sentence_vectors: np.ndarray  # one row per sentence, in chunk order
     sentence_tokens: list[list[str]]
-    expansions: Table  # English word -> Chinese alternatives found in this corpus
+    dictionary: Dictionary  # English word -> Chinese alternatives found in this corpus
     sentence_rows: list[tuple[int, int]]  # row -> (chunk position, sentence position)
     chunk_sentence_rows: list[range]  # chunk position -> its rows
 
@@ -145,7 +145,8 @@ def build_index(
         VectorIndex.build(chunk_vectors, settings.index_type).save(build / "chunks.faiss")
         keywords = KeywordIndex.build([c.text for c in chunks])
         keywords.save(build / "bm25")
-        _write_json(build / "expansions.json", build_table(keywords.vocabulary, tokenize))
+        dictionary = build_dictionary(keywords.vocabulary, tokenize)
+        _write_json(build / "dictionary.json", {"table": dictionary.table, "english": sorted(dictionary.english)})
         np.save(build / "sentences.npy", sentence_vectors)
         _write_json(build / "sentence_tokens.json", [tokenize(s) for s in sentences])
         _write_json(build / "documents.json", [asdict(d) for d in corpus.documents])
@@ -230,7 +231,8 @@ def load_index(index_dir: Path) -> StoredIndex:
         keywords = KeywordIndex.load(root / "bm25", len(chunks))
         sentence_vectors = np.load(root / "sentences.npy")
         sentence_tokens = json.loads((root / "sentence_tokens.json").read_text("utf-8"))
-        expansions = json.loads((root / "expansions.json").read_text("utf-8"))
+        raw = json.loads((root / "dictionary.json").read_text("utf-8"))
+        dictionary = Dictionary(raw["table"], frozenset(raw["english"]))
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexStaleError(f"index in {index_dir} is unreadable ({exc}): {REBUILD_HINT}") from exc
     rows: list[tuple[int, int]] = []
@@ -249,7 +251,7 @@ def load_index(index_dir: Path) -> StoredIndex:
         keywords=keywords,
         sentence_vectors=sentence_vectors,
         sentence_tokens=sentence_tokens,
-        expansions=expansions,
+        dictionary=dictionary,
         sentence_rows=rows,
         chunk_sentence_rows=spans,
     )

@@ -43,7 +43,7 @@ def test_sentences_are_ranked_by_similarity_plus_overlap() -> None:
     vectors = np.eye(3, dtype=np.float32)
     sentences = [Sentence(0, 1, "a"), Sentence(2, 3, "b"), Sentence(4, 5, "c")]
     chunk = Chunk("d#0", "d", 0, 0, 5, "a b c", tuple(sentences))
-    candidates = [(i, chunk, s) for i, s in enumerate(sentences)]
+    candidates = [(i, chunk, s, 1.0) for i, s in enumerate(sentences)]
     tokens = [["x"], ["y"], ["z"]]
     idf = inverse_document_frequency(tokens)
     ranked = score_sentences(np.array([0.6, 0.5, 0.0], np.float32), [["y"]], candidates, vectors, tokens, idf)

@@ -29,3 +29,10 @@ def test_k_sets_how_much_a_first_place_outweighs_agreement() -> None:
 def test_k_must_be_positive() -> None:
     with pytest.raises(ValueError, match="k must be at least 1"):
         reciprocal_rank_fusion([[1]], k=0)
+
+
+def test_weights_scale_each_ranking() -> None:
+    fused = dict(reciprocal_rank_fusion([[1], [2]], k=10, weights=[1.0, 3.0]))
+    assert fused[2] == pytest.approx(3 * fused[1])
+    with pytest.raises(ValueError, match="one weight per ranking"):
+        reciprocal_rank_fusion([[1], [2]], weights=[1.0])
