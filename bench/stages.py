@@ -31,8 +31,10 @@ def main() -> None:
     index_s = time.perf_counter() - started
     pipeline = Pipeline(settings, embedder, index)
     print(f"model load {model_s:.2f}s, index load {index_s:.2f}s, index build {index.manifest.build_seconds:.1f}s")
-    print(f"corpus: {index.manifest.documents} documents, {index.manifest.chunks} chunks, "
-          f"{index.manifest.sentences} sentences")
+    print(
+        f"corpus: {index.manifest.documents} documents, {index.manifest.chunks} chunks, "
+        f"{index.manifest.sentences} sentences"
+    )
 
     embed_ms = []
     for _ in range(50):

@@ -14,7 +14,8 @@ import numpy as np
 
 from rag.types import Chunk, Citation, Document, Evidence, Sentence
 
-# The weights below were chosen by a sweep on the benchmark questions (see "Tuning" in README.md); they are the knobs to revisit on another corpus.
+# The weights below were chosen by a sweep on the benchmark questions (see "Tuning" in README.md);
+# they are the knobs to revisit on another corpus.
 # Weight of keyword overlap next to cosine similarity. e5 cosines of relevant and irrelevant
 # sentences differ by ~0.05-0.10, so an overlap in [0, 1] needs a weight of that order.
 OVERLAP_WEIGHT = 0.3

@@ -13,7 +13,7 @@ import click
 from rag.config import Settings
 from rag.errors import BadDocumentError, ConfigError, DocumentNotFoundError, RagError
 
-EXIT_CODES = {ConfigError: 2}
+EXIT_CODES: dict[type[RagError], int] = {ConfigError: 2}
 
 
 class RagGroup(click.Group):
@@ -169,7 +169,9 @@ def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
     for i, ev in enumerate(answer.evidence, start=1):
         c = ev.citation
         click.echo(f"{i}. \u201c{ev.text}\u201d")
-        click.echo(f"   \u2014 {c.title} ({(c.published or 'undated')[:10]}) {c.url or c.source_file} [{c.start}:{c.end}]")
+        click.echo(
+            f"   \u2014 {c.title} ({(c.published or 'undated')[:10]}) {c.url or c.source_file} [{c.start}:{c.end}]"
+        )
 
 
 @main.command("eval")
@@ -181,8 +183,13 @@ def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
     help="A JSON-lines question file (format in the README).",
 )
 @click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("reports/eval.json"),
-              show_default=True, help="Where to write the JSON report.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/eval.json"),
+    show_default=True,
+    help="Where to write the JSON report.",
+)
 @click.option("--ablation/--no-ablation", default=True, help="Also run dense only, keyword only, no diversification.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of tables.")
 @click.pass_context

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ class Settings:
     seeds_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
     embedding_model: str = DEFAULT_MODEL
-    model_cache: Path = _default_cache()
+    model_cache: Path = field(default_factory=_default_cache)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -74,9 +74,9 @@ def build_dictionary(
     for gloss, entries in candidates.items():
         alternatives: list[list[str]] = []
         for _, word in sorted(entries):
-            tokens = known[word]
-            if tokens is not None and tokens not in alternatives:
-                alternatives.append(tokens)
+            found = known[word]
+            if found is not None and found not in alternatives:
+                alternatives.append(found)
         if alternatives:
             table[gloss] = alternatives[:ALTERNATIVES]
     return Dictionary(table, frozenset(candidates))
@@ -84,14 +84,58 @@ def build_dictionary(
 
 IRREGULAR = dict(
     pair.split(":")
-    for pair in (
-        "took:take stood:stand spent:spend went:go gone:go made:make said:say got:get began:begin built:build "
-        "bought:buy came:come fell:fall found:find gave:give grew:grow held:hold kept:keep knew:know led:lead "
-        "left:leave lost:lose paid:pay ran:run rose:rise saw:see sold:sell sent:send stole:steal taught:teach "
-        "thought:think told:tell understood:understand won:win wrote:write written:write brought:bring "
-        "caught:catch chose:choose drew:draw drove:drive fought:fight meant:mean met:meet spoke:speak "
-        "struck:strike threw:throw blew:blow broke:break broken:break"
-    ).split()
+    for pair in [
+        "took:take",
+        "stood:stand",
+        "spent:spend",
+        "went:go",
+        "gone:go",
+        "made:make",
+        "said:say",
+        "got:get",
+        "began:begin",
+        "built:build",
+        "bought:buy",
+        "came:come",
+        "fell:fall",
+        "found:find",
+        "gave:give",
+        "grew:grow",
+        "held:hold",
+        "kept:keep",
+        "knew:know",
+        "led:lead",
+        "left:leave",
+        "lost:lose",
+        "paid:pay",
+        "ran:run",
+        "rose:rise",
+        "saw:see",
+        "sold:sell",
+        "sent:send",
+        "stole:steal",
+        "taught:teach",
+        "thought:think",
+        "told:tell",
+        "understood:understand",
+        "won:win",
+        "wrote:write",
+        "written:write",
+        "brought:bring",
+        "caught:catch",
+        "chose:choose",
+        "drew:draw",
+        "drove:drive",
+        "fought:fight",
+        "meant:mean",
+        "met:meet",
+        "spoke:speak",
+        "struck:strike",
+        "threw:throw",
+        "blew:blow",
+        "broke:break",
+        "broken:break",
+    ]
 )
 # A misspelt word is corrected to a dictionary or corpus word this close (difflib ratio).
 SPELLING_CUTOFF = 0.84

@@ -42,7 +42,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         # sentence-transformers 6 renamed get_sentence_embedding_dimension.
         dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dimension = int(dimension() or 0)
+        self.dimension = int(dimension() or 0)  # type: ignore[operator]
 
     def embed(self, texts: list[str], kind: Kind, progress: bool = False) -> np.ndarray:
         if not texts:
@@ -63,7 +63,7 @@ class SentenceTransformerEmbedder:
             name=self.name,
             path=self.path,
             dimension=self.dimension,
-            max_seq_length=int(self.model.max_seq_length),
+            max_seq_length=int(self.model.max_seq_length or 0),
             prompts={k: v for k, v in self.model.prompts.items() if v},
         )
 
@@ -96,8 +96,8 @@ def _quiet_transformers() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging
 
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
+    logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def model_dir_size(path: str) -> int:

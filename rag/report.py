@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rag.evaluation import HEADLINE, NO_ANSWER, VARIANTS, breakdown, format_table, load_questions, run, summarize
 from rag.pipeline import Pipeline
+from rag.types import Answer
 
 RETRIEVAL_DEPTH = 10
 
@@ -23,7 +25,7 @@ def evaluation_report(pipeline: Pipeline, questions_file: Path, top_k: int, abla
         if name != "fused" and not ablation:
             continue
         variant = pipeline.variant(**switches)
-        outcomes = run(questions, lambda q, v=variant: v.ask(q, top_k, passages=RETRIEVAL_DEPTH), pipeline.index.documents)
+        outcomes = run(questions, partial(_ask, variant, top_k=top_k), pipeline.index.documents)
         entry: dict[str, Any] = {"overall": summarize(outcomes), **breakdown(outcomes)}
         if name == "fused":
             entry["per_question"] = [_question_row(o) for o in outcomes]
@@ -31,6 +33,10 @@ def evaluation_report(pipeline: Pipeline, questions_file: Path, top_k: int, abla
             entry["unlocated_quotes"] = unlocated
         report["variants"][name] = entry
     return report
+
+
+def _ask(pipeline: Pipeline, question: str, top_k: int) -> Answer:
+    return pipeline.ask(question, top_k, passages=RETRIEVAL_DEPTH)
 
 
 def _question_row(o: Any) -> dict[str, Any]:
@@ -57,7 +63,11 @@ def render_report(report: dict[str, Any]) -> str:
     ]
     fused = variants["fused"]
     for axis in ("lang", "type"):
-        parts += ["", f"fused, by {axis}:", format_table(fused[axis], ("questions", *HEADLINE[:2], "mrr@10", "evidence_hit"))]
+        parts += [
+            "",
+            f"fused, by {axis}:",
+            format_table(fused[axis], ("questions", *HEADLINE[:2], "mrr@10", "evidence_hit")),
+        ]
     if fused["unlocated_quotes"]:
         parts += ["", f"{len(fused['unlocated_quotes'])} gold quotes not found in the clean text:"]
         parts += [f"  {q}" for q in fused["unlocated_quotes"]]

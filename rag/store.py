@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from rag.config import Settings
+from rag.crosslingual import Dictionary, build_dictionary
 from rag.embedding import Embedder
 from rag.errors import BadDocumentError, IndexMissingError, IndexStaleError
-from rag.crosslingual import Dictionary, build_dictionary
 from rag.lexical import KeywordIndex, tokenize
 from rag.types import Chunk, Document, Sentence
 from rag.vectors import VectorIndex
@@ -195,7 +195,7 @@ def _swap_current(index_dir: Path, build: Path) -> None:
     tmp_link = index_dir / f".current-{os.getpid()}"
     tmp_link.unlink(missing_ok=True)
     tmp_link.symlink_to(build.name)
-    os.replace(tmp_link, link)  # atomic: readers see the old build or the new one, never a mix
+    tmp_link.replace(link)  # atomic: readers see the old build or the new one, never a mix
     if previous is not None and previous != build.resolve():
         shutil.rmtree(previous, ignore_errors=True)
     for stale in index_dir.glob("build-*"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +15,7 @@ HNSW_MIN_VECTORS = 10_000
 
 
 class VectorIndex:
-    def __init__(self, index: object) -> None:
+    def __init__(self, index: Any) -> None:
         self._index = index
 
     @classmethod
@@ -22,6 +23,7 @@ class VectorIndex:
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        index: Any
         dim = vectors.shape[1]
         if kind == "flat" or (kind == "hnsw" and len(vectors) < HNSW_MIN_VECTORS):
             index = faiss.IndexFlatIP(dim)

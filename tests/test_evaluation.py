@@ -17,7 +17,7 @@ from rag.evaluation import (
     reciprocal_rank,
     summarize,
 )
-from rag.types import Answer, Chunk, Citation, Document, Evidence, Hit, Sentence
+from rag.types import Answer, Chunk, Citation, Document, Evidence, Hit
 
 TEXT = "第一段说成本。\n\n训练只花了 600 万美元。\n\n英伟达股价下跌了。"
 DOC = Document("d", "d.txt", "T", None, None, None, "zh", TEXT)

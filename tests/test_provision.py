@@ -41,7 +41,10 @@ PAIRS = [
     ("Why did Nvidia's stock drop?", "英伟达的股价大幅下跌。"),
     ("Which company is behind DeepSeek?", "DeepSeek托生于一家从事量化金融的中国公司“幻方量化”。"),
     ("How many experts are active per token?", "每 256 个专家中仅激活 8 个，稀疏度极高。"),
-    ("How big is OpenAI's Stargate data center?", "OpenAI 的 Stargate 项目计划建造一个耗资 1000 亿美元的超级数据中心集群。"),
+    (
+        "How big is OpenAI's Stargate data center?",
+        "OpenAI 的 Stargate 项目计划建造一个耗资 1000 亿美元的超级数据中心集群。",
+    ),
 ]
 DISTRACTORS = [
     "美国的一把山林大火,几个星期烧掉了加州 2500 亿美元。",
