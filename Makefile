@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install index serve test test-quick lint format bench docker-test clean
+.PHONY: install index serve test test-quick browser lint format bench docker-test clean
 
 install: $(STAMP)
 
@@ -24,8 +24,14 @@ index: install
 serve: index
 	$(BIN)/rag serve
 
-test: install
+test: install browser
 	$(BIN)/pytest
+
+# The browser tests drive Debian's chromium (Playwright's own download does not work offline).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; } || \
+	  { echo "the browser tests need chromium: sudo apt-get install chromium fonts-noto-cjk"; exit 1; }
 
 test-quick: install
 	$(BIN)/pytest -m "not benchmark and not browser"
@@ -34,12 +40,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
+bench: index
 	$(BIN)/python -m bench
 
 docker-test:

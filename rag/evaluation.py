@@ -227,9 +227,10 @@ NO_ANSWER = ("no_answer_true_rate", "no_answer_false_rate", "citation_integrity"
 
 def format_table(rows: dict[str, dict[str, float | int]], columns: Sequence[str]) -> str:
     width = max(len(name) for name in rows) + 2
-    lines = ["".ljust(width) + "".join(f"{c:>14}" for c in columns)]
+    widths = [max(len(c), 6) + 2 for c in columns]
+    lines = ["".ljust(width) + "".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
     for name, metrics in rows.items():
-        cells = "".join(f"{_cell(metrics.get(c)):>14}" for c in columns)
+        cells = "".join(_cell(metrics.get(c)).rjust(w) for c, w in zip(columns, widths, strict=True))
         lines.append(name.ljust(width) + cells)
     return "\n".join(lines)
 
