@@ -118,7 +118,7 @@ class Pipeline:
             answerable=answerable,
             answer=extract.join_answer(evidence) if answerable else "",
             evidence=evidence if answerable else (),
-            hits=tuple(r.hits[: passages or top_k]),
+            hits=tuple(r.hits[: top_k if passages is None else passages]),
             timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
 

@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -139,9 +140,10 @@ def build_index(
     sentence_vectors = _embed(embedder, sentences, progress, "sentences")
 
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    build = settings.index_dir / f"build-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    # A fresh, unique directory: the cleanup below must only ever remove what this build created.
+    build = Path(tempfile.mkdtemp(prefix=f"build-{time.strftime('%Y%m%dT%H%M%S')}-", dir=settings.index_dir))
     try:
-        build.mkdir()
+        build.chmod(0o755)  # mkdtemp makes it private; a server may run as another user
         VectorIndex.build(chunk_vectors, settings.index_type).save(build / "chunks.faiss")
         keywords = KeywordIndex.build([c.text for c in chunks])
         keywords.save(build / "bm25")
@@ -233,7 +235,7 @@ def load_index(index_dir: Path) -> StoredIndex:
         sentence_tokens = json.loads((root / "sentence_tokens.json").read_text("utf-8"))
         raw = json.loads((root / "dictionary.json").read_text("utf-8"))
         dictionary = Dictionary(raw["table"], frozenset(raw["english"]))
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+    except (OSError, EOFError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexStaleError(f"index in {index_dir} is unreadable ({exc}): {REBUILD_HINT}") from exc
     rows: list[tuple[int, int]] = []
     spans: list[range] = []

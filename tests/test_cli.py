@@ -1,0 +1,296 @@
+"""The command line, run in-process with click's CliRunner; the hash embedder stands in for the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from embedders import CEDICT_SAMPLE, CORPUS, HashEmbedder, write_corpus
+
+from rag import crosslingual, embedding, pipeline
+from rag.cli import main
+from rag.config import Settings
+from rag.coverage import FEATURES, CoverageModel
+from rag.pipeline import Pipeline
+from rag.serialize import answer_to_dict
+from rag.store import load_index
+
+QUESTION = "Which pandas eat bamboo?"
+ANSWER_KEYS = {"question", "answerable", "answer", "evidence", "passages", "timings_ms"}
+NOT_COVERED = "The documents do not cover this question. The closest passages:"
+
+
+def _constant(bias: float) -> CoverageModel:
+    n = len(FEATURES)
+    return CoverageModel(weights=(0.0,) * n, bias=bias, mean=(0.0,) * n, scale=(1.0,) * n)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """RAG_* pointing into tmp_path, and every model loader answering with the hash embedder."""
+    for key in [k for k in os.environ if k.startswith("RAG_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("RAG_SEEDS_DIR", str(write_corpus(tmp_path / "seeds")))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("RAG_EMBEDDING_MODEL", HashEmbedder().name)
+    monkeypatch.setenv("RAG_CHUNK_SIZE", "100")
+    monkeypatch.setattr(embedding, "load_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(pipeline, "load_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+    return Settings.from_env()
+
+
+@pytest.fixture
+def indexed(settings: Settings) -> Settings:
+    assert rag("index").exit_code == 0
+    return settings
+
+
+def current_build(index_dir: Path) -> str:
+    return (index_dir / "current").readlink().name
+
+
+def rag(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def assert_one_line_error(result: Result, code: int, *words: str) -> None:
+    assert result.exit_code == code, result.output
+    assert type(result.exception) is SystemExit  # an error message, not a traceback
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert all(w in lines[0] for w in words), lines[0]
+    assert result.stdout == ""
+
+
+# --- rag index ---------------------------------------------------------------------------------
+
+
+def test_index_builds_and_counts(settings: Settings) -> None:
+    result = rag("index")
+    assert result.exit_code == 0, result.output
+    assert re.match(rf"{len(CORPUS)} documents, 11 chunks, 0 skipped in \d+\.\ds -> ", result.stdout)
+    assert "building the index (no index in" in result.stderr
+    assert (settings.index_dir / "current" / "manifest.json").is_file()
+
+
+def test_index_notes_skipped_files(settings: Settings) -> None:
+    (settings.seeds_dir / "empty.txt").write_text("", "utf-8")
+    result = rag("index")
+    assert result.stdout.startswith(f"{len(CORPUS)} documents, 11 chunks, 1 skipped")
+    assert "empty.txt: empty file" in result.stderr
+
+
+def test_index_twice_says_it_is_up_to_date(indexed: Settings) -> None:
+    link = current_build(indexed.index_dir)
+    result = rag("index")
+    assert result.exit_code == 0
+    assert result.stdout == f"index is up to date: {len(CORPUS)} documents, 11 chunks\n"
+    assert current_build(indexed.index_dir) == link
+
+
+def test_index_rebuild_builds_again(indexed: Settings) -> None:
+    link = current_build(indexed.index_dir)
+    result = rag("index", "--rebuild")
+    assert result.exit_code == 0, result.output
+    assert "rebuild requested" in result.stderr and result.stdout.startswith(f"{len(CORPUS)} documents")
+    assert current_build(indexed.index_dir) != link
+
+
+def test_index_rebuilds_when_a_document_changes(indexed: Settings) -> None:
+    (indexed.seeds_dir / "extra.txt").write_text("Red pandas eat bamboo and fruit.", "utf-8")
+    result = rag("index")
+    assert "documents changed" in result.stderr
+    assert result.stdout.startswith(f"{len(CORPUS) + 1} documents")
+
+
+def test_index_of_named_paths(settings: Settings) -> None:
+    result = rag("index", str(settings.seeds_dir / "zoo.html"), str(settings.seeds_dir / "tea_zh.txt"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("2 documents")
+
+
+def test_index_of_a_missing_path_is_one_line_error(settings: Settings) -> None:
+    assert_one_line_error(rag("index", "/nonexistent"), 1, "/nonexistent", "does not exist")
+    assert not (settings.index_dir / "current").exists()
+
+
+def test_index_of_an_empty_folder_is_one_line_error(indexed: Settings, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = rag("index", str(tmp_path / "empty"))
+    assert result.exit_code == 1 and type(result.exception) is SystemExit
+    assert result.stderr.splitlines()[-1].startswith("error: nothing to index")
+    assert "index left as it was" in result.stderr
+    assert len(load_index(indexed.index_dir).documents) == len(CORPUS)
+
+
+# --- rag docs ----------------------------------------------------------------------------------
+
+
+def test_docs_lists_ids_and_titles(indexed: Settings) -> None:
+    result = rag("docs")
+    assert result.exit_code == 0
+    for doc_id, title in [
+        ("panda_en", "Giant pandas, explained"),
+        ("zoo", "City Zoo visitor guide"),
+        ("panda_zh", "panda_zh"),
+        ("tea_zh", "tea_zh"),
+    ]:
+        assert re.search(rf"^{doc_id}  ", result.stdout, re.MULTILINE)
+        assert f"    {title}\n" in result.stdout
+    assert "Jane Doe | https://example.com/pandas" in result.stdout
+
+
+def test_docs_json_lists_summaries(indexed: Settings) -> None:
+    rows = json.loads(rag("docs", "--json").stdout)
+    assert [r["source_file"] for r in rows] == sorted(CORPUS)
+    assert all("text" not in r for r in rows)
+
+
+def test_docs_prints_one_documents_clean_text(indexed: Settings) -> None:
+    text = load_index(indexed.index_dir).documents["zoo"].text
+    result = rag("docs", "zoo")
+    assert result.exit_code == 0 and result.stdout == text + "\n"
+    assert "<p>" not in result.stdout and "Copyright" not in result.stdout
+    assert json.loads(rag("docs", "zoo", "--json").stdout)["text"] == text
+
+
+def test_docs_of_an_unknown_id_is_one_line_error(indexed: Settings) -> None:
+    assert_one_line_error(rag("docs", "nope"), 1, "'nope'", "rag docs")
+
+
+def test_docs_without_an_index_is_one_line_error(settings: Settings) -> None:
+    assert_one_line_error(rag("docs"), 1, "no index", "rag index")
+
+
+# --- rag ask -----------------------------------------------------------------------------------
+
+
+def test_ask_json_is_the_api_shape(indexed: Settings) -> None:
+    result = rag("ask", QUESTION, "--json")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed.keys() == ANSWER_KEYS
+    qa = Pipeline.from_settings(indexed)
+    expected = answer_to_dict(qa.ask(QUESTION), qa.index.documents)
+    assert {k: v for k, v in printed.items() if k != "timings_ms"} == {
+        k: v for k, v in expected.items() if k != "timings_ms"
+    }
+    assert printed["timings_ms"].keys() == expected["timings_ms"].keys()
+
+
+def test_ask_json_top_k_sets_the_passages(indexed: Settings) -> None:
+    assert len(json.loads(rag("ask", QUESTION, "--json", "--top-k", "2").stdout)["passages"]) == 2
+
+
+def test_ask_quotes_sentences_with_checkable_citations(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "default_model", lambda: _constant(30.0))
+    result = rag("ask", QUESTION)
+    assert result.exit_code == 0, result.output
+    # The citation line names the document by its url, or by its file when it has none.
+    documents = {d.url or d.source_file: d for d in load_index(indexed.index_dir).documents.values()}
+    lines = result.stdout.splitlines()
+    assert len(lines) >= 4 and len(lines) % 2 == 0
+    for quote_line, cite_line in zip(lines[::2], lines[1::2], strict=True):
+        quote = re.fullmatch(r"\d+\. \u201c(.+)\u201d", quote_line)
+        cite = re.fullmatch(r"   \u2014 (.+) \((\S+)\) (\S+) \[(\d+):(\d+)\]", cite_line)
+        assert quote and cite, (quote_line, cite_line)
+        assert documents[cite[3]].text[int(cite[4]) : int(cite[5])] == quote[1]
+    assert "Giant pandas, explained (2024-05-01) https://example.com/pandas [" in result.stdout
+    assert "City Zoo visitor guide (undated) zoo.html [" in result.stdout
+
+
+def test_ask_says_when_the_documents_do_not_cover_it(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "default_model", lambda: _constant(-30.0))
+    result = rag("ask", "明天北京天气怎么样？")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == NOT_COVERED
+    assert len(lines) == 1 + 5 and all(line.startswith("  - ") for line in lines[1:])
+
+
+def test_ask_an_empty_question_is_one_line_error(indexed: Settings) -> None:
+    assert_one_line_error(rag("ask", "   "), 1, "empty")
+
+
+def test_ask_a_too_long_question_is_one_line_error(indexed: Settings) -> None:
+    assert_one_line_error(rag("ask", "x" * 1001), 1, "1001", "1000")
+
+
+def test_ask_on_a_stale_index_says_how_to_rebuild(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_CHUNK_SIZE", "200")
+    assert_one_line_error(rag("ask", QUESTION), 1, "stale", "rag index")
+
+
+# --- rag search --------------------------------------------------------------------------------
+
+
+def test_search_prints_ranked_passages(indexed: Settings) -> None:
+    result = rag("search", QUESTION)
+    assert result.exit_code == 0, result.output
+    heads = re.findall(r"^(\d+)\. (\S+)  fused \d\.\d{4}  dense (\S+)  keyword (\S+)$", result.stdout, re.MULTILINE)
+    assert [int(rank) for rank, *_ in heads] == [1, 2, 3, 4, 5]
+    assert all(re.fullmatch(r"-?\d\.\d{3}#\d+", dense) for _, _, dense, _ in heads)
+    assert {chunk_id.split("#")[0] for _, chunk_id, _, _ in heads} >= {"panda_en", "zoo"}
+
+
+def test_search_top_k_and_json(indexed: Settings) -> None:
+    printed = json.loads(rag("search", QUESTION, "--top-k", "3", "--json").stdout)
+    assert printed["query"] == QUESTION and len(printed["passages"]) == 3
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["index"], id="index"),
+        pytest.param(["docs"], id="docs"),
+        pytest.param(["ask", QUESTION], id="ask"),
+        pytest.param(["search", QUESTION], id="search"),
+        pytest.param(["eval", "--no-ablation"], id="eval"),
+        pytest.param(["model"], id="model"),
+    ],
+)
+def test_a_bad_setting_exits_2_naming_the_key(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("RAG_PORT", "eighty")
+    assert_one_line_error(rag(*args), 2, "'RAG_PORT'", "'eighty'")
+
+
+# --- rag eval ----------------------------------------------------------------------------------
+
+
+def test_eval_writes_the_report(indexed: Settings, tmp_path: Path) -> None:
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {
+            "id": "t1",
+            "question": QUESTION,
+            "lang": "en",
+            "type": "fact",
+            "answerable": True,
+            "evidence": [{"file": "zoo.html", "quote": "The two giant pandas at the zoo eat fresh bamboo"}],
+        },
+        {"id": "t2", "question": "明天北京天气怎么样？", "lang": "zh", "type": "unanswerable", "answerable": False},
+    ]
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", "utf-8")
+    output = tmp_path / "reports" / "eval.json"
+    result = rag("eval", "--questions", str(questions), "--no-ablation", "--json", "--output", str(output))
+    assert result.exit_code == 0, result.output
+    report = json.loads(output.read_text("utf-8"))
+    assert json.loads(result.stdout) == report
+    assert (report["model"], report["top_k"], report["questions_file"]) == (indexed.embedding_model, 5, str(questions))
+    assert list(report["variants"]) == ["fused"]
+    fused = report["variants"]["fused"]
+    assert (fused["overall"]["questions"], fused["overall"]["answerable"]) == (2, 1)
+    assert [row["id"] for row in fused["per_question"]] == ["t1", "t2"]
+    assert fused["per_question"][0]["first_relevant_rank"] is not None
+    assert fused["unlocated_quotes"] == []
+    assert fused["overall"]["citation_integrity"] == 1.0

@@ -1,0 +1,328 @@
+"""The Python API that the CLI and HTTP layer share, over a real index built with the hash embedder."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from embedders import CEDICT_SAMPLE, CORPUS, HashEmbedder, write_corpus
+
+from rag import crosslingual, pipeline
+from rag.config import Settings
+from rag.coverage import FEATURES, CoverageModel
+from rag.errors import BadQueryError, DocumentNotFoundError, IndexMissingError, IndexStaleError
+from rag.pipeline import KEYWORD_WEIGHT, MAX_QUESTION_CHARS, Pipeline
+from rag.store import StoredIndex, build_index, load_index
+from rag.types import Answer, Hit
+
+
+def _constant(bias: float) -> CoverageModel:
+    n = len(FEATURES)
+    return CoverageModel(weights=(0.0,) * n, bias=bias, mean=(0.0,) * n, scale=(1.0,) * n)
+
+
+ALWAYS = _constant(30.0)
+NEVER = _constant(-30.0)
+# Answerable when at least half the question's (idf-weighted) words occur in the corpus: a decision
+# that rests on words only, so the hash embedder's similarities cannot tip it.
+BY_VOCABULARY = CoverageModel(
+    weights=tuple(10.0 if f == "coverage" else 0.0 for f in FEATURES),
+    bias=0.0,
+    mean=tuple(0.5 if f == "coverage" else 0.0 for f in FEATURES),
+    scale=(1.0,) * len(FEATURES),
+)
+
+QUESTIONS = [
+    pytest.param("What do giant pandas eat?", id="en"),
+    pytest.param("大熊猫吃什么？", id="zh"),
+    pytest.param("How much does a zoo ticket cost?", id="en-html"),
+    pytest.param("龙井茶产于哪里？", id="zh-tea"),
+    pytest.param("Do pandas eat 竹子?", id="mixed"),
+]
+WEATHER = "明天北京天气怎么样？"
+
+
+def _settings(root: Path) -> Settings:
+    return Settings(
+        seeds_dir=write_corpus(root / "seeds"),
+        index_dir=root / "index",
+        embedding_model=HashEmbedder().name,
+        chunk_size=100,
+    )
+
+
+def _build(settings: Settings) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+        build_index(settings, HashEmbedder(), [settings.seeds_dir])
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = _settings(tmp_path_factory.mktemp("pipeline"))
+    _build(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def index(settings: Settings) -> StoredIndex:
+    return load_index(settings.index_dir)
+
+
+@pytest.fixture
+def qa(settings: Settings, index: StoredIndex) -> Pipeline:
+    return Pipeline(settings, HashEmbedder(), index, coverage=ALWAYS)
+
+
+@pytest.fixture
+def loader(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Settings]]:
+    """Stands in for the model loader: no model is loaded, and the calls are recorded."""
+    calls: list[Settings] = []
+
+    def load(settings: Settings) -> HashEmbedder:
+        calls.append(settings)
+        return HashEmbedder()
+
+    monkeypatch.setattr(pipeline, "load_embedder", load)
+    yield calls
+
+
+def _doc_ids(answer: Answer) -> set[str]:
+    return {e.citation.doc_id for e in answer.evidence}
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_citation_quotes_its_document_exactly(qa: Pipeline, question: str) -> None:
+    answer = qa.ask(question)
+    assert answer.answerable and answer.evidence
+    for evidence in answer.evidence:
+        c = evidence.citation
+        doc = qa.document(c.doc_id)
+        assert doc.text[c.start : c.end] == evidence.text
+        assert (c.title, c.source_file, c.url, c.published) == (doc.title, doc.source_file, doc.url, doc.published)
+        chunk = next(ch for ch in qa.index.chunks if ch.chunk_id == c.chunk_id)
+        assert chunk.doc_id == c.doc_id and chunk.start <= c.start < c.end <= chunk.end
+        assert evidence.text in answer.answer
+
+
+def test_citations_keep_the_documents_metadata(qa: Pipeline) -> None:
+    answer = qa.ask("Which pandas eat bamboo?")
+    cited = {e.citation.doc_id: e.citation for e in answer.evidence}
+    assert cited["panda_en"].url == "https://example.com/pandas"
+    assert cited["panda_en"].published == "2024-05-01"
+    assert cited["zoo"].title == "City Zoo visitor guide"
+
+
+@pytest.mark.parametrize("question", ["Which pandas eat bamboo?", "How much bamboo do pandas eat?"])
+def test_evidence_comes_from_each_source_that_speaks_to_the_question(qa: Pipeline, question: str) -> None:
+    assert {"panda_en", "zoo"} <= _doc_ids(qa.ask(question))
+
+
+def test_top_k_caps_the_evidence(qa: Pipeline) -> None:
+    assert len(qa.ask("Which pandas eat bamboo?", top_k=1).evidence) == 1
+
+
+def test_without_diversification_evidence_is_the_best_three_sentences(qa: Pipeline) -> None:
+    plain = qa.variant(diversify=False)
+    assert len(plain.ask("Which pandas eat bamboo?", top_k=5).evidence) == 3
+    assert len(plain.ask("Which pandas eat bamboo?", top_k=2).evidence) == 2
+
+
+def test_the_question_is_echoed_with_its_spacing_normalised(qa: Pipeline) -> None:
+    assert qa.ask("  Which   pandas\neat bamboo?\t").question == "Which pandas eat bamboo?"
+
+
+def test_each_stage_is_timed(qa: Pipeline) -> None:
+    timings = qa.ask("Which pandas eat bamboo?").timings_ms
+    assert {"embed", "dense", "keyword", "fuse", "extract", "coverage", "total"} <= timings.keys()
+    assert all(ms >= 0 for ms in timings.values())
+    assert timings["total"] >= timings["extract"] + timings["embed"]
+
+
+# --- questions the corpus does not cover ------------------------------------------------------
+
+
+def test_an_off_topic_question_has_no_words_in_the_corpus(qa: Pipeline) -> None:
+    off_topic, on_topic = qa.signals(WEATHER), qa.signals("大熊猫吃什么？")
+    assert (off_topic.coverage, off_topic.overlap) == (0.0, 0.0)
+    assert (on_topic.coverage, on_topic.overlap) == (1.0, 1.0)
+    assert all(h.keyword_rank is None for h in qa.search(WEATHER, top_k=20))
+
+
+def test_an_uncovered_question_gets_no_answer_but_the_closest_passages(settings: Settings, index: StoredIndex) -> None:
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_VOCABULARY)
+    answer = qa.ask(WEATHER)
+    assert (answer.answerable, answer.answer, answer.evidence) == (False, "", ())
+    assert len(answer.hits) == 5
+    assert qa.ask("大熊猫吃什么？").answerable
+
+
+def test_when_the_coverage_model_says_no_nothing_is_quoted(settings: Settings, index: StoredIndex) -> None:
+    answer = Pipeline(settings, HashEmbedder(), index, coverage=NEVER).ask("Which pandas eat bamboo?")
+    assert (answer.answerable, answer.answer, answer.evidence) == (False, "", ())
+    assert answer.hits
+
+
+@pytest.mark.parametrize("question", [WEATHER, "Which pandas eat bamboo?"])
+def test_the_calibrated_decision_and_the_evidence_agree(settings: Settings, index: StoredIndex, question: str) -> None:
+    answer = Pipeline(settings, HashEmbedder(), index).ask(question)  # rag/calibration.json
+    assert answer.answerable == bool(answer.evidence) == bool(answer.answer)
+
+
+# --- bad questions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t "])
+def test_a_blank_question_is_refused(qa: Pipeline, question: str) -> None:
+    with pytest.raises(BadQueryError, match="empty"):
+        qa.ask(question)
+    with pytest.raises(BadQueryError, match="empty"):
+        qa.search(question)
+
+
+def test_a_question_over_the_limit_is_refused(qa: Pipeline) -> None:
+    with pytest.raises(BadQueryError, match=str(MAX_QUESTION_CHARS)):
+        qa.ask("熊" * (MAX_QUESTION_CHARS + 1))
+    with pytest.raises(BadQueryError, match=str(MAX_QUESTION_CHARS)):
+        qa.search("熊" * (MAX_QUESTION_CHARS + 1))
+
+
+def test_a_question_at_the_limit_is_answered(qa: Pipeline) -> None:
+    question = "熊" * MAX_QUESTION_CHARS
+    assert qa.ask(f"  {question}  ").question == question
+
+
+# --- retrieval ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("passages", "expected"),
+    [
+        pytest.param(1, 1, id="one"),
+        pytest.param(3, 3, id="three"),
+        pytest.param(None, 5, id="default-top-k"),
+        pytest.param(50, 11, id="more-than-there-are"),
+    ],
+)
+def test_passages_sets_the_number_of_hits(qa: Pipeline, passages: int | None, expected: int) -> None:
+    assert qa.chunk_count == 11
+    answer = qa.ask("Which pandas eat bamboo?", top_k=5, passages=passages)
+    assert [h.rank for h in answer.hits] == list(range(1, expected + 1))
+
+
+def test_passages_does_not_change_the_evidence(qa: Pipeline) -> None:
+    few, many = qa.ask("Which pandas eat bamboo?", top_k=2, passages=1), qa.ask("Which pandas eat bamboo?", top_k=2)
+    assert few.evidence == many.evidence and len(few.hits) == 1
+
+
+def test_search_keeps_each_retrievers_score_and_rank(qa: Pipeline) -> None:
+    hits = qa.search("Which pandas eat bamboo?", top_k=20)
+    assert [h.rank for h in hits] == list(range(1, qa.chunk_count + 1))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    by_dense = sorted(hits, key=lambda h: h.dense_rank or 0)
+    assert [h.dense_rank for h in by_dense] == list(range(1, len(hits) + 1))  # dense search ranks every chunk
+    assert [h.dense_score for h in by_dense] == sorted((h.dense_score or 0.0 for h in hits), reverse=True)
+    keyword = sorted((h for h in hits if h.keyword_rank is not None), key=lambda h: h.keyword_rank or 0)
+    assert [h.keyword_rank for h in keyword] == list(range(1, len(keyword) + 1))
+    assert all((h.keyword_score or 0.0) > 0 for h in keyword)
+    assert "tea_zh#0" in {h.chunk.chunk_id for h in hits} - {h.chunk.chunk_id for h in keyword}
+
+
+def test_dense_scores_are_the_cosine_of_question_and_passage(qa: Pipeline) -> None:
+    question = "Which pandas eat bamboo?"
+    query = HashEmbedder().embed([question], "query")[0]
+    for hit in qa.search(question, top_k=20):
+        passage = HashEmbedder().embed([hit.chunk.text], "passage")[0]
+        assert hit.dense_score == pytest.approx(float(np.dot(query, passage)), abs=1e-5)
+
+
+def test_search_returns_top_k_hits(qa: Pipeline) -> None:
+    assert len(qa.search("panda", top_k=2)) == 2
+    assert qa.search("panda", top_k=2) == qa.search("panda", top_k=20)[:2]
+
+
+def test_an_english_word_finds_chinese_passages_through_the_dictionary(qa: Pipeline) -> None:
+    hits = qa.search("bamboo", top_k=20)
+    assert {"panda_zh"} <= {h.chunk.doc_id for h in hits if h.keyword_rank is not None}
+
+
+def _single_ranking_rank(hit: Hit, k: int) -> float:
+    """What is left of a fused score once the passage ranking's 1 / (k + rank) is taken out, as a rank."""
+    assert hit.dense_rank is not None
+    rest = hit.score - 1.0 / (k + hit.dense_rank)
+    return 1.0 / rest - k
+
+
+def test_without_keyword_search_only_the_dense_rankings_count(qa: Pipeline) -> None:
+    k = qa.settings.rrf_k
+    fused = qa.search("Which pandas eat bamboo?", top_k=20)
+    dense = qa.variant(keyword=False).search("Which pandas eat bamboo?", top_k=20)
+    assert [h.chunk.chunk_id for h in dense] != [h.chunk.chunk_id for h in fused]
+    for hit in dense:  # passage rank + best-sentence rank, each with weight 1; no keyword vote
+        rank = _single_ranking_rank(hit, k)
+        assert rank == pytest.approx(round(rank), abs=1e-6) and 1 <= round(rank) <= len(dense)
+
+
+def test_without_dense_search_the_keyword_ranking_is_the_ranking(qa: Pipeline) -> None:
+    k = qa.settings.rrf_k
+    hits = qa.variant(dense=False).search("Which pandas eat bamboo?", top_k=20)
+    assert [h.keyword_rank for h in hits] == [h.rank for h in hits]
+    assert [h.score for h in hits] == pytest.approx([KEYWORD_WEIGHT / (k + h.rank) for h in hits])
+
+
+def test_a_variant_shares_the_loaded_index(qa: Pipeline) -> None:
+    variant = qa.variant(keyword=False)
+    assert variant.index is qa.index and variant.embedder is qa.embedder and variant.coverage is qa.coverage
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def test_documents_are_listed_by_source_file(qa: Pipeline) -> None:
+    assert [d.source_file for d in qa.documents()] == sorted(CORPUS)
+    assert qa.document("zoo").title == "City Zoo visitor guide"
+    assert qa.document_count == len(CORPUS)
+
+
+def test_an_unknown_document_is_not_found(qa: Pipeline) -> None:
+    with pytest.raises(DocumentNotFoundError, match="'nope'"):
+        qa.document("nope")
+
+
+# --- from_settings -----------------------------------------------------------------------------
+
+
+def test_from_settings_loads_a_fresh_index(settings: Settings, loader: list[Settings]) -> None:
+    qa = Pipeline.from_settings(settings)
+    assert loader == [settings]
+    assert (qa.model_name, qa.document_count, qa.chunk_count) == (settings.embedding_model, len(CORPUS), 11)
+
+
+def test_from_settings_refuses_a_stale_index_before_loading_the_model(
+    settings: Settings, loader: list[Settings]
+) -> None:
+    with pytest.raises(IndexStaleError) as err:
+        Pipeline.from_settings(dataclasses.replace(settings, chunk_size=200))
+    assert "rag index" in str(err.value) and "chunking" in str(err.value)
+    assert loader == []
+
+
+def test_from_settings_notices_changed_documents(tmp_path: Path, loader: list[Settings]) -> None:
+    settings = _settings(tmp_path)
+    _build(settings)
+    (settings.seeds_dir / "zoo.html").write_text(CORPUS["zoo.html"].replace("nine", "ten"), "utf-8")
+    with pytest.raises(IndexStaleError, match="rag index"):
+        Pipeline.from_settings(settings)
+    assert Pipeline.from_settings(settings, check_fresh=False).document_count == len(CORPUS)
+
+
+def test_from_settings_without_an_index_says_how_to_build_one(tmp_path: Path, loader: list[Settings]) -> None:
+    with pytest.raises(IndexMissingError, match="rag index"):
+        Pipeline.from_settings(Settings(index_dir=tmp_path / "index"))
+    assert loader == []

@@ -1,0 +1,370 @@
+"""The on-disk index: built atomically, loaded intact, and known to be stale when what it covers changes."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from embedders import (
+    CEDICT_SAMPLE,
+    CORPUS,
+    DIMENSION,
+    FailingEmbedder,
+    HashEmbedder,
+    write_corpus,
+)
+
+from rag import chunking, crosslingual
+from rag.chunking import chunk_corpus
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.errors import BadDocumentError, IndexMissingError, IndexStaleError
+from rag.lexical import KeywordIndex
+from rag.loading import load_corpus
+from rag.store import FORMAT_VERSION, build_index, load_index, read_manifest, staleness
+from rag.vectors import VectorIndex
+
+CHUNK_SIZE = 100
+
+
+@pytest.fixture(autouse=True)
+def small_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    write_corpus(tmp_path / "seeds")
+    return Settings(
+        seeds_dir=tmp_path / "seeds",
+        index_dir=tmp_path / "index",
+        embedding_model=HashEmbedder().name,
+        chunk_size=CHUNK_SIZE,
+    )
+
+
+def build(settings: Settings, embedder: Embedder | None = None) -> None:
+    build_index(settings, embedder or HashEmbedder(), [settings.seeds_dir])
+
+
+def current_build(index_dir: Path) -> str:
+    return (index_dir / "current").readlink().name
+
+
+def builds(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in index_dir.iterdir() if p.name != "current")
+
+
+# --- building ----------------------------------------------------------------------------------
+
+
+def test_a_build_is_linked_as_current_and_described_by_its_manifest(settings: Settings) -> None:
+    manifest, notes = build_index(settings, HashEmbedder(), [settings.seeds_dir])
+    current = settings.index_dir / "current"
+    assert current.is_symlink() and current_build(settings.index_dir).startswith("build-")
+    assert builds(settings.index_dir) == [current_build(settings.index_dir)]
+    raw = json.loads((current / "manifest.json").read_text("utf-8"))
+    chunks = json.loads((current / "chunks.json").read_text("utf-8"))
+    assert raw["format_version"] == FORMAT_VERSION
+    assert (raw["model"], raw["dimension"]) == (settings.embedding_model, DIMENSION)
+    assert (raw["documents"], raw["chunks"], raw["skipped"]) == (len(CORPUS), len(chunks), 0)
+    assert raw["sentences"] == sum(len(c["sentences"]) for c in chunks)
+    assert raw["chunking"] == {"chunk_size": CHUNK_SIZE, "chunk_overlap": 0, "version": chunking.VERSION}
+    assert raw["sources"] == [str(settings.seeds_dir.resolve())]
+    assert len(raw["corpus_hash"]) == 16
+    assert raw["versions"]["rag"] == importlib.metadata.version("rag")
+    assert raw == dataclasses.asdict(manifest) and notes == []
+
+
+def test_skipped_and_duplicate_files_are_counted_and_noted(settings: Settings) -> None:
+    (settings.seeds_dir / "empty.txt").write_text("", "utf-8")
+    (settings.seeds_dir / "copy.md").write_text(CORPUS["panda_en.md"], "utf-8")
+    manifest, notes = build_index(settings, HashEmbedder(), [settings.seeds_dir])
+    assert (manifest.documents, manifest.skipped) == (len(CORPUS), 1)
+    assert any(n.startswith("skipped ") and "empty.txt: empty file" in n for n in notes)
+    assert any(n.startswith("duplicate ") and "copy.md" in n for n in notes)
+
+
+def test_load_returns_what_was_built(settings: Settings) -> None:
+    build(settings)
+    index = load_index(settings.index_dir)
+    corpus = load_corpus([settings.seeds_dir])
+    assert index.documents == {d.doc_id: d for d in corpus.documents}
+    assert index.chunks == chunk_corpus(corpus.documents, CHUNK_SIZE, 0)
+    assert index.manifest == read_manifest(settings.index_dir)
+    sentences = [s.text for c in index.chunks for s in c.sentences]
+    np.testing.assert_array_equal(index.sentence_vectors, HashEmbedder().embed(sentences, "passage"))
+    assert len(index.sentence_tokens) == len(sentences) == index.manifest.sentences
+    assert index.dictionary.table["panda"] == [["熊猫"]]  # only the headwords this corpus uses
+
+
+def test_loaded_offsets_quote_the_documents(settings: Settings) -> None:
+    build(settings)
+    index = load_index(settings.index_dir)
+    for chunk in index.chunks:
+        text = index.documents[chunk.doc_id].text
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert all(text[s.start : s.end] == s.text for s in chunk.sentences)
+
+
+def test_the_loaded_vector_index_finds_each_chunk_first(settings: Settings) -> None:
+    build(settings)
+    index = load_index(settings.index_dir)
+    vectors = HashEmbedder().embed([c.text for c in index.chunks], "passage")
+    assert (index.vectors.size, index.vectors.dimension) == (len(index.chunks), DIMENSION)
+    assert [index.vectors.search(v, 1)[0][0] for v in vectors] == list(range(len(index.chunks)))
+
+
+def test_a_rebuild_replaces_the_previous_build(settings: Settings) -> None:
+    build(settings)
+    first = current_build(settings.index_dir)
+    (settings.seeds_dir / "extra.txt").write_text("Red pandas are not bears. They eat bamboo too.", "utf-8")
+    build(settings)
+    second = current_build(settings.index_dir)
+    assert second != first and builds(settings.index_dir) == [second]
+    assert "extra" in load_index(settings.index_dir).documents
+
+
+# --- staleness ---------------------------------------------------------------------------------
+
+
+def _edit(settings: Settings) -> Settings:
+    (settings.seeds_dir / "panda_zh.txt").write_text(CORPUS["panda_zh.txt"] + "\n大熊猫的寿命约为二十年。", "utf-8")
+    return settings
+
+
+def _add(settings: Settings) -> Settings:
+    (settings.seeds_dir / "extra.md").write_text("# Red pandas\n\nRed pandas are not bears.", "utf-8")
+    return settings
+
+
+def _remove(settings: Settings) -> Settings:
+    (settings.seeds_dir / "tea_zh.txt").unlink()
+    return settings
+
+
+def _add_to_subfolder(settings: Settings) -> Settings:
+    (settings.seeds_dir / "more").mkdir()
+    (settings.seeds_dir / "more" / "note.txt").write_text("Pandas sleep a lot.", "utf-8")
+    return settings
+
+
+STALE: list[Any] = [
+    pytest.param(_edit, "documents changed", id="document-edited"),
+    pytest.param(_add, "documents changed", id="document-added"),
+    pytest.param(_remove, "documents changed", id="document-removed"),
+    pytest.param(_add_to_subfolder, "documents changed", id="document-added-in-subfolder"),
+    pytest.param(lambda s: dataclasses.replace(s, embedding_model="other/model"), "other/model", id="model"),
+    pytest.param(lambda s: dataclasses.replace(s, chunk_size=200), "chunking", id="chunk-size"),
+    pytest.param(lambda s: dataclasses.replace(s, chunk_overlap=20), "chunking", id="chunk-overlap"),
+    pytest.param(lambda s: dataclasses.replace(s, index_dir=s.index_dir.parent / "other"), "no index", id="no-index"),
+]
+
+
+def test_a_fresh_build_is_not_stale(settings: Settings) -> None:
+    build(settings)
+    assert staleness(read_manifest(settings.index_dir), settings, [settings.seeds_dir]) is None
+
+
+@pytest.mark.parametrize(("change", "reason"), STALE)
+def test_the_index_is_stale_when_what_it_covers_changes(
+    settings: Settings, change: Callable[[Settings], Settings], reason: str
+) -> None:
+    build(settings)
+    changed = change(settings)
+    found = staleness(read_manifest(changed.index_dir), changed, [changed.seeds_dir])
+    assert found is not None and reason in found
+
+
+def test_the_index_is_stale_when_the_sources_change(settings: Settings) -> None:
+    build(settings)
+    one_file = [settings.seeds_dir / "panda_en.md"]
+    found = staleness(read_manifest(settings.index_dir), settings, one_file)
+    assert found is not None and "panda_en.md" in found
+
+
+def _unsupported(settings: Settings) -> None:
+    (settings.seeds_dir / "notes.json").write_text("{}", "utf-8")
+
+
+def _hidden(settings: Settings) -> None:
+    (settings.seeds_dir / ".draft.md").write_text("# Draft\n\nNot yet.", "utf-8")
+
+
+def _touched(settings: Settings) -> None:
+    os.utime(settings.seeds_dir / "zoo.html", (1, 1))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(_unsupported, id="unsupported-file-added"),
+        pytest.param(_hidden, id="hidden-file-added"),
+        pytest.param(_touched, id="file-touched-not-changed"),
+    ],
+)
+def test_files_that_are_not_documents_leave_the_index_fresh(
+    settings: Settings, change: Callable[[Settings], None]
+) -> None:
+    build(settings)
+    change(settings)
+    assert staleness(read_manifest(settings.index_dir), settings, [settings.seeds_dir]) is None
+
+
+def test_a_relative_path_to_the_same_folder_is_the_same_source(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(settings)
+    monkeypatch.chdir(tmp_path)
+    assert staleness(read_manifest(settings.index_dir), settings, [Path("seeds")]) is None
+
+
+# --- failures leave the previous index serving -------------------------------------------------
+
+
+def _failing_embedder(monkeypatch: pytest.MonkeyPatch) -> Embedder:
+    return FailingEmbedder(succeed=1)  # passages embedded, then the sentences fail
+
+
+def _failing_vector_index(monkeypatch: pytest.MonkeyPatch) -> Embedder:
+    def fail(*args: object, **kwargs: object) -> VectorIndex:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(VectorIndex, "build", fail)
+    return HashEmbedder()
+
+
+def _failing_keyword_index(monkeypatch: pytest.MonkeyPatch) -> Embedder:
+    def fail(*args: object, **kwargs: object) -> KeywordIndex:
+        raise RuntimeError("bm25 failed")
+
+    monkeypatch.setattr(KeywordIndex, "build", fail)  # after chunks.faiss is written
+    return HashEmbedder()
+
+
+@pytest.mark.parametrize(
+    ("failure", "error"),
+    [
+        pytest.param(_failing_embedder, RuntimeError, id="embedder"),
+        pytest.param(_failing_vector_index, OSError, id="vector-index"),
+        pytest.param(_failing_keyword_index, RuntimeError, id="keyword-index"),
+    ],
+)
+def test_a_failed_build_leaves_the_previous_index_serving(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Callable[[pytest.MonkeyPatch], Embedder],
+    error: type[Exception],
+) -> None:
+    build(settings)
+    before = load_index(settings.index_dir)
+    link = current_build(settings.index_dir)
+    _add(settings)
+    embedder = failure(monkeypatch)
+    with pytest.raises(error):
+        build(settings, embedder)
+    assert current_build(settings.index_dir) == link
+    assert builds(settings.index_dir) == [link]  # nothing half-built left behind
+    after = load_index(settings.index_dir)
+    assert after.documents == before.documents and after.chunks == before.chunks
+    assert staleness(after.manifest, settings, [settings.seeds_dir]) == "documents changed since the index was built"
+
+
+def _empty_folder(folder: Path) -> str:
+    folder.mkdir()
+    return "no .txt, .md or .html files"
+
+
+def _only_unsupported_files(folder: Path) -> str:
+    folder.mkdir()
+    (folder / "data.csv").write_text("a,b\n1,2\n", "utf-8")
+    return "no .txt, .md or .html files"
+
+
+def _only_empty_documents(folder: Path) -> str:
+    folder.mkdir()
+    (folder / "blank.txt").write_text("  \n", "utf-8")
+    return "blank.txt: empty file"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(_empty_folder, id="empty-folder"),
+        pytest.param(_only_unsupported_files, id="unsupported-files"),
+        pytest.param(_only_empty_documents, id="empty-documents"),
+    ],
+)
+def test_nothing_to_index_is_refused_and_leaves_the_previous_index(
+    settings: Settings, tmp_path: Path, make: Callable[[Path], str]
+) -> None:
+    build(settings)
+    link = current_build(settings.index_dir)
+    empty = tmp_path / "empty"
+    reason = make(empty)
+    with pytest.raises(BadDocumentError) as err:
+        build_index(settings, HashEmbedder(), [empty])
+    assert "nothing to index" in str(err.value) and reason in str(err.value)
+    assert current_build(settings.index_dir) == link and builds(settings.index_dir) == [link]
+    assert len(load_index(settings.index_dir).documents) == len(CORPUS)
+
+
+# --- loading a missing or damaged index --------------------------------------------------------
+
+
+def test_loading_without_an_index_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissingError) as err:
+        load_index(tmp_path / "nowhere")
+    assert "rag index" in str(err.value)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _drop_last_chunk(path: Path) -> None:
+    path.write_text(json.dumps(json.loads(path.read_text("utf-8"))[:-1], ensure_ascii=False), "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        pytest.param("chunks.json", _truncate, id="chunks-truncated"),
+        pytest.param("chunks.json", _drop_last_chunk, id="chunks-inconsistent"),
+        pytest.param("documents.json", _truncate, id="documents-truncated"),
+        pytest.param("chunks.faiss", _truncate, id="faiss-truncated"),
+        pytest.param("sentences.npy", _truncate, id="sentence-vectors-truncated"),
+        pytest.param("sentence_tokens.json", _truncate, id="sentence-tokens-truncated"),
+        pytest.param("dictionary.json", Path.unlink, id="dictionary-missing"),
+        pytest.param("bm25/vocab.index.json", _truncate, id="bm25-vocabulary-truncated"),
+        pytest.param("bm25/params.index.json", Path.unlink, id="bm25-params-missing"),
+    ],
+)
+def test_a_damaged_index_is_reported_as_stale(settings: Settings, name: str, damage: Callable[[Path], None]) -> None:
+    build(settings)
+    damage(settings.index_dir / "current" / name)
+    with pytest.raises(IndexStaleError) as err:
+        load_index(settings.index_dir)
+    assert "rag index" in str(err.value)
+
+
+def test_two_builds_in_the_same_second_keep_the_index(settings: Settings) -> None:
+    build(settings)
+    build(settings)
+    build(settings)
+    assert len(builds(settings.index_dir)) == 1
+    assert load_index(settings.index_dir).documents
+
+
+def test_an_empty_array_file_is_reported_stale(settings: Settings) -> None:
+    build(settings)
+    (settings.index_dir / "current" / "sentences.npy").write_bytes(b"")
+    with pytest.raises(IndexStaleError, match="rag index"):
+        load_index(settings.index_dir)
