@@ -63,6 +63,7 @@ class Pipeline:
         self._names = set().union(*(entities(d.text) for d in index.documents.values()))
         latin_words = {t for t in self.idf if t.isascii() and t.isalpha()}
         self._known_words = frozenset(latin_words)
+        tokenize("")  # jieba loads its dictionary on first use (~1 s): here, not in the first request
 
     @classmethod
     def from_settings(cls, settings: Settings, check_fresh: bool = True) -> Pipeline:
