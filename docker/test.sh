@@ -62,7 +62,8 @@ fi
 
 # --- build -----------------------------------------------------------------------------------------------
 # pip's settings on this machine: a CA bundle that PyPI needs, and a folder that may hold the CPU torch wheel.
-pip_setting() { "$host_python" -m pip config list 2>/dev/null | sed -n "s/^[^=]*\.$1='\(.*\)'\$/\1/p" | head -1; }
+# (sed -n 1p reads to the end: a reader that stops early would kill the writer with SIGPIPE under pipefail.)
+pip_setting() { "$host_python" -m pip config list 2>/dev/null | sed -n "s/^[^=]*\.$1='\(.*\)'\$/\1/p" | sed -n 1p; }
 build_args=(--build-arg "BASE_IMAGE=$base")
 cert="${PIP_CERT:-$(pip_setting cert)}"
 if [[ -n "$cert" && -f "$cert" ]]; then
@@ -130,7 +131,9 @@ until podman healthcheck run "$name-docs" >/dev/null 2>&1; do
   fi
   sleep 1
 done
-podman logs "$name-docs" 2>&1 | grep -m1 '^building the index'
+# Read the whole log first: `podman logs | grep -m1` dies of SIGPIPE (pipefail) when grep stops early.
+logs="$(podman logs "$name-docs" 2>&1)"
+grep -m1 '^building the index' <<<"$logs"
 podman exec "$name-docs" python3 -c '
 import json, sys, urllib.request
 body = json.dumps({"question": sys.argv[1], "top_k": 5}).encode()
