@@ -69,20 +69,17 @@ def vocabulary_coverage(query_terms: Sequence[Sequence[str]], idf: dict[str, flo
 
 
 def score_sentences(
-    query_vector: np.ndarray,
     query_terms: Sequence[Sequence[str]],
     candidates: Sequence[tuple[int, Chunk, Sentence, float]],
-    sentence_vectors: np.ndarray,
+    similarities: np.ndarray,
     sentence_tokens: Sequence[Sequence[str]],
     idf: dict[str, float],
 ) -> list[ScoredSentence]:
-    """``candidates``: (sentence row, chunk, sentence, the chunk's retrieval score in [0, 1])."""
-    if not candidates:
-        return []
-    rows = np.fromiter((row for row, _, _, _ in candidates), dtype=np.int64)
-    similarities = sentence_vectors[rows] @ query_vector
+    """``candidates``: (sentence row, chunk, sentence, the chunk's retrieval score in [0, 1]);
+    ``similarities``: the query's cosine with every sentence row, computed once per query."""
     scored = []
-    for (row, chunk, sentence, context), sim in zip(candidates, similarities, strict=True):
+    for row, chunk, sentence, context in candidates:
+        sim = similarities[row]
         overlap = keyword_overlap(query_terms, sentence_tokens[row], idf)
         score = float(sim) + OVERLAP_WEIGHT * overlap + CONTEXT_WEIGHT * context
         scored.append(ScoredSentence(row, chunk, sentence, float(sim), overlap, score))

@@ -22,7 +22,7 @@ class Embedder(Protocol):
     name: str
     dimension: int
 
-    def embed(self, texts: list[str], kind: Kind) -> np.ndarray: ...
+    def embed(self, texts: list[str], kind: Kind, progress: bool = False) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ KEYWORD_WEIGHT = 3.0
 
 @dataclass(frozen=True)
 class Retrieval:
-    query_vector: np.ndarray
     query_terms: list[list[str]]  # per query word: the word, then its translations
+    sentence_similarities: np.ndarray  # cosine of the query with every sentence, computed once
     hits: list[Hit]
     dense: list[tuple[int, float]]
     keyword: list[tuple[int, float]]
@@ -150,19 +150,20 @@ class Pipeline:
             vector = self.embedder.embed([query], "query")[0]
         with _timed(timings, "dense"):
             dense = self.index.vectors.search(vector, n)
-            by_sentence = self._rank_by_best_sentence(vector, n)
+            similarities = self.index.sentence_vectors @ vector
+            by_sentence = self._rank_by_best_sentence(similarities, n)
         with _timed(timings, "keyword"):
             terms = expand(tokenize(query), self.index.dictionary, self._known_words)
             keyword = self.index.keywords.search(list(dict.fromkeys(t for group in terms for t in group)), n)
         with _timed(timings, "fuse"):
             hits = self._fuse(dense, by_sentence, keyword)
-        return Retrieval(vector, terms, hits, dense, keyword)
+        return Retrieval(terms, similarities, hits, dense, keyword)
 
-    def _rank_by_best_sentence(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
+    def _rank_by_best_sentence(self, similarities: np.ndarray, n: int) -> list[tuple[int, float]]:
         """Chunks ranked by their best sentence: a passage that holds one precise answer sentence
         among unrelated ones scores low as a whole, but high here."""
         best = np.full(len(self.index.chunks), -1.0, dtype=np.float32)
-        np.maximum.at(best, self._sentence_chunk, self.index.sentence_vectors @ vector)
+        np.maximum.at(best, self._sentence_chunk, similarities)
         order = np.argsort(-best, kind="stable")[:n]
         return [(int(i), float(best[i])) for i in order]
 
@@ -193,7 +194,7 @@ class Pipeline:
             context = hit.score / top
             candidates.extend((row, hit.chunk, hit.chunk.sentences[row - rows.start], context) for row in rows)
         return extract.score_sentences(
-            r.query_vector, r.query_terms, candidates, self.index.sentence_vectors, self.index.sentence_tokens, self.idf
+            r.query_terms, candidates, r.sentence_similarities, self.index.sentence_tokens, self.idf
         )
 
     def _select(self, scored: list[extract.ScoredSentence], top_k: int) -> list[extract.ScoredSentence]:

@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -181,10 +182,9 @@ def build_index(
 
 
 def _embed(embedder: Embedder, texts: list[str], progress: bool, what: str) -> np.ndarray:
-    if progress and hasattr(embedder, "model"):
-        print(f"embedding {len(texts)} {what}", flush=True)
-        return embedder.embed(texts, "passage", progress=True)  # type: ignore[call-arg]
-    return embedder.embed(texts, "passage")
+    if progress:
+        print(f"embedding {len(texts)} {what}", file=sys.stderr, flush=True)  # progress, like the bar
+    return embedder.embed(texts, "passage", progress=progress)
 
 
 def _write_json(path: Path, payload: object) -> None:

@@ -29,7 +29,7 @@ class HashEmbedder:
         self.dimension = dimension
         self.calls: list[tuple[int, Kind]] = []  # (number of texts, kind) per call
 
-    def embed(self, texts: list[str], kind: Kind) -> np.ndarray:
+    def embed(self, texts: list[str], kind: Kind, progress: bool = False) -> np.ndarray:
         self.calls.append((len(texts), kind))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
@@ -61,7 +61,7 @@ class FailingEmbedder(HashEmbedder):
         super().__init__()
         self.succeed = succeed
 
-    def embed(self, texts: list[str], kind: Kind) -> np.ndarray:
+    def embed(self, texts: list[str], kind: Kind, progress: bool = False) -> np.ndarray:
         if len(self.calls) >= self.succeed:
             raise RuntimeError("embedding failed: out of memory")
         return super().embed(texts, kind)

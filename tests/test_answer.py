@@ -46,7 +46,8 @@ def test_sentences_are_ranked_by_similarity_plus_overlap() -> None:
     candidates = [(i, chunk, s, 1.0) for i, s in enumerate(sentences)]
     tokens = [["x"], ["y"], ["z"]]
     idf = inverse_document_frequency(tokens)
-    ranked = score_sentences(np.array([0.6, 0.5, 0.0], np.float32), [["y"]], candidates, vectors, tokens, idf)
+    similarities = vectors @ np.array([0.6, 0.5, 0.0], np.float32)
+    ranked = score_sentences([["y"]], candidates, similarities, tokens, idf)
     assert [s.sentence.text for s in ranked] == ["b", "a", "c"]  # 0.5 + overlap beats 0.6
 
 
