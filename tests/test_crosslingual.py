@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.crosslingual import (
+    Dictionary,
+    build_dictionary,
+    build_sounds,
+    correct_spelling,
+    expand,
+    glosses,
+    read_aloud,
+    stem,
+)
+from rag.lexical import tokenize
+
+LINES = [
+    "熊貓 熊猫 [xiong2 mao1] /panda/CL:隻|只[zhi1]/",
+    "創新 创新 [chuang4 xin1] /to bring forth new ideas/innovation/",
+    "白宮 白宫 [Bai2 gong1] /White House/",
+    "特朗普 特朗普 [Te4 lang3 pu3] /Donald Trump (1946-), American business magnate/",
+    "技術 技术 [ji4 shu4] /technology/technique/",
+    "聯合技術公司 联合技术公司 [Lian2 he2 Ji4 shu4 Gong1 si1] /United Technologies Corporation/",
+    "竹子 竹子 [zhu2 zi5] /bamboo/",
+]
+CORPUS = "白宫顾问说，特朗普宣布了新计划。梁文峰的公司靠技术创新。熊猫吃竹子。模型蒸馏是常见的技术。"
+
+
+@pytest.fixture(scope="module")
+def dictionary() -> Dictionary:
+    vocabulary = set(tokenize(CORPUS))
+    built = build_dictionary(vocabulary, tokenize, LINES)
+    return Dictionary(built.table, built.english, build_sounds([CORPUS]))
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> frozenset[str]:
+    return frozenset(tokenize(CORPUS))
+
+
+def test_one_and_two_word_glosses_are_read() -> None:
+    assert list(glosses("White House/the Oval Office/a long phrase of many words/")) == [
+        (0, "white house"),
+        (1, "oval office"),
+    ]
+    assert (1, "innovation") in list(glosses("to bring forth new ideas/innovation/"))
+
+
+def test_a_proper_noun_is_found_by_the_name_its_gloss_begins_with() -> None:
+    words = {g for _, g in glosses("Donald Trump (1946-), American business magnate", proper=True)}
+    assert "trump" in words and "donald" in words
+    assert "american" not in words  # only the name the gloss begins with
+
+
+def test_an_english_word_becomes_the_chinese_words_the_corpus_uses(dictionary: Dictionary) -> None:
+    assert dictionary.table["panda"] == [["熊猫"]]
+    assert dictionary.table["trump"] == [["特朗普"]]
+    # A word read off a company's name does not crowd out the word's own translation.
+    assert dictionary.table["technology"] == [["技术"]]
+
+
+def test_a_two_word_name_is_translated_as_one(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
+    assert expand(["white", "house", "adviser"], dictionary, vocabulary)[0] == ["white", "house", "白宫"]
+
+
+def test_a_derived_form_finds_the_gloss_with_its_stem(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
+    assert stem("innovative") == stem("innovation")
+    assert expand(["innovative"], dictionary, vocabulary) == [["innovative", "创新"]]
+
+
+def test_a_name_in_pinyin_finds_its_chinese_spelling(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
+    groups = expand(["liang", "wenfeng", "company"], dictionary, vocabulary)
+    assert groups[0][:2] == ["liang", "wenfeng"] and "文峰" in groups[0]
+    assert groups[1] == ["company"]
+
+
+def test_a_chinese_homophone_misspelling_finds_the_corpus_spelling(
+    dictionary: Dictionary, vocabulary: frozenset[str]
+) -> None:
+    assert read_aloud("蒸留") == read_aloud("蒸馏") == "zhengliu"
+    assert expand(["蒸留"], dictionary, vocabulary) == [["蒸留", "蒸馏"]]
+
+
+def test_a_word_the_corpus_has_is_left_alone(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
+    assert expand(["熊猫"], dictionary, vocabulary) == [["熊猫"]]
+
+
+def test_a_single_pinyin_syllable_is_not_read_as_chinese(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
+    assert expand(["liang"], dictionary, vocabulary) == [["liang"]]  # 梁, 两, 量...: too many readings
+
+
+def test_misspellings_are_read_as_the_likeliest_word(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
+    assert correct_spelling("qoute") == "quote"  # a transposition, before the commoner "route"
+    assert correct_spelling("demnad") == "demand"
+    assert expand(["pnada"], dictionary, vocabulary) == [["pnada", "熊猫"]]
+
+
+def test_a_rare_real_word_is_not_corrected(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
+    assert expand(["jevons"], dictionary, vocabulary) == [["jevons"]]
