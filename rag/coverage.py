@@ -14,7 +14,17 @@ from importlib import resources
 
 import numpy as np
 
-FEATURES = ("top_passage", "top_sentence", "margin", "overlap", "coverage", "agreement", "unknown_name", "latin")
+FEATURES = (
+    "top_passage",
+    "top_sentence",
+    "margin",
+    "overlap",
+    "coverage",
+    "keyword",
+    "agreement",
+    "unknown_name",
+    "latin",
+)
 
 
 @dataclass(frozen=True)
@@ -23,7 +33,8 @@ class Signals:
     top_sentence: float  # best dense cosine of a sentence
     margin: float  # best passage cosine minus the mean of the 10th-20th: is anything special?
     overlap: float  # most of the query's idf-weighted words that one of the top sentences holds
-    coverage: float  # idf-weighted share of the query's words that the corpus has at all
+    coverage: float  # share of the question's information (wordfreq) that the corpus has words for
+    keyword: float  # log(1 + BM25 score of the best keyword hit): how much of the question one passage holds
     agreement: float  # share of the dense top 5 that keyword search also ranks in its top 10
     unknown_name: float  # 1 when the question names a versioned thing ("GPT-5") the corpus never does
     latin: float  # share of Latin letters in the question: keyword signals mean less across languages

@@ -13,11 +13,11 @@ import numpy as np
 from rag import answer as extract
 from rag.config import Settings
 from rag.coverage import CoverageModel, Signals, agreement, default_model, latin_share
-from rag.crosslingual import expand
+from rag.crosslingual import english_words, expand, read_aloud
 from rag.embedding import Embedder, load_embedder
 from rag.errors import BadQueryError, DocumentNotFoundError, IndexStaleError
 from rag.fusion import reciprocal_rank_fusion
-from rag.lexical import entities, tokenize
+from rag.lexical import entities, information, tokenize
 from rag.store import REBUILD_HINT, StoredIndex, load_index, staleness
 from rag.types import Answer, Chunk, Document, Hit, Sentence
 
@@ -61,9 +61,18 @@ class Pipeline:
         self._chunk_position = {c.chunk_id: i for i, c in enumerate(index.chunks)}
         self._sentence_chunk = np.array([ci for ci, _ in index.sentence_rows], dtype=np.int64)
         self._names = set().union(*(entities(d.text) for d in index.documents.values()))
-        latin_words = {t for t in self.idf if t.isascii() and t.isalpha()}
-        self._known_words = frozenset(latin_words)
-        tokenize("")  # jieba loads its dictionary on first use (~1 s): here, not in the first request
+        self._vocabulary = frozenset(self.idf)
+        # A sentence is read with its document's title: "他说" in an interview is the interviewee
+        # speaking, so a question that names him matches the sentence as it matches the passage.
+        titles = {d.doc_id: tokenize(d.title) for d in index.documents.values()}
+        self._sentence_terms = [
+            [*index.sentence_tokens[row], *titles[index.chunks[ci].doc_id]]
+            for row, (ci, _) in enumerate(index.sentence_rows)
+        ]
+        # Dictionaries load on first use (jieba ~1 s, wordfreq's English and Chinese lists ~1.5 s,
+        # pypinyin): here, not in the first request.
+        tokenize("")
+        information("the"), information("的"), english_words(), read_aloud("中")
 
     @classmethod
     def from_settings(cls, settings: Settings, check_fresh: bool = True) -> Pipeline:
@@ -139,6 +148,7 @@ class Pipeline:
             margin=top - float(np.mean(tail)),
             overlap=max((s.overlap for s in scored[:10]), default=0.0),
             coverage=extract.vocabulary_coverage(r.query_terms, self.idf),
+            keyword=float(np.log1p(r.keyword[0][1])) if r.keyword else 0.0,
             agreement=agreement([i for i, _ in r.dense], [i for i, _ in r.keyword]),
             unknown_name=float(bool(entities(question) - self._names)),
             latin=latin_share(question),
@@ -153,7 +163,7 @@ class Pipeline:
             similarities = self.index.sentence_vectors @ vector
             by_sentence = self._rank_by_best_sentence(similarities, n)
         with _timed(timings, "keyword"):
-            terms = expand(tokenize(query), self.index.dictionary, self._known_words)
+            terms = expand(tokenize(query), self.index.dictionary, self._vocabulary)
             keyword = self.index.keywords.search(list(dict.fromkeys(t for group in terms for t in group)), n)
         with _timed(timings, "fuse"):
             hits = self._fuse(dense, by_sentence, keyword)
@@ -194,7 +204,7 @@ class Pipeline:
             context = hit.score / top
             candidates.extend((row, hit.chunk, hit.chunk.sentences[row - rows.start], context) for row in rows)
         return extract.score_sentences(
-            r.query_terms, candidates, r.sentence_similarities, self.index.sentence_tokens, self.idf
+            r.query_terms, candidates, r.sentence_similarities, self._sentence_terms, self.idf
         )
 
     def _select(self, scored: list[extract.ScoredSentence], top_k: int) -> list[extract.ScoredSentence]:

@@ -252,6 +252,19 @@ def test_an_english_word_finds_chinese_passages_through_the_dictionary(qa: Pipel
     assert {"panda_zh"} <= {h.chunk.doc_id for h in hits if h.keyword_rank is not None}
 
 
+def test_a_word_of_the_title_finds_the_documents_passages(qa: Pipeline) -> None:
+    # "explained" is only in the title of panda_en.md: every passage is indexed under its title,
+    # as an interview's answers are about the person its title names.
+    by_keyword = [h for h in qa.search("explained", top_k=20) if h.keyword_rank is not None]
+    assert by_keyword and {h.chunk.doc_id for h in by_keyword} == {"panda_en"}
+    assert len(by_keyword) == sum(c.doc_id == "panda_en" for c in qa.index.chunks)
+
+
+def test_a_sentence_is_matched_with_its_documents_title(qa: Pipeline) -> None:
+    # No sentence holds "explained"; the newborn sentence holds all of the question with its title.
+    assert qa.signals("explained newborn").overlap == pytest.approx(1.0)
+
+
 def _single_ranking_rank(hit: Hit, k: int) -> float:
     """What is left of a fused score once the passage ranking's 1 / (k + rank) is taken out, as a rank."""
     assert hit.dense_rank is not None
