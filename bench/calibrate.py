@@ -1,9 +1,10 @@
-"""Refit the coverage model (rag/calibration.json) on a labelled question set.
+"""Refit the coverage model (rag/calibration.json) on the labelled question sets.
 
-    python bench/calibrate.py [--questions FILE] [--write]
+    python bench/calibrate.py [--questions FILE ...] [--write]
 
-Prints leave-one-out rates first: each question is judged by a model fitted without it, which is
-the honest estimate of how the fit does on questions it has not seen.
+The shipped model is fitted on every set given (by default the benchmark set and the held-out set).
+What it is judged by comes first, on questions each fit has not seen: each set judged by a model
+fitted on the other ones alone, then leave-one-out over all of them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from rag.evaluation import load_questions
 from rag.pipeline import Pipeline
 from rag.store import load_index
 
-CALIBRATION = Path(__file__).resolve().parent.parent / "rag" / "calibration.json"
+ROOT = Path(__file__).resolve().parent.parent
+CALIBRATION = ROOT / "rag" / "calibration.json"
+SETS = [ROOT / "tests" / "benchmark" / "questions.jsonl", ROOT / "tests" / "benchmark" / "heldout.jsonl"]
 
 
 def rates(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -28,9 +31,13 @@ def rates(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(np.mean(~predicted[labels == 0])), float(np.mean(~predicted[labels == 1]))
 
 
+def judged(model: CoverageModel, x: np.ndarray) -> np.ndarray:
+    return np.array([model.probability_vector(v) >= model.threshold for v in x])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--questions", type=Path, default=Path("tests/benchmark/questions.jsonl"))
+    parser.add_argument("--questions", type=Path, nargs="+", default=SETS)
     parser.add_argument("--write", action="store_true", help="write the fit to rag/calibration.json")
     args = parser.parse_args()
 
@@ -38,27 +45,40 @@ def main() -> None:
     # The shipped calibration may not fit the features any more: this script is what refits it.
     neutral = CoverageModel((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES))
     pipeline = Pipeline(settings, load_embedder(settings), load_index(settings.index_dir), coverage=neutral)
-    questions = load_questions(args.questions)
-    x = np.array([pipeline.signals(q.question).vector() for q in questions])
-    y = np.array([1.0 if q.answerable else 0.0 for q in questions])
+    sets = []
+    for path in args.questions:
+        questions = load_questions(path)
+        x = np.array([pipeline.signals(q.question).vector() for q in questions])
+        y = np.array([1.0 if q.answerable else 0.0 for q in questions])
+        sets.append((path.name, questions, x, y))
+    x = np.concatenate([s[2] for s in sets])
+    y = np.concatenate([s[3] for s in sets])
 
+    print("not covered: share of unanswerable questions declined (true), of answerable ones (false)")
+    for i, (name, _, xs, ys) in enumerate(sets):
+        if len(sets) > 1:
+            others = [s for j, s in enumerate(sets) if j != i]
+            model = fit(np.concatenate([s[2] for s in others]), np.concatenate([s[3] for s in others]))
+            true_rate, false_rate = rates(judged(model, xs), ys)
+            print(f"  {name}, fitted on the other sets: true {true_rate:.3f}, false {false_rate:.3f}")
     loo = np.zeros(len(y), dtype=bool)
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
         model = fit(x[keep], y[keep])
         loo[i] = model.probability_vector(x[i]) >= model.threshold
     true_rate, false_rate = rates(loo, y)
-    print(f"leave-one-out: not-covered true rate {true_rate:.3f}, false rate {false_rate:.3f}")
+    print(f"  leave-one-out over all {len(y)}: true {true_rate:.3f}, false {false_rate:.3f}")
 
     model = fit(x, y)
-    fitted = np.array([model.probability_vector(v) >= model.threshold for v in x])
-    true_rate, false_rate = rates(fitted, y)
-    print(f"fitted on all: not-covered true rate {true_rate:.3f}, false rate {false_rate:.3f}")
-    for name, weight in zip(FEATURES, model.weights, strict=True):
-        print(f"  {name:<14}{weight:+.3f}")
-    for q, v, predicted in zip(questions, x, fitted, strict=True):
-        if predicted != bool(q.answerable):
-            print(f"  wrong: {q.id} answerable={q.answerable} p={model.probability_vector(v):.2f} {q.question}")
+    for name, _, xs, ys in sets:
+        true_rate, false_rate = rates(judged(model, xs), ys)
+        print(f"  {name}, fitted on all (what ships): true {true_rate:.3f}, false {false_rate:.3f}")
+    for feature, weight in zip(FEATURES, model.weights, strict=True):
+        print(f"  {feature:<14}{weight:+.3f}")
+    for _, questions, xs, _ in sets:
+        for q, v, predicted in zip(questions, xs, judged(model, xs), strict=True):
+            if predicted != bool(q.answerable):
+                print(f"  wrong: {q.id} answerable={q.answerable} p={model.probability_vector(v):.2f} {q.question}")
     if args.write:
         CALIBRATION.write_text(model.to_json() + "\n", "utf-8")
         print(f"written to {CALIBRATION}")

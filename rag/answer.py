@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.lexical import information
 from rag.types import Chunk, Citation, Document, Evidence, Sentence
 
 # The weights below were chosen by a sweep on the benchmark questions (see "Tuning" in README.md);
@@ -60,18 +59,6 @@ def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str],
         total += weight
         found += weight if present.intersection(group) else 0.0
     return found / total
-
-
-def vocabulary_coverage(query_terms: Sequence[Sequence[str]], idf: dict[str, float]) -> float:
-    """Share of the question's information that the corpus has words for at all: a question about
-    a thing no document names is rarely answered by them. Words are weighed by their rarity in
-    general language, not in the corpus: "headquarters" says more than "out" even where the
-    corpus has neither."""
-    if not query_terms:
-        return 0.0
-    weights = [information(group[0]) for group in query_terms]
-    found = sum(w for w, group in zip(weights, query_terms, strict=True) if any(t in idf for t in group))
-    return found / (sum(weights) or 1.0)
 
 
 def score_sentences(

@@ -174,20 +174,6 @@ def _is_term(token: str) -> bool:
     return any(ch.isalnum() for ch in token)
 
 
-# A word's information in general language: 7 minus its Zipf frequency (log10 of uses per billion
-# words), so "out" weighs 0.6, "headquarters" 2.6 and an unknown name the cap.
-COMMONEST_ZIPF = 7.0
-MAX_INFORMATION = 6.0
-
-
-def information(word: str) -> float:
-    """How much a query word says, from its frequency in general English or Chinese (wordfreq)."""
-    from wordfreq import zipf_frequency
-
-    language = "en" if word.isascii() else "zh"
-    return min(MAX_INFORMATION, max(0.0, COMMONEST_ZIPF - zipf_frequency(word, language)))
-
-
 # Model and product names: a word with a version number, written "GPT-4o", "Grok3" or "H100".
 # ("Grok 3" with a space is left out: "experts 8" would be taken for a name.)
 ENTITY = re.compile(r"(?<![a-z0-9])([a-z]{1,12})-?(\d{1,3}(?:\.\d)?[a-z]{0,2})(?![a-z0-9])")

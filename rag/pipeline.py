@@ -17,7 +17,7 @@ from rag.crosslingual import english_words, expand, read_aloud
 from rag.embedding import Embedder, load_embedder
 from rag.errors import BadQueryError, DocumentNotFoundError, IndexStaleError
 from rag.fusion import reciprocal_rank_fusion
-from rag.lexical import entities, information, tokenize
+from rag.lexical import entities, tokenize
 from rag.store import REBUILD_HINT, StoredIndex, load_index, staleness
 from rag.types import Answer, Chunk, Document, Hit, Sentence
 
@@ -69,10 +69,10 @@ class Pipeline:
             [*index.sentence_tokens[row], *titles[index.chunks[ci].doc_id]]
             for row, (ci, _) in enumerate(index.sentence_rows)
         ]
-        # Dictionaries load on first use (jieba ~1 s, wordfreq's English and Chinese lists ~1.5 s,
-        # pypinyin): here, not in the first request.
+        # Dictionaries load on first use (jieba ~1.5 s, wordfreq's English list ~0.4 s, pypinyin
+        # ~0.4 s): here, not in the first request.
         tokenize("")
-        information("the"), information("的"), english_words(), read_aloud("中")
+        english_words(), read_aloud("中")
 
     @classmethod
     def from_settings(cls, settings: Settings, check_fresh: bool = True) -> Pipeline:
@@ -146,8 +146,6 @@ class Pipeline:
             top_passage=top,
             top_sentence=max((s.similarity for s in scored), default=0.0),
             margin=top - float(np.mean(tail)),
-            overlap=max((s.overlap for s in scored[:10]), default=0.0),
-            coverage=extract.vocabulary_coverage(r.query_terms, self.idf),
             keyword=float(np.log1p(r.keyword[0][1])) if r.keyword else 0.0,
             agreement=agreement([i for i, _ in r.dense], [i for i, _ in r.keyword]),
             unknown_name=float(bool(entities(question) - self._names)),

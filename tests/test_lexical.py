@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.lexical import KeywordIndex, information, tokenize
+from rag.lexical import KeywordIndex, tokenize
 
 
 def test_chinese_is_segmented_into_words() -> None:
@@ -25,11 +25,6 @@ def test_a_name_glued_to_its_version_is_also_the_name() -> None:
 
 def test_chinese_question_words_are_not_terms() -> None:
     assert tokenize("梁文峰毕业于哪所大学？哪一年？多长？有没有？") == ["梁", "文峰", "毕业", "于", "大学", "一年"]
-
-
-def test_information_weighs_rare_words_above_common_ones() -> None:
-    assert information("out") < information("address") < information("headquarters") < information("wenfeng")
-    assert information("的") < information("生日")
 
 
 def test_bm25_ranks_the_passage_with_the_rare_word_first(tmp_path: Path) -> None:
