@@ -13,6 +13,7 @@ time, so a query only does lookups.
 from __future__ import annotations
 
 import gzip
+import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -21,7 +22,7 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
-from rag.lexical import tokenize
+from rag.lexical import segment, tokenize
 
 ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<defs>.*)/$")
 PARENTHETICAL = re.compile(r"\([^)]*\)")
@@ -197,8 +198,9 @@ def base_forms(word: str) -> list[str]:
 
 
 def build_sounds(texts: Iterable[str]) -> dict[str, list[str]]:
-    """Toneless pinyin of every 2-4 character run of Chinese in ``texts`` -> the runs that read so,
-    commonest first."""
+    """Toneless pinyin of every 2-4 character stretch of Chinese in ``texts`` that starts and ends on a
+    word boundary -> the stretches that read so, commonest first. Keeping to word boundaries keeps
+    out readings across two words ("生活|约会" does not offer 活约 for 活跃)."""
     from pypinyin import lazy_pinyin
 
     counts: dict[str, Counter[str]] = defaultdict(Counter)
@@ -207,9 +209,13 @@ def build_sounds(texts: Iterable[str]) -> dict[str, list[str]]:
             syllables = lazy_pinyin(run)
             if len(syllables) != len(run):
                 continue  # pypinyin left a character unread: positions would not line up
-            for n in range(SOUND_SPAN[0], SOUND_SPAN[1] + 1):
-                for i in range(len(run) - n + 1):
-                    counts["".join(syllables[i : i + n])][run[i : i + n]] += 1
+            bounds = list(itertools.accumulate((len(w) for w in segment(run)), initial=0))
+            for i, start in enumerate(bounds):
+                for end in bounds[i + 1 :]:
+                    if end - start > SOUND_SPAN[1]:
+                        break
+                    if end - start >= SOUND_SPAN[0]:
+                        counts["".join(syllables[start:end])][run[start:end]] += 1
     return {key: [w for w, _ in c.most_common(SOUND_ALTERNATIVES)] for key, c in counts.items()}
 
 

@@ -166,6 +166,11 @@ def tokenize(text: str) -> list[str]:
     return [t for t in tokens if _is_term(t)]
 
 
+def segment(text: str) -> list[str]:
+    """Precise-mode jieba segmentation, unfiltered: the words of ``text`` in order, covering all of it."""
+    return list(_jieba().lcut(text))  # type: ignore[attr-defined]
+
+
 def _is_term(token: str) -> bool:
     if len(token) == 1 and token.isascii() and token.isalpha():
         return False  # "s" of a possessive, a stray initial

@@ -97,3 +97,9 @@ def test_misspellings_are_read_as_the_likeliest_word(dictionary: Dictionary, voc
 
 def test_a_rare_real_word_is_not_corrected(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
     assert expand(["jevons"], dictionary, vocabulary) == [["jevons"]]
+
+
+def test_readings_start_and_end_on_word_boundaries() -> None:
+    sounds = build_sounds(["我们的生活约会很多"])  # 生活|约会: 活约 is no word of this text
+    assert "活约" not in sounds.get("huoyue", [])
+    assert sounds["shenghuo"] == ["生活"] and "生活约会" in sounds["shenghuoyuehui"]

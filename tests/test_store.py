@@ -103,7 +103,7 @@ def test_load_returns_what_was_built(settings: Settings) -> None:
     np.testing.assert_array_equal(index.sentence_vectors, HashEmbedder().embed(sentences, "passage"))
     assert len(index.sentence_tokens) == len(sentences) == index.manifest.sentences
     assert index.dictionary.table["panda"] == [["熊猫"]]  # only the headwords this corpus uses
-    assert "熊猫" in index.dictionary.sounds["xiongmao"]  # the corpus's text, read in pinyin
+    assert "大熊猫" in index.dictionary.sounds["daxiongmao"]  # the corpus's words, read in pinyin
 
 
 def test_loaded_offsets_quote_the_documents(settings: Settings) -> None:
