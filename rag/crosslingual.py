@@ -16,7 +16,7 @@ import gzip
 import itertools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
@@ -81,9 +81,7 @@ def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]
                 yield rank, " ".join(words)
 
 
-def build_dictionary(
-    vocabulary: set[str], tokenize: Callable[[str], list[str]], lines: Iterable[str] | None = None
-) -> Dictionary:
+def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -> Dictionary:
     """English word -> up to ALTERNATIVES tokenised Chinese words, all of whose tokens the corpus has."""
     candidates: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for line in lines if lines is not None else cedict_lines():
@@ -189,11 +187,11 @@ def base_forms(word: str) -> list[str]:
     if word in IRREGULAR:
         forms.append(IRREGULAR[word])
     for suffix, replacement in SUFFIXES:
-        stem = word[: -len(suffix)]
-        if word.endswith(suffix) and len(stem) >= 3:
-            forms.append(stem + replacement)
-            if suffix in ("ed", "ing") and stem[-1] == stem[-2]:
-                forms.append(stem[:-1])  # "stopped", "putting"
+        root = word[: -len(suffix)]
+        if word.endswith(suffix) and len(root) >= 3:
+            forms.append(root + replacement)
+            if suffix in ("ed", "ing") and root[-1] == root[-2]:
+                forms.append(root[:-1])  # "stopped", "putting"
     return forms
 
 

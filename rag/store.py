@@ -36,7 +36,7 @@ from rag.lexical import KeywordIndex, tokenize
 from rag.types import Chunk, Document, Sentence
 from rag.vectors import VectorIndex
 
-FORMAT_VERSION = 4  # 4: versioned names split ("grok3" is also "grok"), pinyin table
+FORMAT_VERSION = 4  # 4: "grok3" is also "grok", passages keyword-indexed with their title, pinyin table
 CURRENT = "current"
 REBUILD_HINT = "run `rag index` (or `make index`) to rebuild it"
 
@@ -149,7 +149,7 @@ def build_index(
         titles = {d.doc_id: d.title for d in corpus.documents}
         keywords = KeywordIndex.build([f"{titles[c.doc_id]}\n{c.text}" for c in chunks])
         keywords.save(build / "bm25")
-        dictionary = build_dictionary(keywords.vocabulary, tokenize)
+        dictionary = build_dictionary(keywords.vocabulary)
         sounds = build_sounds(d.text for d in corpus.documents)
         payload = {"table": dictionary.table, "english": sorted(dictionary.english), "sounds": sounds}
         _write_json(build / "dictionary.json", payload)

@@ -29,7 +29,7 @@ CORPUS = "白宫顾问说，特朗普宣布了新计划。梁文峰的公司靠�
 @pytest.fixture(scope="module")
 def dictionary() -> Dictionary:
     vocabulary = set(tokenize(CORPUS))
-    built = build_dictionary(vocabulary, tokenize, LINES)
+    built = build_dictionary(vocabulary, LINES)
     return Dictionary(built.table, built.english, build_sounds([CORPUS]))
 
 
