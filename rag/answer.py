@@ -6,6 +6,7 @@ Sentence vectors are computed at index time, so scoring a question costs one mat
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,35 @@ NEAR_DUPLICATE = 0.7
 # Weight of the passage's own retrieval score: a sentence in a passage both retrievers rank
 # high is likelier on topic than an equally similar sentence in a passage only one found.
 CONTEXT_WEIGHT = 0.05
+# Added to a sentence that holds what the question asks for ("how many" -> a number, "when" -> a
+# date): of two sentences about DeepSeek's experts, the one that says "8 of 256" answers "how many".
+# Measured with the coverage decision off: held-out evidence hit 0.788 -> 0.849, the benchmark set's
+# unchanged (any bonus from 0.05 to 0.15 gives the same); it is kept below the cosine gap between an
+# on-topic and an off-topic sentence, so a number alone never makes a sentence relevant.
+ANSWER_TYPE_BONUS = 0.05
+
+# Expected answer types, from the question's wording. Only question forms count: "how do MoE models
+# keep costs down" asks for no number, and "what did it answer when asked" for no date.
+_ASKS_FOR = {
+    "date": re.compile(
+        r"^\s*when\b|\bwhen (?:did|was|were|is|will|does|do|has|had)\b|,? and when\b|"
+        r"\b(?:what|which|on what|in what) (?:date|year|day|month)\b|"
+        r"哪一?(?:天|年|月)|什么时候|何时|几月|几号|哪个月",
+        re.IGNORECASE,
+    ),
+    "number": re.compile(
+        r"\bhow (?:many|much|far|long|big|large|old)\b|多少|几[个张块位名年天次倍]|多[大长高久远]",
+        re.IGNORECASE,
+    ),
+}
+_HOLDS = {
+    "date": re.compile(
+        r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b(?:19|20)\d\d\b|今年|去年|明年|"
+        r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d",
+        re.IGNORECASE,
+    ),
+    "number": re.compile(r"\d|[一二两三四五六七八九十百千万亿]+\s*(?:[个张块位名年天次倍%元]|万|亿|美元)"),
+}
 
 
 @dataclass(frozen=True)
@@ -61,20 +91,34 @@ def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str],
     return found / total
 
 
+def expected_answer(question: str) -> str | None:
+    """What kind of answer the question asks for: "date", "number", or None when it names none."""
+    return next((kind for kind, pattern in _ASKS_FOR.items() if pattern.search(question)), None)
+
+
+def holds(kind: str, text: str) -> bool:
+    """Whether ``text`` holds an answer of ``kind`` (a date or a number)."""
+    return bool(_HOLDS[kind].search(text))
+
+
 def score_sentences(
     query_terms: Sequence[Sequence[str]],
     candidates: Sequence[tuple[int, Chunk, Sentence, float]],
     similarities: np.ndarray,
     sentence_tokens: Sequence[Sequence[str]],
     idf: dict[str, float],
+    expected: str | None = None,
 ) -> list[ScoredSentence]:
     """``candidates``: (sentence row, chunk, sentence, the chunk's retrieval score in [0, 1]);
-    ``similarities``: the query's cosine with every sentence row, computed once per query."""
+    ``similarities``: the query's cosine with every sentence row, computed once per query;
+    ``expected``: the answer type the question asks for (see ``expected_answer``)."""
     scored = []
     for row, chunk, sentence, context in candidates:
         sim = similarities[row]
         overlap = keyword_overlap(query_terms, sentence_tokens[row], idf)
         score = float(sim) + OVERLAP_WEIGHT * overlap + CONTEXT_WEIGHT * context
+        if expected and holds(expected, sentence.text):
+            score += ANSWER_TYPE_BONUS
         scored.append(ScoredSentence(row, chunk, sentence, float(sim), overlap, score))
     scored.sort(key=lambda s: -s.score)
     return scored

@@ -39,6 +39,7 @@ class Retrieval:
     hits: list[Hit]
     dense: list[tuple[int, float]]
     keyword: list[tuple[int, float]]
+    expected: str | None  # the answer type the question asks for: "date", "number" or None
 
 
 class Pipeline:
@@ -165,7 +166,7 @@ class Pipeline:
             keyword = self.index.keywords.search(list(dict.fromkeys(t for group in terms for t in group)), n)
         with _timed(timings, "fuse"):
             hits = self._fuse(dense, by_sentence, keyword)
-        return Retrieval(terms, similarities, hits, dense, keyword)
+        return Retrieval(terms, similarities, hits, dense, keyword, extract.expected_answer(query))
 
     def _rank_by_best_sentence(self, similarities: np.ndarray, n: int) -> list[tuple[int, float]]:
         """Chunks ranked by their best sentence: a passage that holds one precise answer sentence
@@ -202,7 +203,7 @@ class Pipeline:
             context = hit.score / top
             candidates.extend((row, hit.chunk, hit.chunk.sentences[row - rows.start], context) for row in rows)
         return extract.score_sentences(
-            r.query_terms, candidates, r.sentence_similarities, self._sentence_terms, self.idf
+            r.query_terms, candidates, r.sentence_similarities, self._sentence_terms, self.idf, r.expected
         )
 
     def _select(self, scored: list[extract.ScoredSentence], top_k: int) -> list[extract.ScoredSentence]:

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from rag.answer import (
+    ANSWER_TYPE_BONUS,
     ScoredSentence,
+    expected_answer,
+    holds,
     inverse_document_frequency,
     keyword_overlap,
     near_duplicate,
@@ -49,6 +52,53 @@ def test_sentences_are_ranked_by_similarity_plus_overlap() -> None:
     similarities = vectors @ np.array([0.6, 0.5, 0.0], np.float32)
     ranked = score_sentences([["y"]], candidates, similarities, tokens, idf)
     assert [s.sentence.text for s in ranked] == ["b", "a", "c"]  # 0.5 + overlap beats 0.6
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When did DeepSeek V3 come out?", "date"),
+        ("Who came up with model distillation, and when?", "date"),
+        ("On what date did xAI unveil Grok 3?", "date"),
+        ("DeepSeek 是哪天登上美国 App Store 免费榜第一的？", "date"),
+        ("Grok 3 是什么时候发布的？", "date"),
+        ("How many experts does DeepSeek's model switch on?", "number"),
+        ("How far did Nvidia's stock fall?", "number"),
+        ("英伟达过去十年市值涨了多少倍？", "number"),
+        ("DeepSeek V3 的 context window 有多长？", "number"),
+        # Question forms only: a topic word or a clause asks for nothing.
+        ("How does a mixture-of-experts model keep costs down?", None),
+        ("What did DeepSeek answer when asked about Taiwan?", None),
+        ("Who founded DeepSeek?", None),
+        ("DeepSeek 的训练成本", None),
+    ],
+)
+def test_the_answer_type_comes_from_the_question_form(question: str, kind: str | None) -> None:
+    assert expected_answer(question) == kind
+
+
+def test_dates_and_numbers_are_found_in_either_script() -> None:
+    assert holds("date", "2025年1月20日，DeepSeek 发布了 R1。")
+    assert holds("date", "xAI unveiled Grok 3 on Feb 18, 2025.")
+    assert not holds("date", "DeepSeek 发布了 R1。")
+    assert holds("number", "每 256 个专家中仅激活 8 个。")
+    assert holds("number", "英伟达股票当天暴跌十七%。") and holds("number", "耗资五千亿美元")
+    assert not holds("number", "DeepSeek 的混合专家模型降低了成本。")
+
+
+def test_a_sentence_that_holds_the_asked_for_type_is_preferred() -> None:
+    texts = ["混合专家模型降低了成本。", "每 256 个专家中仅激活 8 个。"]
+    sentences = [Sentence(0, 12, texts[0]), Sentence(13, 29, texts[1])]
+    chunk = Chunk("d#0", "d", 0, 0, 29, " ".join(texts), tuple(sentences))
+    candidates = [(i, chunk, s, 1.0) for i, s in enumerate(sentences)]
+    tokens = [["专家"], ["专家"]]
+    idf = inverse_document_frequency(tokens)
+    similarities = np.array([0.86, 0.86 - ANSWER_TYPE_BONUS / 2], np.float32)
+    plain = score_sentences([["专家"]], candidates, similarities, tokens, idf)
+    typed = score_sentences([["专家"]], candidates, similarities, tokens, idf, expected="number")
+    assert plain[0].sentence.text == texts[0]
+    assert typed[0].sentence.text == texts[1]
+    assert typed[0].score == pytest.approx(plain[1].score + ANSWER_TYPE_BONUS)
 
 
 def test_evidence_shows_the_best_sentence_of_each_source() -> None:
