@@ -5,10 +5,12 @@ import pytest
 
 from rag.answer import (
     ANSWER_TYPE_BONUS,
+    QUESTION_PENALTY,
     ScoredSentence,
     expected_answer,
     holds,
     inverse_document_frequency,
+    is_question,
     keyword_overlap,
     near_duplicate,
     score_sentences,
@@ -99,6 +101,21 @@ def test_a_sentence_that_holds_the_asked_for_type_is_preferred() -> None:
     assert plain[0].sentence.text == texts[0]
     assert typed[0].sentence.text == texts[1]
     assert typed[0].score == pytest.approx(plain[1].score + ANSWER_TYPE_BONUS)
+
+
+def test_a_sentence_that_asks_is_not_preferred_as_an_answer() -> None:
+    assert is_question("DeepSeek有五万块H100芯片？") and is_question("Is it cheap?") and is_question("他问：“真的吗？”")
+    assert not is_question("DeepSeek 没有五万块 H100。") and not is_question("为什么？因为成本低。")
+    texts = ["01:40:32 DeepSeek免费开源，那他们如何盈利？", "开源大模型,至少有三种赚钱的办法。"]
+    sentences = [Sentence(0, 26, texts[0]), Sentence(27, 44, texts[1])]
+    chunk = Chunk("d#0", "d", 0, 0, 44, " ".join(texts), tuple(sentences))
+    candidates = [(i, chunk, s, 1.0) for i, s in enumerate(sentences)]
+    tokens = [["盈利"], ["赚钱"]]
+    idf = inverse_document_frequency(tokens)
+    similarities = np.array([0.90, 0.90 - QUESTION_PENALTY / 2], np.float32)
+    ranked = score_sentences([["x"]], candidates, similarities, tokens, idf)
+    assert [s.sentence.text for s in ranked] == texts[::-1]
+    assert ranked[1].score == pytest.approx(0.90 + 0.05 - QUESTION_PENALTY)
 
 
 def test_evidence_shows_the_best_sentence_of_each_source() -> None:
