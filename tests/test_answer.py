@@ -88,16 +88,23 @@ def test_dates_and_numbers_are_found_in_either_script() -> None:
     assert not holds("number", "DeepSeek 的混合专家模型降低了成本。")
 
 
+def _rank(texts: list[str], similarities: list[float], expected: str | None = None) -> list[ScoredSentence]:
+    """``texts`` as the sentences of one passage, every one holding the query's one word."""
+    sentences, start = [], 0
+    for text in texts:
+        sentences.append(Sentence(start, start + len(text), text))
+        start += len(text) + 1
+    chunk = Chunk("d#0", "d", 0, 0, start - 1, " ".join(texts), tuple(sentences))
+    tokens = [["专家"]] * len(texts)
+    candidates = [(i, chunk, s, 1.0) for i, s in enumerate(sentences)]
+    sims = np.array(similarities, np.float32)
+    return score_sentences([["专家"]], candidates, sims, tokens, inverse_document_frequency(tokens), expected)
+
+
 def test_a_sentence_that_holds_the_asked_for_type_is_preferred() -> None:
     texts = ["混合专家模型降低了成本。", "每 256 个专家中仅激活 8 个。"]
-    sentences = [Sentence(0, 12, texts[0]), Sentence(13, 29, texts[1])]
-    chunk = Chunk("d#0", "d", 0, 0, 29, " ".join(texts), tuple(sentences))
-    candidates = [(i, chunk, s, 1.0) for i, s in enumerate(sentences)]
-    tokens = [["专家"], ["专家"]]
-    idf = inverse_document_frequency(tokens)
-    similarities = np.array([0.86, 0.86 - ANSWER_TYPE_BONUS / 2], np.float32)
-    plain = score_sentences([["专家"]], candidates, similarities, tokens, idf)
-    typed = score_sentences([["专家"]], candidates, similarities, tokens, idf, expected="number")
+    similarities = [0.86, 0.86 - ANSWER_TYPE_BONUS / 2]
+    plain, typed = _rank(texts, similarities), _rank(texts, similarities, expected="number")
     assert plain[0].sentence.text == texts[0]
     assert typed[0].sentence.text == texts[1]
     assert typed[0].score == pytest.approx(plain[1].score + ANSWER_TYPE_BONUS)
@@ -106,16 +113,11 @@ def test_a_sentence_that_holds_the_asked_for_type_is_preferred() -> None:
 def test_a_sentence_that_asks_is_not_preferred_as_an_answer() -> None:
     assert is_question("DeepSeek有五万块H100芯片？") and is_question("Is it cheap?") and is_question("他问：“真的吗？”")
     assert not is_question("DeepSeek 没有五万块 H100。") and not is_question("为什么？因为成本低。")
-    texts = ["01:40:32 DeepSeek免费开源，那他们如何盈利？", "开源大模型,至少有三种赚钱的办法。"]
-    sentences = [Sentence(0, 26, texts[0]), Sentence(27, 44, texts[1])]
-    chunk = Chunk("d#0", "d", 0, 0, 44, " ".join(texts), tuple(sentences))
-    candidates = [(i, chunk, s, 1.0) for i, s in enumerate(sentences)]
-    tokens = [["盈利"], ["赚钱"]]
-    idf = inverse_document_frequency(tokens)
-    similarities = np.array([0.90, 0.90 - QUESTION_PENALTY / 2], np.float32)
-    ranked = score_sentences([["x"]], candidates, similarities, tokens, idf)
+    texts = ["01:40:32 专家们免费开源，那他们如何盈利？", "开源的专家模型,至少有三种赚钱的办法。"]
+    ranked = _rank(texts, [0.90, 0.90 - QUESTION_PENALTY / 2])
     assert [s.sentence.text for s in ranked] == texts[::-1]
-    assert ranked[1].score == pytest.approx(0.90 + 0.05 - QUESTION_PENALTY)
+    penalties = [s.similarity - s.score for s in ranked]
+    assert penalties[1] == pytest.approx(penalties[0] + QUESTION_PENALTY)
 
 
 def test_evidence_shows_the_best_sentence_of_each_source() -> None:
