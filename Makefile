@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install index serve test test-quick browser lint format bench docker-test clean
+.PHONY: install index serve test test-quick browser lint format bench reader docker-test clean
 
 install: $(STAMP)
 
@@ -48,6 +48,11 @@ format: install
 
 bench: index
 	$(BIN)/python -m bench
+
+# Retrains the reader (rag/models/) from ../shared/datasets: about an hour on 2 cores, fixed seed.
+DATASETS ?= ../shared/datasets
+reader: install
+	$(BIN)/python -m rag.readertrain --datasets $(DATASETS) --out rag/models
 
 docker-test:
 	bash docker/test.sh

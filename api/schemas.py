@@ -74,8 +74,14 @@ class Citation(BaseModel):
 
 class Evidence(BaseModel):
     text: str
-    score: float
+    score: float = Field(
+        description="The reader's probability that the sentence answers (RAG_READER=off: a similarity)."
+    )
     citation: Citation
+    answer_start: int | None = Field(
+        description="The short answer inside the sentence, as offsets into the document's text (null when none)."
+    )
+    answer_end: int | None
 
 
 class Passage(BaseModel):
@@ -92,6 +98,9 @@ class Passage(BaseModel):
 class AskResponse(BaseModel):
     question: str
     answerable: bool = Field(description="False when the documents do not cover the question.")
+    confidence: float | None = Field(
+        description="The reader's calibrated probability (0-1) that the best evidence answers (null: reader off)."
+    )
     answer: str
     evidence: list[Evidence]
     passages: list[Passage] = Field(description="The closest passages, answerable or not.")

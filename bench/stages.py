@@ -11,6 +11,7 @@ from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.evaluation import load_questions
 from rag.pipeline import Pipeline
+from rag.reader import reader_for
 from rag.store import load_index
 
 QUESTIONS = Path("tests/benchmark/questions.jsonl")
@@ -29,8 +30,14 @@ def main() -> None:
     started = time.perf_counter()
     index = load_index(settings.index_dir)
     index_s = time.perf_counter() - started
-    pipeline = Pipeline(settings, embedder, index)
-    print(f"model load {model_s:.2f}s, index load {index_s:.2f}s, index build {index.manifest.build_seconds:.1f}s")
+    started = time.perf_counter()
+    reader = reader_for(settings)
+    reader_s = time.perf_counter() - started
+    pipeline = Pipeline(settings, embedder, index, reader=reader)
+    print(
+        f"model load {model_s:.2f}s, reader load {reader_s:.2f}s, index load {index_s:.2f}s, "
+        f"index build {index.manifest.build_seconds:.1f}s"
+    )
     print(
         f"corpus: {index.manifest.documents} documents, {index.manifest.chunks} chunks, "
         f"{index.manifest.sentences} sentences"
@@ -44,14 +51,17 @@ def main() -> None:
     print(f"embed one query: median {statistics.median(embed_ms):.1f} ms over 50 runs")
 
     questions = load_questions(QUESTIONS)
-    stages: dict[str, list[float]] = {}
-    for q in questions:
-        for stage, ms in pipeline.ask(q.question).timings_ms.items():
-            stages.setdefault(stage, []).append(ms)
-    print(f"\nask() over {len(questions)} questions (ms):")
-    print(f"{'stage':<10}{'median':>10}{'p95':>10}")
-    for stage, values in stages.items():
-        print(f"{stage:<10}{statistics.median(values):>10.2f}{percentile(values, 0.95):>10.2f}")
+    variants = [(f"reader on, {settings.reader_candidates} candidates", pipeline)] if reader else []
+    variants.append(("reader off", pipeline.variant(reader=False)))
+    for name, variant in variants:
+        stages: dict[str, list[float]] = {}
+        for q in questions:
+            for stage, ms in variant.ask(q.question).timings_ms.items():
+                stages.setdefault(stage, []).append(ms)
+        print(f"\nask() over {len(questions)} questions, {name} (ms):")
+        print(f"{'stage':<10}{'median':>10}{'p95':>10}")
+        for stage, values in stages.items():
+            print(f"{stage:<10}{statistics.median(values):>10.2f}{percentile(values, 0.95):>10.2f}")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak resident memory: {rss_mb:.0f} MB")
 

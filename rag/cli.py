@@ -166,9 +166,14 @@ def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
             doc = pipeline.document(hit.chunk.doc_id)
             click.echo(f"  - {doc.title}: {_one_line(hit.chunk.text, 120)}")
         return
+    if answer.confidence is not None:
+        click.echo(f"confidence {answer.confidence:.2f}")
     for i, ev in enumerate(answer.evidence, start=1):
         c = ev.citation
-        click.echo(f"{i}. \u201c{ev.text}\u201d")
+        short = ""
+        if ev.answer_start is not None and ev.answer_end is not None:
+            short = f"  [answer: {pipeline.document(c.doc_id).text[ev.answer_start : ev.answer_end]}]"
+        click.echo(f"{i}. \u201c{ev.text}\u201d{short}")
         click.echo(
             f"   \u2014 {c.title} ({(c.published or 'undated')[:10]}) {c.url or c.source_file} [{c.start}:{c.end}]"
         )
@@ -182,6 +187,18 @@ def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
     show_default=True,
     help="A JSON-lines question file (format in the README).",
 )
+@click.option(
+    "--squad",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Instead: a SQuAD-style JSON file; its paragraphs are indexed as documents and its questions asked.",
+)
+@click.option(
+    "--questions-from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --squad: ask the questions of this file instead (same question ids, e.g. another XQuAD language).",
+)
+@click.option("--articles", default=":", show_default=True, help="With --squad: which articles, as START:END.")
+@click.option("--split-articles", is_flag=True, help="With --squad: leave every other article out of the index.")
 @click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option(
     "--output",
@@ -193,20 +210,79 @@ def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
 @click.option("--ablation/--no-ablation", default=True, help="Also run dense only, keyword only, no diversification.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of tables.")
 @click.pass_context
-def eval_command(ctx: click.Context, questions: Path, top_k: int, output: Path, ablation: bool, as_json: bool) -> None:
-    """Measure retrieval and answers on a labelled question set."""
+def eval_command(
+    ctx: click.Context,
+    questions: Path,
+    squad: Path | None,
+    questions_from: Path | None,
+    articles: str,
+    split_articles: bool,
+    top_k: int,
+    output: Path,
+    ablation: bool,
+    as_json: bool,
+) -> None:
+    """Measure retrieval and answers on a labelled question set, or on a SQuAD-style file."""
     from rag.pipeline import Pipeline
     from rag.report import evaluation_report, render_report
 
-    pipeline = Pipeline.from_settings(settings_from(ctx))
-    report = evaluation_report(pipeline, questions, top_k, ablation)
+    settings = settings_from(ctx)
+    if squad is not None:
+        report = _squad_report(settings, squad, questions_from, articles, split_articles, top_k)
+    else:
+        report = evaluation_report(Pipeline.from_settings(settings), questions, top_k, ablation)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
     if as_json:
         echo_json(report)
         return
-    click.echo(render_report(report))
+    click.echo(render_report(report) if squad is None else _squad_table(report))
     click.echo(f"\nreport written to {output}")
+
+
+def _squad_report(
+    settings: Settings, squad: Path, questions_from: Path | None, articles: str, split: bool, top_k: int
+) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from rag.embedding import load_embedder
+    from rag.pipeline import Pipeline
+    from rag.squad import load_squad
+    from rag.squadeval import evaluate_squad
+    from rag.store import build_index
+
+    chosen = load_squad(squad)[_slice(articles)]
+    asked_as = None
+    if questions_from is not None:
+        asked_as = {qa.qid: qa.question for a in load_squad(questions_from) for p in a.paragraphs for qa in p.qas}
+    embedder = load_embedder(settings)
+
+    def open_pipeline(documents: Path, index: Path) -> Pipeline:
+        scoped = replace(settings, seeds_dir=documents, index_dir=index)
+        build_index(scoped, embedder, [documents])
+        return Pipeline.from_settings(scoped, embedder=embedder)
+
+    figures = evaluate_squad(chosen, asked_as, split, open_pipeline, top_k)
+    return {
+        "squad": str(squad),
+        "questions_from": str(questions_from or squad),
+        "articles": articles,
+        "split_articles": split,
+        "reader": settings.reader,
+        **figures,
+    }
+
+
+def _slice(spec: str) -> slice:
+    try:
+        start, _, end = spec.partition(":")
+        return slice(int(start) if start else None, int(end) if end else None)
+    except ValueError:
+        raise click.BadParameter(f"'{spec}' is not START:END", param_hint="--articles") from None
+
+
+def _squad_table(report: dict[str, Any]) -> str:
+    return "\n".join(f"{key:>24}  {value}" for key, value in report.items())
 
 
 def _one_line(text: str, width: int) -> str:

@@ -36,6 +36,8 @@ class Settings:
     top_k: int = 5
     candidates: int = 30
     batch_size: int = 32
+    reader: bool = True  # RAG_READER=off: today's sentence scorer and coverage model, for the ablation
+    reader_candidates: int = 16  # sentences the reader reads per question, in one batch
 
     def __post_init__(self) -> None:
         _check(self.port > 0 and self.port < 65536, "RAG_PORT", self.port, "a port 1-65535")
@@ -52,6 +54,7 @@ class Settings:
         _check(1 <= self.top_k <= 20, "RAG_TOP_K", self.top_k, "between 1 and 20")
         _check(self.candidates >= 20, "RAG_CANDIDATES", self.candidates, "at least 20")
         _check(self.batch_size >= 1, "RAG_BATCH_SIZE", self.batch_size, "at least 1")
+        _check(1 <= self.reader_candidates <= 64, "RAG_READER_CANDIDATES", self.reader_candidates, "between 1 and 64")
         _check(bool(self.embedding_model.strip()), "RAG_EMBEDDING_MODEL", self.embedding_model, "non-empty")
 
     @classmethod
@@ -78,6 +81,15 @@ def _int(key: str, raw: str) -> int:
         raise ConfigError(f"Config '{key}' has value '{raw}'. Not a valid integer.") from None
 
 
+def _switch(key: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"Config '{key}' has value '{raw}'. Expected on or off.")
+
+
 def _text(_key: str, raw: str) -> str:
     return raw.strip()
 
@@ -102,4 +114,6 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "top_k": _int,
     "candidates": _int,
     "batch_size": _int,
+    "reader": _switch,
+    "reader_candidates": _int,
 }

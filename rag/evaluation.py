@@ -148,6 +148,17 @@ def _relevant(doc_id: str, start: int, end: int, spans: Sequence[Span]) -> bool:
     return any(s.overlaps(doc_id, start, end) for s in spans)
 
 
+def char_f1(predicted: str, gold: str) -> float:
+    """SQuAD-style F1 over characters (for Chinese) with whitespace and punctuation ignored."""
+    p = [c for c in predicted.lower() if c.isalnum()]
+    g = [c for c in gold.lower() if c.isalnum()]
+    common = sum(min(p.count(c), g.count(c)) for c in set(p))
+    if not p or not g or common == 0:
+        return float(p == g)
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
 def hit_at(ranks: Sequence[int], k: int) -> float:
     return float(any(r <= k for r in ranks))
 
@@ -217,6 +228,7 @@ def run(questions: Sequence[Question], ask: Asker, documents: dict[str, Document
 
 VARIANTS = {
     "fused": {"dense": True, "keyword": True, "diversify": True},
+    "reader off": {"dense": True, "keyword": True, "diversify": True, "reader": False},
     "dense only": {"dense": True, "keyword": False, "diversify": True},
     "keyword only": {"dense": False, "keyword": True, "diversify": True},
     "fused, no diversification": {"dense": True, "keyword": True, "diversify": False},

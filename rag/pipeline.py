@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rag import answer as extract
+from rag import reading
 from rag.config import Settings
 from rag.coverage import CoverageModel, Signals, agreement, default_model, latin_share
 from rag.crosslingual import english_words, expand, read_aloud
@@ -18,8 +19,10 @@ from rag.embedding import Embedder, load_embedder
 from rag.errors import BadQueryError, DocumentNotFoundError, IndexStaleError
 from rag.fusion import reciprocal_rank_fusion
 from rag.lexical import entities, tokenize
+from rag.reader import reader_for
+from rag.readerdata import clip
 from rag.store import REBUILD_HINT, StoredIndex, load_index, staleness
-from rag.types import Answer, Chunk, Document, Hit, Sentence
+from rag.types import Answer, Candidate, Chunk, Document, Evidence, Hit, Sentence
 
 MAX_QUESTION_CHARS = 1000
 # Sentences are drawn from this many fused passages: enough to reach every source in a small
@@ -52,12 +55,14 @@ class Pipeline:
         dense: bool = True,
         keyword: bool = True,
         diversify: bool = True,
+        reader: reading.SentenceReader | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.index = index
         self.coverage = coverage or default_model()
         self.use_dense, self.use_keyword, self.diversify = dense, keyword, diversify
+        self.reader = reader
         self.idf = extract.inverse_document_frequency(index.sentence_tokens)
         self._chunk_position = {c.chunk_id: i for i, c in enumerate(index.chunks)}
         self._sentence_chunk = np.array([ci for ci, _ in index.sentence_rows], dtype=np.int64)
@@ -76,17 +81,20 @@ class Pipeline:
         english_words(), read_aloud("中")
 
     @classmethod
-    def from_settings(cls, settings: Settings, check_fresh: bool = True) -> Pipeline:
+    def from_settings(cls, settings: Settings, check_fresh: bool = True, embedder: Embedder | None = None) -> Pipeline:
         index = load_index(settings.index_dir)
         if check_fresh:
             reason = staleness(index.manifest, settings, [Path(s) for s in index.manifest.sources])
             if reason:
                 raise IndexStaleError(f"index in {settings.index_dir} is stale ({reason}): {REBUILD_HINT}")
-        return cls(settings, load_embedder(settings), index)
+        return cls(settings, embedder or load_embedder(settings), index, reader=reader_for(settings))
 
-    def variant(self, *, dense: bool = True, keyword: bool = True, diversify: bool = True) -> Pipeline:
-        """The same loaded pipeline with a retriever or diversification switched off (for ablations)."""
-        return Pipeline(self.settings, self.embedder, self.index, self.coverage, dense, keyword, diversify)
+    def variant(
+        self, *, dense: bool = True, keyword: bool = True, diversify: bool = True, reader: bool = True
+    ) -> Pipeline:
+        """The same loaded pipeline with a retriever, diversification or the reader switched off (for ablations)."""
+        kept = self.reader if reader else None
+        return Pipeline(self.settings, self.embedder, self.index, self.coverage, dense, keyword, diversify, kept)
 
     @property
     def model_name(self) -> str:
@@ -120,18 +128,62 @@ class Pipeline:
             r = self._retrieve(question, timings)
             with _timed(timings, "extract"):
                 scored = self._score_sentences(r)
-                chosen = self._select(scored, top_k)
-                evidence = tuple(extract.to_evidence(s, self.index.documents[s.chunk.doc_id]) for s in chosen)
-            with _timed(timings, "coverage"):
-                answerable = bool(evidence) and self.coverage.answerable(self._signals(question, r, scored))
+            confidence = None
+            if self.reader is None:
+                with _timed(timings, "extract"):
+                    chosen = self._select(scored, top_k)
+                    evidence = tuple(extract.to_evidence(s, self.index.documents[s.chunk.doc_id]) for s in chosen)
+                with _timed(timings, "coverage"):
+                    answerable = bool(evidence) and self.coverage.answerable(self._signals(question, r, scored))
+            else:
+                with _timed(timings, "reader"):
+                    evidence, confidence = self._read(question, scored, top_k, self.reader)
+                answerable = bool(evidence) and confidence >= self.reader.threshold
         return Answer(
             question=question,
             answerable=answerable,
             answer=extract.join_answer(evidence) if answerable else "",
             evidence=evidence if answerable else (),
             hits=tuple(r.hits[: top_k if passages is None else passages]),
+            confidence=None if confidence is None else round(confidence, 4),
             timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
+
+    def _read(
+        self, question: str, scored: list[extract.ScoredSentence], top_k: int, reader: reading.SentenceReader
+    ) -> tuple[tuple[Evidence, ...], float]:
+        """The reader's evidence, most likely answer first, and its probability that it answers."""
+        candidates = reading.candidates(scored, self.settings.reader_candidates)
+        judged = reading.read(reader, question, candidates, self._candidate)
+        if not self.diversify:
+            chosen = [j for j in judged[: min(3, top_k)] if j.probability >= reader.threshold] or judged[:1]
+        else:
+            chosen = reading.select(judged, top_k, reader.threshold)
+        evidence = tuple(self._read_evidence(j, reader.threshold) for j in chosen)
+        return evidence, judged[0].probability if judged else 0.0
+
+    def _read_evidence(self, judged: reading.ReadSentence, threshold: float) -> Evidence:
+        base = extract.to_evidence(judged.scored, self.index.documents[judged.doc_id])
+        start = judged.scored.sentence.start
+        span = judged.answer if judged.probability >= threshold else None
+        return Evidence(
+            text=base.text,
+            score=judged.probability,
+            citation=base.citation,
+            answer_start=start + span[0] if span else None,
+            answer_end=start + span[1] if span else None,
+        )
+
+    def _candidate(self, s: extract.ScoredSentence) -> Candidate:
+        """The sentence with its document's title and the sentence before it in the document."""
+        before = ""
+        if s.row > 0:
+            ci, si = self.index.sentence_rows[s.row - 1]
+            previous = self.index.chunks[ci]
+            if previous.doc_id == s.chunk.doc_id:
+                before = previous.sentences[si].text
+        title = self.index.documents[s.chunk.doc_id].title
+        return clip(title, before, s.sentence.text)
 
     def signals(self, question: str) -> Signals:
         """What the coverage model sees for ``question`` (for calibration and debugging)."""

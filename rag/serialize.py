@@ -19,6 +19,7 @@ def answer_to_dict(answer: Answer, documents: Mapping[str, Document]) -> dict[st
     return {
         "question": answer.question,
         "answerable": answer.answerable,
+        "confidence": answer.confidence,
         "answer": answer.answer,
         "evidence": [evidence_to_dict(e) for e in answer.evidence],
         "passages": [hit_to_dict(h, documents) for h in answer.hits],
@@ -27,7 +28,13 @@ def answer_to_dict(answer: Answer, documents: Mapping[str, Document]) -> dict[st
 
 
 def evidence_to_dict(evidence: Evidence) -> dict[str, Any]:
-    return {"text": evidence.text, "score": _score(evidence.score), "citation": citation_to_dict(evidence.citation)}
+    return {
+        "text": evidence.text,
+        "score": _score(evidence.score),
+        "citation": citation_to_dict(evidence.citation),
+        "answer_start": evidence.answer_start,
+        "answer_end": evidence.answer_end,
+    }
 
 
 def citation_to_dict(citation: Citation) -> dict[str, Any]:

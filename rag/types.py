@@ -66,6 +66,21 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A sentence as the reader reads it: with its document's title and the sentence before it."""
+
+    title: str
+    before: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    probability: float  # calibrated probability that the sentence answers the question
+    answer: tuple[int, int] | None  # the short answer's offsets inside the sentence
+
+
+@dataclass(frozen=True)
 class Citation:
     doc_id: str
     source_file: str
@@ -80,8 +95,10 @@ class Citation:
 @dataclass(frozen=True)
 class Evidence:
     text: str
-    score: float
+    score: float  # the reader's probability that it answers, or today's sentence score without a reader
     citation: Citation
+    answer_start: int | None = None  # the short answer, as offsets into the document's text
+    answer_end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,4 +108,5 @@ class Answer:
     answer: str
     evidence: tuple[Evidence, ...]
     hits: tuple[Hit, ...]
+    confidence: float | None = None  # the reader's probability that the evidence answers; None without one
     timings_ms: dict[str, float] = field(default_factory=dict)

@@ -7,13 +7,16 @@ the full file takes seconds per index. ``CORPUS`` is a small mixed-language, mix
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from rag.embedding import Kind
+from rag.types import Candidate, Reading
 
 DIMENSION = 64
 # Query and passage vectors differ slightly, as with e5's "query: " and "passage: " prompts.
@@ -52,6 +55,25 @@ class HashEmbedder:
 def bigrams(text: str) -> list[str]:
     squashed = "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
     return [squashed[i : i + 2] for i in range(len(squashed) - 1)] or ([squashed] if squashed else [])
+
+
+class BigramReader:
+    """Stands in for rag.reader.Reader: the probability is the share of the question's bigrams that the
+    sentence holds, and the short answer is the sentence's first word (a run of letters or digits)."""
+
+    def __init__(self, threshold: float = 0.3) -> None:
+        self.threshold = threshold
+        self.batches: list[int] = []  # sentences read per call
+
+    def read(self, question: str, candidates: Sequence[Candidate]) -> list[Reading]:
+        self.batches.append(len(candidates))
+        wanted = set(bigrams(question))
+        out = []
+        for c in candidates:
+            share = len(wanted & set(bigrams(c.sentence))) / max(1, len(wanted))
+            word = re.search(r"\w+", c.sentence)
+            out.append(Reading(share, (word.start(), word.end()) if word else None))
+        return out
 
 
 class FailingEmbedder(HashEmbedder):

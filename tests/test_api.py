@@ -38,7 +38,7 @@ KEY = "correct horse battery staple"
 EN_QUESTION = "How many parameters does DeepSeek-V3 have?"
 ZH_QUESTION = "DeepSeek-V3 的总参数量是多少？"
 UNCOVERED = "What is the capital of France?"
-ANSWER_KEYS = {"question", "answerable", "answer", "evidence", "passages", "timings_ms"}
+ANSWER_KEYS = {"question", "answerable", "confidence", "answer", "evidence", "passages", "timings_ms"}
 PASSAGE_KEYS = {"chunk_id", "doc_id", "source_file", "title", "text", "score", "start", "end"}
 CITATION_KEYS = {"doc_id", "source_file", "title", "url", "published", "chunk_id", "start", "end"}
 SUMMARY_KEYS = {"doc_id", "source_file", "title", "author", "published", "url", "language", "chars"}
@@ -96,7 +96,10 @@ def test_ask_answers_with_quoted_sentences_and_their_citations(client: TestClien
     assert body["evidence"][0]["text"].startswith("DeepSeek-V3 has 671 billion parameters")
     assert body["evidence"][0]["citation"]["title"] == "DeepSeek's models, explained"
     for item in body["evidence"]:
-        assert set(item) == {"text", "score", "citation"} and set(item["citation"]) == CITATION_KEYS
+        assert (
+            set(item) == {"text", "score", "citation", "answer_start", "answer_end"}
+            and set(item["citation"]) == CITATION_KEYS
+        )
     assert body["answer"] == " ".join(e["text"] for e in body["evidence"])
     assert all(set(p) == PASSAGE_KEYS for p in body["passages"])
 

@@ -14,6 +14,7 @@ import pytest
 from rag.config import Settings
 from rag.evaluation import Outcome, breakdown, load_questions, run, summarize
 from rag.pipeline import Pipeline
+from rag.reader import reader_for
 from rag.store import build_index, load_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     settings = Settings.from_env(seeds_dir=ROOT / "seeds", index_dir=tmp_path_factory.mktemp("index"))
     embedder = load_embedder(settings)
     build_index(settings, embedder, [settings.seeds_dir])
-    return Pipeline(settings, embedder, load_index(settings.index_dir))
+    return Pipeline(settings, embedder, load_index(settings.index_dir), reader=reader_for(settings))
 
 
 def _run(pipeline: Pipeline, questions: Path) -> list[Outcome]:

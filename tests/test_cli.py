@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from embedders import CEDICT_SAMPLE, CORPUS, HashEmbedder, write_corpus
+from embedders import CEDICT_SAMPLE, CORPUS, BigramReader, HashEmbedder, write_corpus
 
 from rag import crosslingual, embedding, pipeline
 from rag.cli import main
@@ -20,7 +20,7 @@ from rag.serialize import answer_to_dict
 from rag.store import load_index
 
 QUESTION = "Which pandas eat bamboo?"
-ANSWER_KEYS = {"question", "answerable", "answer", "evidence", "passages", "timings_ms"}
+ANSWER_KEYS = {"question", "answerable", "confidence", "answer", "evidence", "passages", "timings_ms"}
 NOT_COVERED = "The documents do not cover this question. The closest passages:"
 
 
@@ -38,6 +38,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("RAG_EMBEDDING_MODEL", HashEmbedder().name)
     monkeypatch.setenv("RAG_CHUNK_SIZE", "100")
+    monkeypatch.setenv("RAG_READER", "off")  # today's path; the reader's is tested with a fake below
     monkeypatch.setattr(embedding, "load_embedder", lambda settings: HashEmbedder())
     monkeypatch.setattr(pipeline, "load_embedder", lambda settings: HashEmbedder())
     monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
@@ -202,6 +203,19 @@ def test_ask_quotes_sentences_with_checkable_citations(indexed: Settings, monkey
         assert documents[cite[3]].text[int(cite[4]) : int(cite[5])] == quote[1]
     assert "Giant pandas, explained (2024-05-01) https://example.com/pandas [" in result.stdout
     assert "City Zoo visitor guide (undated) zoo.html [" in result.stdout
+
+
+def test_ask_with_a_reader_prints_its_confidence_and_short_answers(
+    indexed: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_READER", "on")
+    monkeypatch.setattr(pipeline, "reader_for", lambda settings: BigramReader())
+    result = rag("ask", QUESTION)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"confidence 0\.\d\d", lines[0]), lines[0]
+    quote = re.fullmatch(r"1\. \u201c(.+)\u201d  \[answer: (\w+)\]", lines[1])
+    assert quote and quote[1].startswith(quote[2])  # the fake's short answer is the first word
 
 
 def test_ask_says_when_the_documents_do_not_cover_it(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,6 +33,8 @@ def test_settings_are_frozen() -> None:
         pytest.param({"RAG_CHUNK_SIZE": "10"}, "RAG_CHUNK_SIZE", "10", id="chunk-size"),
         pytest.param({"RAG_TOP_K": "0"}, "RAG_TOP_K", "0", id="top-k"),
         pytest.param({"RAG_WORKERS": "0"}, "RAG_WORKERS", "0", id="workers"),
+        pytest.param({"RAG_READER": "maybe"}, "RAG_READER", "maybe", id="reader"),
+        pytest.param({"RAG_READER_CANDIDATES": "0"}, "RAG_READER_CANDIDATES", "0", id="reader-candidates"),
     ],
 )
 def test_errors_name_the_key_and_the_value(env: dict[str, str], key: str, value: str) -> None:
@@ -43,3 +45,14 @@ def test_errors_name_the_key_and_the_value(env: dict[str, str], key: str, value:
 
 def test_overrides_win_over_environment() -> None:
     assert Settings.from_env({"RAG_PORT": "9001"}, port=9002, host=None).port == 9002
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("off", False), ("OFF", False), ("0", False), ("on", True), ("true", True)]
+)
+def test_the_reader_is_switched_by_rag_reader(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"RAG_READER": raw}).reader is expected
+
+
+def test_the_reader_is_on_by_default() -> None:
+    assert Settings.from_env({}).reader is True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from embedders import CEDICT_SAMPLE, CORPUS, HashEmbedder, write_corpus
+from embedders import CEDICT_SAMPLE, CORPUS, BigramReader, HashEmbedder, write_corpus
 
 from rag import crosslingual, pipeline
 from rag.config import Settings
@@ -87,6 +87,7 @@ def loader(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Settings]]:
         return HashEmbedder()
 
     monkeypatch.setattr(pipeline, "load_embedder", load)
+    monkeypatch.setattr(pipeline, "reader_for", lambda settings: None)
     yield calls
 
 
@@ -340,3 +341,69 @@ def test_from_settings_without_an_index_says_how_to_build_one(tmp_path: Path, lo
     with pytest.raises(IndexMissingError, match="rag index"):
         Pipeline.from_settings(Settings(index_dir=tmp_path / "index"))
     assert loader == []
+
+
+# --- the reader stage (a fake reader: the share of the question's bigrams a sentence holds) ---------
+
+
+@pytest.fixture
+def read_qa(settings: Settings, index: StoredIndex) -> Pipeline:
+    return Pipeline(settings, HashEmbedder(), index, coverage=NEVER, reader=BigramReader())
+
+
+def test_the_reader_reads_the_candidates_in_one_batch(settings: Settings, index: StoredIndex) -> None:
+    reader = BigramReader()
+    Pipeline(settings, HashEmbedder(), index, reader=reader).ask("How much does a zoo ticket cost?")
+    assert reader.batches == [min(settings.reader_candidates, len(index.sentence_rows))]
+
+
+def test_with_a_reader_the_evidence_is_in_reader_order(read_qa: Pipeline) -> None:
+    answer = read_qa.ask("How much does a zoo ticket cost?")
+    assert answer.answerable and answer.evidence
+    scores = [e.score for e in answer.evidence]
+    assert scores == sorted(scores, reverse=True)
+    assert answer.confidence == pytest.approx(scores[0], abs=1e-4)
+
+
+def test_the_reader_decides_coverage_not_the_coverage_model(read_qa: Pipeline) -> None:
+    """The coverage model here says no to everything; the reader's threshold decides instead."""
+    assert read_qa.ask("How much does a zoo ticket cost?").answerable
+    weather = read_qa.ask(WEATHER)
+    assert not weather.answerable and weather.evidence == () and weather.confidence is not None
+    assert weather.confidence < BigramReader().threshold
+
+
+def test_the_short_answer_lies_inside_its_quote(read_qa: Pipeline) -> None:
+    answer = read_qa.ask("How much does a zoo ticket cost?")
+    marked = [e for e in answer.evidence if e.answer_start is not None]
+    assert marked
+    for e in marked:
+        assert e.answer_end is not None
+        assert e.citation.start <= e.answer_start < e.answer_end <= e.citation.end
+        text = read_qa.document(e.citation.doc_id).text
+        assert text[e.answer_start : e.answer_end].isalnum()
+
+
+def test_a_sentence_is_read_with_its_title_and_the_sentence_before(read_qa: Pipeline) -> None:
+    s = read_qa._score_sentences(read_qa._retrieve("What do giant pandas eat?", {}))
+    later = next(x for x in s if x.row > 0 and read_qa.index.sentence_rows[x.row][1] > 0)
+    candidate = read_qa._candidate(later)
+    ci, si = read_qa.index.sentence_rows[later.row - 1]
+    assert read_qa.index.chunks[ci].sentences[si].text.endswith(candidate.before)
+    assert read_qa.document(later.chunk.doc_id).title.startswith(candidate.title)
+    assert later.sentence.text.startswith(candidate.sentence)
+
+
+def test_reader_off_is_todays_path(read_qa: Pipeline) -> None:
+    off = read_qa.variant(reader=False)
+    assert off.reader is None
+    answer = off.ask("How much does a zoo ticket cost?")
+    assert answer.confidence is None and not answer.answerable  # the coverage model (NEVER) decides
+
+
+def test_from_settings_loads_the_reader_it_is_given(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, loader: list[Settings]
+) -> None:
+    reader = BigramReader()
+    monkeypatch.setattr(pipeline, "reader_for", lambda s: reader)
+    assert Pipeline.from_settings(settings).reader is reader

@@ -175,8 +175,22 @@ function renderEvidence(item) {
     title: "Show this sentence in its document",
     "data-doc-id": citation.doc_id,
     onclick: () => openContext(citation.doc_id, citation.start, citation.end, item.text),
-  }, [el("q", { text: item.text })]);
+  }, [el("q", {}, quoteParts(item))]);
   return el("li", { className: "evidence-item" }, [quote, renderSource(citation)]);
+}
+
+// The quote with the reader's short answer marked; its offsets are into the document, like the quote's.
+function quoteParts(item) {
+  const start = item.answer_start, end = item.answer_end, base = item.citation.start;
+  if (start == null || end == null || start < base || end > item.citation.end || end <= start) {
+    return [item.text];
+  }
+  const text = item.text;
+  return [
+    text.slice(0, start - base),
+    el("mark", { className: "short-answer", text: text.slice(start - base, end - base) }),
+    text.slice(end - base),
+  ];
 }
 
 function renderPassage(passage) {

@@ -1,0 +1,225 @@
+"""The reader: a cross-encoder that reads the question and a candidate sentence together.
+
+It is the bottom layers of the provisioned multilingual-e5-small with two small heads: one scores
+whether the sentence answers the question, one marks the short answer's start and end inside the
+sentence. Training (``rag.readertrain``) changes only the transformer layers and the heads, so only
+those ship (``rag/models/reader.safetensors``, fp16); the 96M-parameter embedding matrix is taken
+from the provisioned model at load time. ``reader.json`` beside the weights is its manifest: the
+base model, the layers kept, the data, the seed and the dev figures; a reader trained on another
+base model is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
+
+from rag.config import Settings
+from rag.embedding import resolve_model_path
+from rag.errors import ModelError
+from rag.types import Candidate, Reading
+
+SEPARATOR = " | "
+QUESTION_TOKENS = 40
+MAX_TOKENS = 128
+MAX_ANSWER_TOKENS = 24
+WEIGHTS = "reader.safetensors"
+MANIFEST = "reader.json"
+
+
+def default_dir() -> Path:
+    return Path(str(resources.files("rag") / "models"))
+
+
+class ReaderNet(nn.Module):
+    def __init__(self, encoder: BertModel) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.relevance = nn.Linear(hidden, 1)
+        self.span = nn.Linear(hidden, 2)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return self.relevance(pooled).squeeze(-1), self.span(states)
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """What training changes: the transformer layers and the heads, not the embeddings."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.embeddings.")}
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    sentence_mask: torch.Tensor  # 1 for tokens inside the candidate sentence
+    offsets: list[list[tuple[int, int]]]  # per token, character offsets inside the sentence
+
+
+def encode(tokenizer: PreTrainedTokenizerBase, questions: Sequence[str], passages: Sequence[Candidate]) -> Encoded:
+    """Tokenise (question, title | before | sentence) pairs, keeping where the sentence's tokens are."""
+    seconds = [f"{p.title}{SEPARATOR}{p.before}{SEPARATOR}{p.sentence}" for p in passages]
+    firsts = [_clip_question(tokenizer, q) for q in questions]
+    batch = tokenizer(
+        firsts,
+        seconds,
+        truncation="only_second",
+        max_length=MAX_TOKENS,
+        padding=True,
+        return_offsets_mapping=True,
+        return_tensors="pt",
+    )
+    sentence_mask = torch.zeros_like(batch["input_ids"])
+    offsets: list[list[tuple[int, int]]] = []
+    for row, p in enumerate(passages):
+        begin = len(seconds[row]) - len(p.sentence)
+        ids = batch.sequence_ids(row)
+        spans = []
+        for t, (start, end) in enumerate(batch["offset_mapping"][row].tolist()):
+            inside = ids[t] == 1 and start >= begin and end > start
+            sentence_mask[row, t] = int(inside)
+            spans.append((start - begin, end - begin) if inside else (0, 0))
+        offsets.append(spans)
+    return Encoded(batch["input_ids"], batch["attention_mask"], sentence_mask, offsets)
+
+
+def _clip_question(tokenizer: PreTrainedTokenizerBase, question: str) -> str:
+    ids = tokenizer(question, add_special_tokens=False)["input_ids"]
+    return question if len(ids) <= QUESTION_TOKENS else str(tokenizer.decode(ids[:QUESTION_TOKENS]))
+
+
+def token_targets(encoded: Encoded, answers: Sequence[tuple[int, int] | None]) -> tuple[list[int], list[int]]:
+    """Start and end token of each answer (-100, ignored by the loss, where there is none or it was cut)."""
+    starts, ends = [], []
+    for row, answer in enumerate(answers):
+        start = end = -100
+        if answer is not None:
+            for t, (a, b) in enumerate(encoded.offsets[row]):
+                if not encoded.sentence_mask[row, t]:
+                    continue
+                if start < 0 and (a <= answer[0] < b or a >= answer[0]):
+                    start = t
+                if a < answer[1]:
+                    end = t
+            if start < 0 or end < start:
+                start = end = -100
+        starts.append(start)
+        ends.append(end)
+    return starts, ends
+
+
+def best_span(
+    start_logits: np.ndarray, end_logits: np.ndarray, sentence_mask: np.ndarray, offsets: list[tuple[int, int]]
+) -> tuple[int, int] | None:
+    """The highest-scoring answer span of at most MAX_ANSWER_TOKENS tokens inside the sentence."""
+    inside = np.flatnonzero(sentence_mask)
+    if inside.size == 0:
+        return None
+    best, where = -math.inf, None
+    for s in inside:
+        ends = inside[(inside >= s) & (inside < s + MAX_ANSWER_TOKENS)]
+        e = ends[int(np.argmax(end_logits[ends]))]
+        score = start_logits[s] + end_logits[e]
+        if score > best:
+            best, where = score, (offsets[s][0], offsets[e][1])
+    return where
+
+
+class Reader:
+    def __init__(self, net: ReaderNet, tokenizer: PreTrainedTokenizerBase, manifest: dict[str, Any]) -> None:
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.manifest = manifest
+        self.temperature = float(manifest.get("calibration", {}).get("temperature", 1.0))
+        self.shift = float(manifest.get("calibration", {}).get("shift", 0.0))
+        # Below this probability the documents are taken not to answer (chosen on the dev set by a
+        # stated cost: see rag.readertrain).
+        self.threshold = float(manifest.get("calibration", {}).get("threshold", 0.5))
+
+    @torch.inference_mode()
+    def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
+        """One batched forward pass over all candidate sentences."""
+        if not passages:
+            return []
+        encoded = encode(self.tokenizer, [question] * len(passages), passages)
+        relevance, spans = self.net(encoded.input_ids, encoded.attention_mask)
+        probabilities = torch.sigmoid(relevance / self.temperature + self.shift).tolist()
+        starts, ends = spans[..., 0].numpy(), spans[..., 1].numpy()
+        mask = encoded.sentence_mask.numpy()
+        return [
+            Reading(float(p), _trim(best_span(starts[i], ends[i], mask[i], encoded.offsets[i]), passages[i].sentence))
+            for i, p in enumerate(probabilities)
+        ]
+
+
+def _trim(span: tuple[int, int] | None, sentence: str) -> tuple[int, int] | None:
+    if span is None:
+        return None
+    start, end = span
+    while start < end and sentence[start].isspace():
+        start += 1
+    while end > start and sentence[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def build_net(model_dir: Path, layers: int) -> ReaderNet:
+    """The base model's bottom ``layers`` layers and fresh heads (the starting point of training)."""
+    encoder = BertModel.from_pretrained(str(model_dir), num_hidden_layers=layers, add_pooling_layer=False)
+    return ReaderNet(encoder)
+
+
+def save_reader(net: ReaderNet, manifest: dict[str, Any], target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.trained_state().items()}
+    save_file(state, str(target / WEIGHTS))
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def read_manifest(source: Path) -> dict[str, Any]:
+    path = source / MANIFEST
+    if not path.is_file():
+        raise ModelError(f"no reader in {source} ({MANIFEST} missing): run `make reader` to train one")
+    manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return manifest
+
+
+def reader_for(settings: Settings) -> Reader | None:
+    """The shipped reader for ``settings``' embedding model, or None with RAG_READER=off."""
+    if not settings.reader:
+        return None
+    return load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
+
+
+def load_reader(model_dir: Path, base_model: str, source: Path | None = None) -> Reader:
+    """The shipped reader on top of the provisioned base model in ``model_dir``."""
+    source = source or default_dir()
+    manifest = read_manifest(source)
+    if manifest.get("base_model") != base_model:
+        raise ModelError(
+            f"the reader in {source} was trained on {manifest.get('base_model')!r}, not on the configured "
+            f"embedding model {base_model!r}: set RAG_READER=off or retrain it with `make reader`"
+        )
+    config = BertConfig.from_pretrained(str(model_dir), num_hidden_layers=int(manifest["layers"]))
+    net = ReaderNet(BertModel(config, add_pooling_layer=False))
+    base = load_file(str(model_dir / "model.safetensors"))
+    embeddings = {f"encoder.{k}": v for k, v in base.items() if k.startswith("embeddings.")}
+    trained = {k: v.to(torch.float32) for k, v in load_file(str(source / WEIGHTS)).items()}
+    missing, unexpected = net.load_state_dict({**embeddings, **trained}, strict=False)
+    if unexpected or [k for k in missing if not k.endswith("position_ids")]:
+        raise ModelError(f"the reader in {source} does not fit its base model (missing {missing}, extra {unexpected})")
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    return Reader(net, tokenizer, manifest)

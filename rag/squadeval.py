@@ -1,0 +1,138 @@
+"""Measure the whole service on any SQuAD-style file: its paragraphs become documents, its questions are
+asked through the real pipeline (``rag eval --squad``).
+
+Questions may come from another language's file with the same question ids (XQuAD), so English
+questions over Chinese paragraphs are measured as a user would meet them. With ``split`` every other
+article is left out of the index: its questions have no answer in the documents and should be declined.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rag.evaluation import char_f1, locate
+from rag.squad import Article
+from rag.types import Answer, Document
+
+
+@dataclass(frozen=True)
+class Asked:
+    question: str
+    answer: str
+    file: str  # the paragraph's document, by file name
+    start: int  # the answer's offset in the paragraph
+    indexed: bool
+
+
+@dataclass(frozen=True)
+class SquadOutcome:
+    indexed: bool
+    declined: bool
+    hit5: bool  # a passage among the first five holds the answer
+    supported: bool  # a quoted sentence holds the answer
+    exact: float  # the first short answer, exact match
+    f1: float
+
+
+def write_documents(articles: Sequence[Article], target: Path, split: bool) -> list[tuple[Article, bool]]:
+    """One Markdown file per paragraph, titled by its article; with ``split`` odd articles are kept out."""
+    kept = []
+    for ai, article in enumerate(articles):
+        indexed = not (split and ai % 2 == 1)
+        kept.append((article, indexed))
+        if not indexed:
+            continue
+        for pi, para in enumerate(article.paragraphs):
+            front = yaml.safe_dump({"title": article.title or f"article {ai}"}, allow_unicode=True)
+            (target / _file_name(ai, pi)).write_text(f"---\n{front}---\n\n{para.context}\n", "utf-8")
+    return kept
+
+
+def questions_of(kept: Sequence[tuple[Article, bool]], asked_as: dict[str, str] | None) -> list[Asked]:
+    out = []
+    for ai, (article, indexed) in enumerate(kept):
+        for pi, para in enumerate(article.paragraphs):
+            for qa in para.qas:
+                text = qa.question if asked_as is None else asked_as.get(qa.qid)
+                if text:
+                    out.append(Asked(text, qa.answer, _file_name(ai, pi), qa.answer_start, indexed))
+    return out
+
+
+def _file_name(article: int, paragraph: int) -> str:
+    return f"a{article:04d}-p{paragraph:03d}.md"
+
+
+def answer_span(asked: Asked, document: Document, context: str) -> tuple[int, int] | None:
+    """The gold answer's offsets in the document's clean text."""
+    at = locate(context, document.text)
+    if at is not None and document.text[at[0] + asked.start :].startswith(asked.answer):
+        return at[0] + asked.start, at[0] + asked.start + len(asked.answer)
+    return locate(asked.answer, document.text)
+
+
+def score(asked: Asked, answer: Answer, document: Document | None, span: tuple[int, int] | None) -> SquadOutcome:
+    declined = not answer.answerable
+    if not asked.indexed or document is None or span is None:
+        return SquadOutcome(asked.indexed, declined, False, False, 0.0, 0.0)
+    doc_id, (start, end) = document.doc_id, span
+    hit5 = any(h.chunk.doc_id == doc_id and h.chunk.start <= start < h.chunk.end for h in answer.hits[:5])
+    supported = any(
+        e.citation.doc_id == doc_id and e.citation.start <= start and end <= e.citation.end for e in answer.evidence
+    )
+    short = next((e for e in answer.evidence if e.answer_start is not None and e.answer_end is not None), None)
+    predicted = ""
+    if short is not None and short.citation.doc_id == doc_id:
+        predicted = document.text[short.answer_start : short.answer_end]
+    exact = float("".join(predicted.split()) == "".join(asked.answer.split()))
+    return SquadOutcome(True, declined, hit5, supported, exact, char_f1(predicted, asked.answer))
+
+
+def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
+    covered = [o for o in outcomes if o.indexed]
+    uncovered = [o for o in outcomes if not o.indexed]
+
+    def mean(values: Sequence[float]) -> float | None:
+        return round(sum(values) / len(values), 4) if values else None
+
+    return {
+        "questions": len(covered),
+        "hit@5": mean([o.hit5 for o in covered]),
+        "evidence_holds_answer": mean([o.supported for o in covered]),
+        "answerable_declined": mean([o.declined for o in covered]),
+        "short_answer_exact": mean([o.exact for o in covered]),
+        "short_answer_f1": mean([o.f1 for o in covered]),
+        "not_indexed_questions": len(uncovered),
+        "not_indexed_declined": mean([o.declined for o in uncovered]),
+    }
+
+
+def evaluate_squad(
+    articles: Sequence[Article],
+    asked_as: dict[str, str] | None,
+    split: bool,
+    open_pipeline: Callable[[Path, Path], Any],
+    top_k: int = 5,
+) -> dict[str, Any]:
+    """``open_pipeline(documents_dir, index_dir)`` builds the index and returns a loaded pipeline."""
+    with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
+        docs, index = Path(tmp) / "documents", Path(tmp) / "index"
+        docs.mkdir()
+        kept = write_documents(articles, docs, split)
+        pipeline = open_pipeline(docs, index)
+        by_file = {d.source_file: d for d in pipeline.documents()}
+        contexts = {
+            _file_name(ai, pi): p.context for ai, (a, _) in enumerate(kept) for pi, p in enumerate(a.paragraphs)
+        }
+        outcomes = []
+        for asked in questions_of(kept, asked_as):
+            document = by_file.get(asked.file)
+            span = answer_span(asked, document, contexts[asked.file]) if document else None
+            outcomes.append(score(asked, pipeline.ask(asked.question, top_k), document, span))
+    return summarize_squad(outcomes)

@@ -1,0 +1,81 @@
+"""The reader model: span decoding on hand-made logits, the shipped weights and their manifest."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.config import DEFAULT_MODEL, Settings
+from rag.errors import ModelError
+from rag.reader import MANIFEST, MAX_ANSWER_TOKENS, WEIGHTS, best_span, default_dir, load_reader, read_manifest
+from rag.types import Candidate
+
+OFFSETS = [(0, 0), (0, 2), (2, 4), (4, 6), (6, 8), (0, 0)]  # [CLS] four sentence tokens [SEP]
+INSIDE = np.array([0, 1, 1, 1, 1, 0])
+
+
+def test_the_best_span_is_the_highest_start_plus_end_inside_the_sentence() -> None:
+    starts = np.array([9.0, 0.0, 3.0, 0.0, 0.0, 9.0])
+    ends = np.array([9.0, 0.0, 0.0, 2.0, 0.0, 9.0])
+    assert best_span(starts, ends, INSIDE, OFFSETS) == (2, 6)
+
+
+def test_a_span_never_ends_before_it_starts() -> None:
+    starts = np.array([0.0, 0.0, 0.0, 0.0, 9.0, 0.0])
+    ends = np.array([0.0, 9.0, 0.0, 0.0, 1.0, 0.0])  # the best end lies before the best start
+    assert best_span(starts, ends, INSIDE, OFFSETS) == (6, 8)
+
+
+def test_a_span_is_at_most_max_answer_tokens_long() -> None:
+    n = MAX_ANSWER_TOKENS + 10
+    offsets = [(2 * i, 2 * i + 2) for i in range(n)]
+    starts, ends = np.zeros(n), np.zeros(n)
+    starts[0], ends[-1], ends[3] = 5.0, 5.0, 1.0
+    start, end = best_span(starts, ends, np.ones(n), offsets) or (0, 0)
+    assert (start, end) == (0, 8)
+
+
+def test_no_sentence_tokens_no_span() -> None:
+    assert best_span(np.zeros(3), np.zeros(3), np.zeros(3), [(0, 0)] * 3) is None
+
+
+def test_the_shipped_reader_names_its_base_model_data_and_figures() -> None:
+    manifest = read_manifest(default_dir())
+    assert manifest["base_model"] == DEFAULT_MODEL
+    assert {"data", "seed", "code_version", "dev", "calibration", "layers"} <= manifest.keys()
+    assert 0 < manifest["calibration"]["threshold"] < 1
+    assert (default_dir() / WEIGHTS).stat().st_size <= 25 * 2**20
+
+
+def test_a_reader_trained_on_another_base_model_is_refused(tmp_path: Path) -> None:
+    shutil.copy(default_dir() / WEIGHTS, tmp_path / WEIGHTS)
+    manifest = {**read_manifest(default_dir()), "base_model": "someone/else"}
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(ModelError, match=r"someone/else.*RAG_READER=off"):
+        load_reader(tmp_path, DEFAULT_MODEL, tmp_path)
+
+
+def test_a_missing_reader_says_how_to_train_one(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="make reader"):
+        load_reader(tmp_path, DEFAULT_MODEL, tmp_path)
+
+
+@pytest.mark.model
+def test_the_reader_prefers_the_answering_sentence_across_languages() -> None:
+    from rag.reader import reader_for
+
+    reader = reader_for(Settings.from_env({}))
+    assert reader is not None
+    candidates = [
+        Candidate("DeepSeek", "", "a16z的联合创始人马克·安德森称赞了这个模型。"),
+        Candidate("DeepSeek", "", "DeepSeek创始人梁文峰毕业于浙江大学。"),
+        Candidate("DeepSeek", "", "英伟达的股价当天下跌了17%。"),
+    ]
+    readings = reader.read("Who is the founder of DeepSeek?", candidates)
+    assert max(range(3), key=lambda i: readings[i].probability) == 1
+    span = readings[1].answer
+    assert span is not None and "梁文峰" in candidates[1].sentence[span[0] : span[1]]

@@ -1,0 +1,62 @@
+"""Training pairs for the reader: the answer's sentence, its span, and the negatives around it."""
+
+from __future__ import annotations
+
+import random
+
+from rag.readerdata import (
+    BEFORE_CHARS,
+    SENTENCE_CHARS,
+    build_pairs,
+    clip,
+    locate_questions,
+    paragraph_sentences,
+    question_texts,
+)
+from rag.squad import QA, Article, Paragraph
+
+ZH = "深度求索是一家公司。它由梁文峰创立。公司位于杭州。它发布了R1模型。"
+
+
+def _article(aid: str, context: str, qas: tuple[QA, ...], title: str = "深度求索") -> Article:
+    return Article(aid, title, (Paragraph(f"{aid}-0", context, qas),))
+
+
+def _zh() -> Article:
+    return _article("a", ZH, (QA("q1", "谁创立了深度求索？", "梁文峰", ZH.index("梁文峰")),))
+
+
+def test_the_positive_is_the_sentence_holding_the_answer_with_its_span() -> None:
+    [located] = locate_questions([_zh()], paragraph_sentences([_zh()]))
+    pairs = build_pairs([_zh(), _article("b", "天气很好。明天下雨。", ())], [located], random.Random(0))
+    [positive] = [p for p in pairs if p.label == 1]
+    assert positive.candidate.sentence == "它由梁文峰创立。"
+    assert positive.candidate.before == "深度求索是一家公司。"
+    assert positive.candidate.title == "深度求索"
+    assert positive.answer is not None
+    assert positive.candidate.sentence[slice(*positive.answer)] == "梁文峰"
+
+
+def test_negatives_are_the_paragraphs_other_sentences_and_another_articles() -> None:
+    [located] = locate_questions([_zh()], paragraph_sentences([_zh()]))
+    pairs = build_pairs([_zh(), _article("b", "天气很好。明天下雨。", ())], [located], random.Random(0))
+    negatives = {p.candidate.sentence for p in pairs if p.label == 0}
+    assert len(negatives & {"深度求索是一家公司。", "公司位于杭州。", "它发布了R1模型。"}) == 3
+    assert negatives & {"天气很好。", "明天下雨。"}
+    assert all(p.answer is None for p in pairs if p.label == 0)
+
+
+def test_a_question_in_another_language_is_asked_of_the_same_sentence() -> None:
+    english = {"q1": "Who founded DeepSeek?"}
+    [located] = locate_questions([_zh()], paragraph_sentences([_zh()]), english)
+    assert (located.question, located.native_question) == ("Who founded DeepSeek?", "谁创立了深度求索？")
+    assert question_texts([_zh()]) == {"q1": "谁创立了深度求索？"}
+
+
+def test_a_question_missing_from_the_other_language_is_skipped() -> None:
+    assert locate_questions([_zh()], paragraph_sentences([_zh()]), {}) == []
+
+
+def test_the_reader_reads_the_start_of_a_long_sentence_and_the_end_of_the_one_before() -> None:
+    candidate = clip("t", "前" * 200, "句" * 500)
+    assert candidate.before == "前" * BEFORE_CHARS and candidate.sentence == "句" * SENTENCE_CHARS

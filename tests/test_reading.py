@@ -1,0 +1,53 @@
+"""Choosing the candidates the reader reads, and the evidence from what it says."""
+
+from __future__ import annotations
+
+from rag.answer import ScoredSentence
+from rag.reading import PER_SOURCE, ReadSentence, candidates, select
+from rag.types import Chunk, Sentence
+
+
+def _scored(doc: str, text: str, score: float, row: int = 0) -> ScoredSentence:
+    sentence = Sentence(0, len(text), text)
+    chunk = Chunk(f"{doc}:0", doc, 0, 0, len(text), text, (sentence,))
+    return ScoredSentence(row, chunk, sentence, score, 0.0, score)
+
+
+def _read(doc: str, text: str, probability: float) -> ReadSentence:
+    return ReadSentence(_scored(doc, text, probability), probability, None)
+
+
+def test_each_source_keeps_a_place_among_the_candidates() -> None:
+    scored = [_scored("a", f"sentence a{i}", 1 - i / 100) for i in range(10)] + [_scored("b", "sentence b", 0.1)]
+    chosen = candidates(scored, 4)
+    assert len(chosen) == 4
+    assert [s.chunk.doc_id for s in chosen].count("b") == 1
+    assert [s.chunk.doc_id for s in chosen].count("a") == 3
+
+
+def test_candidates_keep_the_scorers_order() -> None:
+    scored = [_scored(d, f"text {d}{i}", 1 - i / 10 - (d == "b") / 20) for i in range(3) for d in "ab"]
+    chosen = candidates(scored, 5)
+    assert [s.score for s in chosen] == sorted((s.score for s in chosen), reverse=True)
+    assert sum(s.chunk.doc_id == "a" for s in chosen[: 2 * PER_SOURCE]) == PER_SOURCE
+
+
+def test_every_source_with_an_answering_sentence_is_shown() -> None:
+    judged = [_read("a", "甲说是的。", 0.9), _read("a", "甲又说是的。", 0.8), _read("b", "乙说不是。", 0.6)]
+    chosen = select(judged, 2, floor=0.5)
+    assert {r.doc_id for r in chosen} == {"a", "b"}
+
+
+def test_sentences_below_the_floor_are_not_shown() -> None:
+    judged = [_read("a", "甲说是的。", 0.9), _read("b", "乙说了别的事。", 0.2)]
+    assert [r.doc_id for r in select(judged, 5, floor=0.5)] == ["a"]
+
+
+def test_when_nothing_reaches_the_floor_the_best_sentence_is_kept() -> None:
+    judged = [_read("a", "甲说是的。", 0.3), _read("b", "乙说了别的事。", 0.2)]
+    assert [r.probability for r in select(judged, 5, floor=0.5)] == [0.3]
+
+
+def test_near_duplicates_are_shown_once() -> None:
+    judged = [_read("a", "DeepSeek 的训练成本是600万美元。", 0.9), _read("b", "DeepSeek的训练成本是600万美元", 0.8)]
+    assert len(select(judged, 5, floor=0.5)) == 1

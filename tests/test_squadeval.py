@@ -1,0 +1,92 @@
+"""`rag eval --squad`: paragraphs indexed as documents, questions asked through the pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from embedders import CEDICT_SAMPLE, BigramReader, HashEmbedder
+
+from rag import crosslingual
+from rag.config import Settings
+from rag.pipeline import Pipeline
+from rag.squad import QA, Article, Paragraph
+from rag.squadeval import answer_span, evaluate_squad, questions_of, write_documents
+from rag.store import build_index, load_index
+
+PANDAS = "Giant pandas live in the mountains of Sichuan. They eat bamboo for most of the day."
+TEA = "龙井茶产于杭州西湖。它是绿茶的一种。"
+
+
+def _articles() -> list[Article]:
+    return [
+        Article(
+            "0",
+            "Pandas",
+            (Paragraph("0-0", PANDAS, (QA("p", "What do giant pandas eat?", "bamboo", PANDAS.index("bamboo")),)),),
+        ),
+        Article(
+            "1", "龙井", (Paragraph("1-0", TEA, (QA("t", "龙井茶产于哪里？", "杭州西湖", TEA.index("杭州西湖")),)),)
+        ),
+    ]
+
+
+def _opener(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+
+    def open_pipeline(documents: Path, index: Path) -> Pipeline:
+        settings = Settings(seeds_dir=documents, index_dir=index, embedding_model="test/hash", chunk_size=100)
+        build_index(settings, HashEmbedder(), [documents])
+        return Pipeline(settings, HashEmbedder(), load_index(index), reader=BigramReader(threshold=0.2))
+
+    return open_pipeline
+
+
+def test_every_paragraph_becomes_a_titled_document(tmp_path: Path) -> None:
+    kept = write_documents(_articles(), tmp_path, split=False)
+    assert [indexed for _, indexed in kept] == [True, True]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a0000-p000.md", "a0001-p000.md"]
+    assert "title: Pandas" in (tmp_path / "a0000-p000.md").read_text("utf-8")
+
+
+def test_split_leaves_every_other_article_out(tmp_path: Path) -> None:
+    kept = write_documents(_articles(), tmp_path, split=True)
+    assert [indexed for _, indexed in kept] == [True, False]
+    assert [p.name for p in tmp_path.iterdir()] == ["a0000-p000.md"]
+    assert [(q.question, q.indexed) for q in questions_of(kept, None)] == [
+        ("What do giant pandas eat?", True),
+        ("龙井茶产于哪里？", False),
+    ]
+
+
+def test_questions_can_come_from_another_language(tmp_path: Path) -> None:
+    kept = write_documents(_articles(), tmp_path, split=False)
+    asked = questions_of(kept, {"t": "Where is Longjing tea grown?"})
+    assert [q.question for q in asked] == ["Where is Longjing tea grown?"]
+
+
+def test_the_answer_is_located_in_the_clean_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    figures = evaluate_squad(_articles(), None, False, _opener(monkeypatch))
+    assert figures["questions"] == 2 and figures["not_indexed_questions"] == 0
+    assert figures["hit@5"] == 1.0  # two documents: every passage is in the first five
+    assert figures["evidence_holds_answer"] is not None
+
+
+def test_not_indexed_questions_are_counted_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    figures = evaluate_squad(_articles(), None, True, _opener(monkeypatch))
+    assert (figures["questions"], figures["not_indexed_questions"]) == (1, 1)
+    assert figures["not_indexed_declined"] in (0.0, 1.0)
+
+
+def test_answer_span_falls_back_to_the_answer_text() -> None:
+    from rag.squadeval import Asked
+    from rag.types import Document
+
+    doc = Document("d", "f.md", "t", None, None, None, "zh", "前言。\n" + TEA)
+    asked = Asked("q", "杭州西湖", "f.md", TEA.index("杭州西湖"), True)
+    start, end = answer_span(asked, doc, TEA) or (0, 0)
+    assert doc.text[start:end] == "杭州西湖"
+    moved = dataclasses.replace(asked, start=0)
+    start, end = answer_span(moved, doc, "not in the text") or (0, 0)
+    assert doc.text[start:end] == "杭州西湖"
