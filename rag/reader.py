@@ -34,6 +34,7 @@ SEPARATOR = " | "
 QUESTION_TOKENS = 40
 MAX_TOKENS = 128
 MAX_ANSWER_TOKENS = 24
+SENTENCE_POOLING = "sentence"
 WEIGHTS = "reader.safetensors"
 MANIFEST = "reader.json"
 
@@ -43,16 +44,21 @@ def default_dir() -> Path:
 
 
 class ReaderNet(nn.Module):
-    def __init__(self, encoder: BertModel) -> None:
+    def __init__(self, encoder: BertModel, pooling: str = SENTENCE_POOLING) -> None:
         super().__init__()
         self.encoder = encoder
+        self.pooling = pooling
         hidden = encoder.config.hidden_size
         self.relevance = nn.Linear(hidden, 1)
         self.span = nn.Linear(hidden, 2)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    def forward(self, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
+        """Relevance logits per pair, and start/end logits per token."""
+        states = self.encoder(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask).last_hidden_state
+        # The candidate sentence's own tokens, not the whole input: pooled over everything, the sentence
+        # after an answer (which reads the answer as its context) looked like the answer itself.
+        pooled_over = encoded.sentence_mask if self.pooling == SENTENCE_POOLING else encoded.attention_mask
+        mask = pooled_over.unsqueeze(-1).to(states.dtype)
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return self.relevance(pooled).squeeze(-1), self.span(states)
 
@@ -155,7 +161,7 @@ class Reader:
         if not passages:
             return []
         encoded = encode(self.tokenizer, [question] * len(passages), passages)
-        relevance, spans = self.net(encoded.input_ids, encoded.attention_mask)
+        relevance, spans = self.net(encoded)
         probabilities = torch.sigmoid(relevance / self.temperature + self.shift).tolist()
         starts, ends = spans[..., 0].numpy(), spans[..., 1].numpy()
         mask = encoded.sentence_mask.numpy()
@@ -214,7 +220,7 @@ def load_reader(model_dir: Path, base_model: str, source: Path | None = None) ->
             f"embedding model {base_model!r}: set RAG_READER=off or retrain it with `make reader`"
         )
     config = BertConfig.from_pretrained(str(model_dir), num_hidden_layers=int(manifest["layers"]))
-    net = ReaderNet(BertModel(config, add_pooling_layer=False))
+    net = ReaderNet(BertModel(config, add_pooling_layer=False), str(manifest.get("pooling", "all")))
     base = load_file(str(model_dir / "model.safetensors"))
     embeddings = {f"encoder.{k}": v for k, v in base.items() if k.startswith("embeddings.")}
     trained = {k: v.to(torch.float32) for k, v in load_file(str(source / WEIGHTS)).items()}

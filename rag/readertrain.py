@@ -60,8 +60,8 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 8e-5
     head_lr: float = 1e-3
-    max_pairs: int = 40_000
-    dev_questions: int = 300
+    max_pairs: int = 24_000
+    dev_questions: int = 250
     seed: int = 13
     threads: int = 2
 
@@ -164,7 +164,7 @@ def batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> Iterator[li
 
 def loss_of(net: ReaderNet, tokenizer: PreTrainedTokenizerBase, batch: list[Pair]) -> torch.Tensor:
     encoded = encode(tokenizer, [p.question for p in batch], [p.candidate for p in batch])
-    relevance, spans = net(encoded.input_ids, encoded.attention_mask)
+    relevance, spans = net(encoded)
     labels = torch.tensor([float(p.label) for p in batch])
     loss = nn.functional.binary_cross_entropy_with_logits(relevance, labels)
     starts, ends = token_targets(encoded, [p.answer if p.label else None for p in batch])
@@ -181,7 +181,7 @@ def logits_for(
     net: ReaderNet, tokenizer: PreTrainedTokenizerBase, question: str, passages: Sequence[Any]
 ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
     encoded = encode(tokenizer, [question] * len(passages), passages)
-    relevance, spans = net(encoded.input_ids, encoded.attention_mask)
+    relevance, spans = net(encoded)
     starts, ends, mask = spans[..., 0].numpy(), spans[..., 1].numpy(), encoded.sentence_mask.numpy()
     found = [best_span(starts[i], ends[i], mask[i], encoded.offsets[i]) for i in range(len(passages))]
     return relevance.numpy(), found
@@ -317,6 +317,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     manifest = {
         "base_model": DEFAULT_MODEL,
         "layers": cfg.layers,
+        "pooling": net.pooling,
         "data": data,
         "seed": cfg.seed,
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("datasets", "out")},

@@ -5,6 +5,7 @@ Every Sentence, Chunk and Citation it returns satisfies ``document.text[start:en
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
@@ -97,6 +98,7 @@ CJK_STOP_BIGRAMS = frozenset(
 SENTENCE = re.compile(r"\S.*?(?:[。！？]|[.!?](?=\s|$)|(?=\n)|$)")
 WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+NUMBER = re.compile(r"(?<![\w-])\d[\d,.]*\d|(?<![\w-])\d")
 
 
 def tokens(text: str) -> frozenset[str]:
@@ -165,6 +167,7 @@ class FakePipeline:
             answer=" ".join(e.text for e in evidence),
             evidence=evidence,
             hits=tuple(hits),
+            confidence=max((e.score for e in evidence), default=0.0),
             timings_ms={"retrieve": 1.25, "extract": 0.5, "total": 1.75},
         )
 
@@ -187,7 +190,16 @@ class FakePipeline:
                 if score >= EVIDENCE_THRESHOLD and (doc_id not in best or score > best[doc_id][0]):
                     best[doc_id] = (score, sentence, hit.chunk)
         ranked = sorted(best.values(), key=lambda item: (-item[0], item[1].start))[:top_k]
-        return tuple(Evidence(s.text, score, self._cite(c, s)) for score, s, c in ranked)
+        return tuple(self._marked(Evidence(s.text, score, self._cite(c, s))) for score, s, c in ranked)
+
+    @staticmethod
+    def _marked(evidence: Evidence) -> Evidence:
+        """The short answer, as a reader would mark it: here the sentence's first free-standing number."""
+        number = NUMBER.search(evidence.text)
+        if number is None:
+            return evidence
+        start = evidence.citation.start + number.start()
+        return dataclasses.replace(evidence, answer_start=start, answer_end=start + len(number[0]))
 
     def _cite(self, chunk: Chunk, sentence: Sentence) -> Citation:
         d = self._documents[chunk.doc_id]

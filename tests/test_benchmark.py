@@ -90,6 +90,52 @@ def test_every_citation_points_at_its_quote(overall: dict[str, float | int]) -> 
     assert overall["citation_integrity"] == 1.0
 
 
+@pytest.fixture(scope="module")
+def held_out(pipeline: Pipeline) -> dict[str, float | int]:
+    summary = summarize(_run(pipeline, HELDOUT))
+    print("\n held-out:", summary)
+    return summary
+
+
+# The reader issue's targets, on both sets. The strict xfails state what the default path (reader off)
+# measures; the shipped reader measures lower still (README, "The reader"), so it stays off by default.
+def _xfail(measured: float) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, reason=f"measured {measured}; the reader issue is open")
+
+
+BENCHMARK_TARGETS = [
+    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.793)),
+    pytest.param("disputed_source_coverage", ">=", 0.85, id="disputed", marks=_xfail(0.698)),
+    pytest.param("no_answer_true_rate", ">=", 0.85, id="unanswerable-declined"),
+    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.134)),
+]
+HELD_OUT_TARGETS = [
+    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.667)),
+    pytest.param("disputed_source_coverage", ">=", 0.85, id="disputed", marks=_xfail(0.538)),
+    pytest.param("no_answer_true_rate", ">=", 0.85, id="unanswerable-declined", marks=_xfail(0.833)),
+    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.273)),
+]
+
+
+def _meets(summary: dict[str, float | int], metric: str, op: str, target: float) -> bool:
+    value = float(summary[metric])
+    return value >= target if op == ">=" else value <= target
+
+
+@pytest.mark.parametrize(("metric", "op", "target"), BENCHMARK_TARGETS)
+def test_reader_targets_on_the_benchmark_set(
+    overall: dict[str, float | int], metric: str, op: str, target: float
+) -> None:
+    assert _meets(overall, metric, op, target), f"{metric} {overall[metric]} (target {op} {target})"
+
+
+@pytest.mark.parametrize(("metric", "op", "target"), HELD_OUT_TARGETS)
+def test_reader_targets_on_the_held_out_set(
+    held_out: dict[str, float | int], metric: str, op: str, target: float
+) -> None:
+    assert _meets(held_out, metric, op, target), f"{metric} {held_out[metric]} (target {op} {target})"
+
+
 def test_the_held_out_set_is_quoted_and_cited_exactly(pipeline: Pipeline) -> None:
     """The held-out set checks the tuning (its figures are in the README and `rag eval --questions`);
     what must hold on it as on any set: its quotes are located and every citation is exact."""

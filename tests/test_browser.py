@@ -137,6 +137,7 @@ def test_an_english_question_shows_quoted_sentences_and_their_sources(page: Page
     expect(first.locator("time")).to_have_text("2025-01-28")
     expect(page.locator("#no-answer")).to_be_hidden()
     expect(page.locator("#timings")).to_contain_text("total")
+    expect(first.locator(".quote mark.short-answer")).to_have_text("671")
     screenshot(page, "answer-en.png")
 
 

@@ -54,5 +54,5 @@ def test_the_reader_is_switched_by_rag_reader(raw: str, expected: bool) -> None:
     assert Settings.from_env({"RAG_READER": raw}).reader is expected
 
 
-def test_the_reader_is_on_by_default() -> None:
-    assert Settings.from_env({}).reader is True
+def test_the_reader_is_off_by_default() -> None:
+    assert Settings.from_env({}).reader is False

@@ -68,7 +68,7 @@ def test_a_missing_reader_says_how_to_train_one(tmp_path: Path) -> None:
 def test_the_reader_prefers_the_answering_sentence_across_languages() -> None:
     from rag.reader import reader_for
 
-    reader = reader_for(Settings.from_env({}))
+    reader = reader_for(Settings.from_env({"RAG_READER": "on"}))
     assert reader is not None
     candidates = [
         Candidate("DeepSeek", "", "a16z的联合创始人马克·安德森称赞了这个模型。"),
