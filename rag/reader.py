@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
@@ -221,8 +222,9 @@ def load_reader(model_dir: Path, base_model: str, source: Path | None = None) ->
         )
     config = BertConfig.from_pretrained(str(model_dir), num_hidden_layers=int(manifest["layers"]))
     net = ReaderNet(BertModel(config, add_pooling_layer=False), str(manifest.get("pooling", "all")))
-    base = load_file(str(model_dir / "model.safetensors"))
-    embeddings = {f"encoder.{k}": v for k, v in base.items() if k.startswith("embeddings.")}
+    # Only the embedding tensors of the base model (the embedder has loaded the rest already).
+    with safe_open(str(model_dir / "model.safetensors"), framework="pt") as base:
+        embeddings = {f"encoder.{k}": base.get_tensor(k) for k in base.keys() if k.startswith("embeddings.")}  # noqa: SIM118 (not a dict)
     trained = {k: v.to(torch.float32) for k, v in load_file(str(source / WEIGHTS)).items()}
     missing, unexpected = net.load_state_dict({**embeddings, **trained}, strict=False)
     if unexpected or [k for k in missing if not k.endswith("position_ids")]:

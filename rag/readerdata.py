@@ -14,6 +14,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answer import char_bigrams
 from rag.chunking import split_sentences
 from rag.squad import Article
 from rag.types import Candidate, Sentence
@@ -80,11 +81,6 @@ def locate_questions(
 
 def question_texts(articles: Sequence[Article]) -> dict[str, str]:
     return {qa.qid: qa.question for a in articles for p in a.paragraphs for qa in p.qas}
-
-
-def char_bigrams(text: str) -> set[str]:
-    squashed = "".join(ch for ch in text.lower() if ch.isalnum())
-    return {squashed[i : i + 2] for i in range(len(squashed) - 1)}
 
 
 def lexical_neighbours(question: str, pool: Sequence[tuple[int, int, int, str]], n: int) -> list[tuple[int, int, int]]:
