@@ -52,7 +52,7 @@ bench: index
 # Retrains the reader (rag/models/) from ../shared/datasets: about an hour on 2 cores, fixed seed.
 DATASETS ?= ../shared/datasets
 reader: install
-	$(BIN)/python -m rag.readertrain --datasets $(DATASETS) --out rag/models
+	$(BIN)/python -m rag.training.train --datasets $(DATASETS) --out rag/models
 
 docker-test:
 	bash docker/test.sh

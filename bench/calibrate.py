@@ -17,13 +17,13 @@ import numpy as np
 from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel, fit
 from rag.embedding import load_embedder
-from rag.evaluation import load_questions
+from rag.evaluation.metrics import load_questions
 from rag.pipeline import Pipeline
 from rag.store import load_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION = ROOT / "rag" / "calibration.json"
-SETS = [ROOT / "tests" / "benchmark" / "questions.jsonl", ROOT / "tests" / "benchmark" / "heldout.jsonl"]
+SETS = [ROOT / "benchmarks" / "questions.jsonl", ROOT / "benchmarks" / "heldout.jsonl"]
 
 
 def rates(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

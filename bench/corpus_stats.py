@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import statistics
 
-from rag.chunking import chunk_document
 from rag.config import Settings
-from rag.loading import decode, load_corpus
+from rag.ingest.chunking import chunk_document
+from rag.ingest.loading import decode, load_corpus
 
 CHUNK_SIZES = (200, 300, 400, 600)
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.embedding import load_embedder
-from rag.evaluation import load_questions, run, summarize
+from rag.evaluation.metrics import load_questions, run, summarize
 from rag.pipeline import Pipeline
-from rag.reader import reader_for
+from rag.rankers.readernet import reader_for
 from rag.store import load_index
 
-SETS = {"benchmark": Path("tests/benchmark/questions.jsonl"), "held-out": Path("tests/benchmark/heldout.jsonl")}
+SETS = {"benchmark": Path("benchmarks/questions.jsonl"), "held-out": Path("benchmarks/heldout.jsonl")}
 COLUMNS = ("evidence_hit", "disputed_source_coverage", "no_answer_true_rate", "no_answer_false_rate")
 
 

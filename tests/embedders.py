@@ -58,7 +58,7 @@ def bigrams(text: str) -> list[str]:
 
 
 class BigramReader:
-    """Stands in for rag.reader.Reader: the probability is the share of the question's bigrams that the
+    """Stands in for rag.rankers.readernet.Reader: the probability is the share of the question's bigrams that the
     sentence holds, and the short answer is the sentence's first word (a run of letters or digits)."""
 
     def __init__(self, threshold: float = 0.3) -> None:

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.evaluation import Outcome, breakdown, load_questions, run, summarize
+from rag.evaluation.metrics import Outcome, breakdown, load_questions, run, summarize
 from rag.pipeline import Pipeline
-from rag.reader import reader_for
+from rag.rankers.readernet import reader_for
 from rag.store import build_index, load_index
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "tests" / "benchmark" / "questions.jsonl"
-HELDOUT = ROOT / "tests" / "benchmark" / "heldout.jsonl"
+QUESTIONS = ROOT / "benchmarks" / "questions.jsonl"
+HELDOUT = ROOT / "benchmarks" / "heldout.jsonl"
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.model]
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import chunk_document, split_sentences
-from rag.loading import load_corpus
+from rag.ingest.chunking import chunk_document, split_sentences
+from rag.ingest.loading import load_corpus
 from rag.types import Chunk, Document
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

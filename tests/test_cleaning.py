@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.loading import load_corpus, load_document
+from rag.ingest.loading import load_corpus, load_document
 from rag.types import Document
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

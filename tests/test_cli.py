@@ -11,13 +11,14 @@ import pytest
 from click.testing import CliRunner, Result
 from embedders import CEDICT_SAMPLE, CORPUS, BigramReader, HashEmbedder, write_corpus
 
-from rag import crosslingual, embedding, pipeline
+from rag import embedding, pipeline
 from rag.cli import main
 from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel
 from rag.pipeline import Pipeline
 from rag.serialize import answer_to_dict
 from rag.store import load_index
+from rag.text import crosslingual
 
 QUESTION = "Which pandas eat bamboo?"
 ANSWER_KEYS = {"question", "answerable", "confidence", "answer", "evidence", "passages", "timings_ms"}

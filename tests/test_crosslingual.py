@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.crosslingual import (
+from rag.text.crosslingual import (
     Dictionary,
     build_dictionary,
     build_sounds,
@@ -12,7 +12,7 @@ from rag.crosslingual import (
     read_aloud,
     stem,
 )
-from rag.lexical import tokenize
+from rag.text.tokenize import tokenize
 
 LINES = [
     "熊貓 熊猫 [xiong2 mao1] /panda/CL:隻|只[zhi1]/",

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import BadQueryError
-from rag.evaluation import (
+from rag.evaluation.metrics import (
     Gold,
     Question,
     evaluate_one,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.fusion import reciprocal_rank_fusion
+from rag.retrieval.fusion import reciprocal_rank_fusion
 
 
 def test_an_item_ranked_by_both_beats_items_ranked_by_one() -> None:

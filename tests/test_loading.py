@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import chunk_corpus
-from rag.cleaning import Format
 from rag.errors import BadDocumentError
-from rag.loading import (
+from rag.ingest.chunking import chunk_corpus
+from rag.ingest.cleaning import Format
+from rag.ingest.loading import (
     corpus_summary,
     detect_format,
     detect_language,
@@ -110,7 +110,7 @@ def _only_skip(corpus: Corpus) -> str:
 def test_empty_file_is_skipped_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "empty.txt"
     path.write_bytes(b"  \n")
-    with caplog.at_level(logging.WARNING, logger="rag.loading"):
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.loading"):
         assert _only_skip(load_corpus([path])) == "empty file"
     assert [r.getMessage() for r in caplog.records] == [f"skipped {path}: empty file"]
     with pytest.raises(BadDocumentError, match="empty file"):
@@ -162,7 +162,7 @@ def test_unsupported_and_hidden_files_in_a_folder_are_ignored_silently(
     (tmp_path / "notes.pdf").write_text("Some text.", encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text("Hidden text.", encoding="utf-8")
     (tmp_path / "kept.md").write_text("# Kept\n\nA sentence here.", encoding="utf-8")
-    with caplog.at_level(logging.INFO, logger="rag.loading"):
+    with caplog.at_level(logging.INFO, logger="rag.ingest.loading"):
         corpus = load_corpus([tmp_path])
     assert [d.source_file for d in corpus.documents] == ["kept.md"]
     assert corpus.skipped == () and caplog.records == []
@@ -189,7 +189,7 @@ def test_unparsable_front_matter_is_skipped(tmp_path: Path) -> None:
 def test_duplicate_content_is_indexed_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "a.txt").write_text("同一篇文章。\n\n第二段。", encoding="utf-8")
     (tmp_path / "b.md").write_text("同一篇文章。\n\n\n   第二段。  \n", encoding="utf-8")
-    with caplog.at_level(logging.INFO, logger="rag.loading"):
+    with caplog.at_level(logging.INFO, logger="rag.ingest.loading"):
         corpus = load_corpus([tmp_path])
     assert [d.source_file for d in corpus.documents] == ["a.txt"]
     assert [(Path(d.path).name, d.reason) for d in corpus.duplicates] == [("b.md", "duplicate of a.txt")]

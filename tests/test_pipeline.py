@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from embedders import CEDICT_SAMPLE, CORPUS, BigramReader, HashEmbedder, write_corpus
 
-from rag import crosslingual, pipeline
+from rag import pipeline
 from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel
 from rag.errors import BadQueryError, DocumentNotFoundError, IndexMissingError, IndexStaleError
 from rag.pipeline import KEYWORD_WEIGHT, MAX_QUESTION_CHARS, Pipeline
 from rag.store import StoredIndex, build_index, load_index
+from rag.text import crosslingual
 from rag.types import Answer, Hit
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from rag.config import Settings
 from rag.embedding import SentenceTransformerEmbedder, load_embedder
-from rag.provision import PROMPTS, dequantize_q4_0, ensure_default_model, provisioned_dir
+from rag.tools.provision import PROMPTS, dequantize_q4_0, ensure_default_model, provisioned_dir
 
 SENTENCES = [
     "How much did it cost to train DeepSeek V3?",

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-QUESTIONS_FILE = Path(__file__).parent / "benchmark" / "questions.jsonl"
+QUESTIONS_FILE = Path(__file__).parent.parent / "benchmarks" / "questions.jsonl"
 # Written later from the documents alone, without running the pipeline: a check on the tuning.
-HELDOUT_FILE = Path(__file__).parent / "benchmark" / "heldout.jsonl"
+HELDOUT_FILE = Path(__file__).parent.parent / "benchmarks" / "heldout.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}

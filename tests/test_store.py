@@ -21,14 +21,15 @@ from embedders import (
     write_corpus,
 )
 
-from rag import chunking, crosslingual
-from rag.chunking import chunk_corpus
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import BadDocumentError, IndexMissingError, IndexStaleError
-from rag.lexical import KeywordIndex
-from rag.loading import load_corpus
+from rag.ingest import chunking
+from rag.ingest.chunking import chunk_corpus
+from rag.ingest.loading import load_corpus
 from rag.store import FORMAT_VERSION, build_index, load_index, read_manifest, staleness
+from rag.text import crosslingual
+from rag.text.tokenize import KeywordIndex
 from rag.vectors import VectorIndex
 
 CHUNK_SIZE = 100

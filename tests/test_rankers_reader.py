@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.answer import ScoredSentence
-from rag.reading import PER_SOURCE, ReadSentence, candidates, select
+from rag.extraction import ScoredSentence
+from rag.rankers.reader import PER_SOURCE, ReadSentence, candidates, select
 from rag.types import Chunk, Sentence
 
 

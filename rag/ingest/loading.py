@@ -3,7 +3,7 @@
 Files are found in the folders given (hidden and unsupported ones passed over) and decoded: UTF-8, a
 byte-order mark, or a guess among the legacy Chinese encodings. The format is read from the content,
 the suffix only settling close calls. Front matter and a clipping tool's link header say what the
-document is; ``rag.cleaning`` turns the body into clean text and finds the rest of its metadata. A file
+document is; ``rag.ingest.cleaning`` turns the body into clean text and finds the rest of its metadata. A file
 that cannot be read or leaves no text is skipped with the reason, and so is a second copy of a text;
 ids are file stems, made unique by the content where two files share one.
 """
@@ -25,11 +25,11 @@ import yaml
 from bs4 import BeautifulSoup
 from charset_normalizer import from_bytes
 
-from rag.cleaning import HAN, TAG, Format, Meta, clean_body, clean_url, iso_date, normalise_space
 from rag.errors import BadDocumentError
+from rag.ingest.cleaning import HAN, TAG, Format, Meta, clean_body, clean_url, iso_date, normalise_space
 from rag.types import Chunk, Corpus, Document, Skipped
 
-log = logging.getLogger("rag.loading")
+log = logging.getLogger("rag.ingest.loading")
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})

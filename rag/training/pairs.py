@@ -14,9 +14,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer import char_bigrams
-from rag.chunking import split_sentences
-from rag.squad import Article
+from rag.extraction import char_bigrams
+from rag.ingest.chunking import split_sentences
+from rag.training.squad import Article
 from rag.types import Candidate, Sentence
 
 TITLE_CHARS = 24

@@ -22,7 +22,7 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
-from rag.lexical import segment, tokenize
+from rag.text.tokenize import segment, tokenize
 
 ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<defs>.*)/$")
 PARENTHETICAL = re.compile(r"\([^)]*\)")

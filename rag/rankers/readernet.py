@@ -2,7 +2,7 @@
 
 It is the bottom layers of the provisioned multilingual-e5-small with two small heads: one scores
 whether the sentence answers the question, one marks the short answer's start and end inside the
-sentence. Training (``rag.readertrain``) changes only the transformer layers and the heads, so only
+sentence. Training (``rag.training.train``) changes only the transformer layers and the heads, so only
 those ship (``rag/models/reader.safetensors``, fp16); the 96M-parameter embedding matrix is taken
 from the provisioned model at load time. ``reader.json`` beside the weights is its manifest: the
 base model, the layers kept, the data, the seed and the dev figures; a reader trained on another
@@ -153,7 +153,7 @@ class Reader:
         self.temperature = float(manifest.get("calibration", {}).get("temperature", 1.0))
         self.shift = float(manifest.get("calibration", {}).get("shift", 0.0))
         # Below this probability the documents are taken not to answer (chosen on the dev set by a
-        # stated cost: see rag.readertrain).
+        # stated cost: see rag.training.train).
         self.threshold = float(manifest.get("calibration", {}).get("threshold", 0.5))
 
     @torch.inference_mode()

@@ -6,7 +6,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rag.evaluation import HEADLINE, NO_ANSWER, VARIANTS, breakdown, format_table, load_questions, run, summarize
+from rag.evaluation.metrics import (
+    HEADLINE,
+    NO_ANSWER,
+    VARIANTS,
+    breakdown,
+    format_table,
+    load_questions,
+    run,
+    summarize,
+)
 from rag.pipeline import Pipeline
 from rag.types import Answer
 

@@ -1,6 +1,6 @@
 """SQuAD-style reading-comprehension files (CMRC 2018, DRCD, XQuAD) as articles of paragraphs.
 
-The reader is trained on them (``rag.readerdata``), and ``rag eval --squad`` indexes their paragraphs
+The reader is trained on them (``rag.training.pairs``), and ``rag eval --squad`` indexes their paragraphs
 as documents and asks their questions. Files are split by article, never by question, so a question
 held out for measuring never shares its text with a question trained on.
 """

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.lexical import KeywordIndex, tokenize
+from rag.text.tokenize import KeywordIndex, tokenize
 
 
 def test_chinese_is_segmented_into_words() -> None:

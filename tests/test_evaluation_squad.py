@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from embedders import CEDICT_SAMPLE, BigramReader, HashEmbedder
 
-from rag import crosslingual
 from rag.config import Settings
+from rag.evaluation.squad import answer_span, evaluate_squad, questions_of, write_documents
 from rag.pipeline import Pipeline
-from rag.squad import QA, Article, Paragraph
-from rag.squadeval import answer_span, evaluate_squad, questions_of, write_documents
 from rag.store import build_index, load_index
+from rag.text import crosslingual
+from rag.training.squad import QA, Article, Paragraph
 
 PANDAS = "Giant pandas live in the mountains of Sichuan. They eat bamboo for most of the day."
 TEA = "龙井茶产于杭州西湖。它是绿茶的一种。"
@@ -80,7 +80,7 @@ def test_not_indexed_questions_are_counted_apart(monkeypatch: pytest.MonkeyPatch
 
 
 def test_answer_span_falls_back_to_the_answer_text() -> None:
-    from rag.squadeval import Asked
+    from rag.evaluation.squad import Asked
     from rag.types import Document
 
     doc = Document("d", "f.md", "t", None, None, None, "zh", "前言。\n" + TEA)

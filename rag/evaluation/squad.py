@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from rag.evaluation import char_f1, locate
-from rag.squad import Article
+from rag.evaluation.metrics import char_f1, locate
+from rag.training.squad import Article
 from rag.types import Answer, Document
 
 

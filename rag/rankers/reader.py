@@ -1,7 +1,7 @@
 """The reader stage: the best candidate sentences of today's scorer, read with the question in one
 batch, re-ranked by the reader's probability that they answer it, and chosen per source.
 
-The reader itself (``rag.reader``) is a torch model; this module only needs something that reads,
+The reader itself (``rag.rankers.readernet``) is a torch model; this module only needs something that reads,
 so tests hand in a fake.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rag.answer import ScoredSentence, near_duplicate
+from rag.extraction import ScoredSentence, near_duplicate
 from rag.types import Candidate, Reading
 
 # Candidates from one source before the rest are filled in by score: a source that speaks to the

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.answer import (
+from rag.extraction import (
     ANSWER_TYPE_BONUS,
     QUESTION_PENALTY,
     ScoredSentence,

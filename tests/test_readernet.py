@@ -11,7 +11,15 @@ import pytest
 
 from rag.config import DEFAULT_MODEL, Settings
 from rag.errors import ModelError
-from rag.reader import MANIFEST, MAX_ANSWER_TOKENS, WEIGHTS, best_span, default_dir, load_reader, read_manifest
+from rag.rankers.readernet import (
+    MANIFEST,
+    MAX_ANSWER_TOKENS,
+    WEIGHTS,
+    best_span,
+    default_dir,
+    load_reader,
+    read_manifest,
+)
 from rag.types import Candidate
 
 OFFSETS = [(0, 0), (0, 2), (2, 4), (4, 6), (6, 8), (0, 0)]  # [CLS] four sentence tokens [SEP]
@@ -66,7 +74,7 @@ def test_a_missing_reader_says_how_to_train_one(tmp_path: Path) -> None:
 
 @pytest.mark.model
 def test_the_reader_prefers_the_answering_sentence_across_languages() -> None:
-    from rag.reader import reader_for
+    from rag.rankers.readernet import reader_for
 
     reader = reader_for(Settings.from_env({"RAG_READER": "on"}))
     assert reader is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import BadQueryError
-from rag.squad import load_squad, question_count, split_articles
+from rag.training.squad import load_squad, question_count, split_articles
 
 CONTEXT = "梁文峰创立了DeepSeek。公司位于杭州。"
 

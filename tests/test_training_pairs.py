@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from rag.readerdata import (
+from rag.training.pairs import (
     BEFORE_CHARS,
     SENTENCE_CHARS,
     build_pairs,
@@ -13,7 +13,7 @@ from rag.readerdata import (
     paragraph_sentences,
     question_texts,
 )
-from rag.squad import QA, Article, Paragraph
+from rag.training.squad import QA, Article, Paragraph
 
 ZH = "深度求索是一家公司。它由梁文峰创立。公司位于杭州。它发布了R1模型。"
 

@@ -26,9 +26,18 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from rag.config import DEFAULT_MODEL, Settings
 from rag.embedding import resolve_model_path
-from rag.evaluation import char_f1
-from rag.reader import ReaderNet, best_span, build_net, default_dir, encode, load_reader, save_reader, token_targets
-from rag.readerdata import (
+from rag.evaluation.metrics import char_f1
+from rag.rankers.readernet import (
+    ReaderNet,
+    best_span,
+    build_net,
+    default_dir,
+    encode,
+    load_reader,
+    save_reader,
+    token_targets,
+)
+from rag.training.pairs import (
     Located,
     Pair,
     build_pairs,
@@ -38,7 +47,7 @@ from rag.readerdata import (
     paragraph_sentences,
     question_texts,
 )
-from rag.squad import Article, load_squad
+from rag.training.squad import Article, load_squad
 
 DEV_ARTICLES = 6  # of XQuAD's 24
 # Languages whose XQuAD questions are asked of the Chinese paragraphs (and English and Chinese ones of
