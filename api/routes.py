@@ -12,8 +12,6 @@ from api.deps import DocumentsDep, PipelineDep, slot
 from api.errors import HTTPError
 from api.metrics import Metrics
 from api.schemas import (
-    DEFAULT_TOP_K,
-    MAX_TOP_K,
     QUESTION_DESCRIPTION,
     QUESTION_SCHEMA,
     AskRequest,
@@ -27,6 +25,7 @@ from api.schemas import (
     SearchResponse,
 )
 from api.security import MAX_BODY_BYTES
+from rag.config import MAX_TOP_K
 from rag.serialize import answer_to_dict, document_to_dict, hit_to_dict
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -96,7 +95,9 @@ def search(
     q: Annotated[QuestionText, Query(description=QUESTION_DESCRIPTION, json_schema_extra=QUESTION_SCHEMA)],
     pipeline: PipelineDep,
     documents: DocumentsDep,
-    top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = DEFAULT_TOP_K,
+    top_k: Annotated[
+        int | None, Query(ge=1, le=MAX_TOP_K, description="By default the server's RAG_TOP_K (5).")
+    ] = None,
 ) -> dict[str, Any]:
     return {"query": q, "passages": [hit_to_dict(hit, documents) for hit in pipeline.search(q, top_k)]}
 

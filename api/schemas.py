@@ -11,9 +11,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
-MAX_QUESTION_CHARS = 1000
-MAX_TOP_K = 20
-DEFAULT_TOP_K = 5
+from rag.config import MAX_QUESTION_CHARS, MAX_TOP_K
 
 # Exactly the characters str.strip() removes, spelled out: `\s` means different things in Python,
 # Rust (pydantic, schemathesis) and JavaScript, and the schema must say what the server does.
@@ -56,8 +54,12 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     question: QuestionText = Field(description=QUESTION_DESCRIPTION, json_schema_extra=QUESTION_SCHEMA)
-    top_k: Annotated[int, BeforeValidator(json_integer)] = Field(
-        DEFAULT_TOP_K, strict=False, ge=1, le=MAX_TOP_K, description="How many sources and passages, at most."
+    top_k: Annotated[int | None, BeforeValidator(json_integer)] = Field(
+        None,
+        strict=False,
+        ge=1,
+        le=MAX_TOP_K,
+        description="How many sources and passages, at most; by default the server's RAG_TOP_K (5).",
     )
 
 

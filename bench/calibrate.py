@@ -10,6 +10,7 @@ fitted on the other ones alone, then leave-one-out over all of them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from rag.coverage import FEATURES, CoverageModel, fit
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions
 from rag.pipeline import Pipeline
-from rag.store import load_index
+from rag.stores import open_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION = ROOT / "rag" / "calibration.json"
@@ -44,7 +45,7 @@ def main() -> None:
     settings = Settings.from_env()
     # The shipped calibration may not fit the features any more: this script is what refits it.
     neutral = CoverageModel((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES))
-    pipeline = Pipeline(settings, load_embedder(settings), load_index(settings.index_dir), coverage=neutral)
+    pipeline = Pipeline(settings, load_embedder(settings), open_backend(settings).open(), coverage=neutral)
     sets = []
     for path in args.questions:
         questions = load_questions(path)
@@ -69,7 +70,7 @@ def main() -> None:
     true_rate, false_rate = rates(loo, y)
     print(f"  leave-one-out over all {len(y)}: true {true_rate:.3f}, false {false_rate:.3f}")
 
-    model = fit(x, y)
+    model = dataclasses.replace(fit(x, y), model=settings.embedding_model)
     for name, _, xs, ys in sets:
         true_rate, false_rate = rates(judged(model, xs), ys)
         print(f"  {name}, fitted on all (what ships): true {true_rate:.3f}, false {false_rate:.3f}")

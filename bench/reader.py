@@ -13,8 +13,9 @@ from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions, run, summarize
 from rag.pipeline import Pipeline
+from rag.rankers.reader import ReaderRanker
 from rag.rankers.readernet import reader_for
-from rag.store import load_index
+from rag.stores import open_backend
 
 SETS = {"benchmark": Path("benchmarks/questions.jsonl"), "held-out": Path("benchmarks/heldout.jsonl")}
 COLUMNS = ("evidence_hit", "disputed_source_coverage", "no_answer_true_rate", "no_answer_false_rate")
@@ -23,12 +24,12 @@ COLUMNS = ("evidence_hit", "disputed_source_coverage", "no_answer_true_rate", "n
 def main(candidates: tuple[int, ...] = (8, 16, 32)) -> None:
     settings = Settings.from_env()
     embedder = load_embedder(settings)
-    index = load_index(settings.index_dir)
+    store = open_backend(settings).open()
     reader = reader_for(dataclasses.replace(settings, reader=True))
-    variants: list[tuple[str, Pipeline]] = [("reader off", Pipeline(settings, embedder, index))]
+    variants: list[tuple[str, Pipeline]] = [("reader off", Pipeline(settings, embedder, store))]
     for n in candidates:
-        scoped = dataclasses.replace(settings, reader_candidates=n)
-        variants.append((f"reader, {n} candidates", Pipeline(scoped, embedder, index, reader=reader)))
+        ranker = ReaderRanker(reader, store.documents, n) if reader else None
+        variants.append((f"reader, {n} candidates", Pipeline(settings, embedder, store, ranker=ranker)))
     header = f"{'variant':<24}{'set':<11}" + "".join(f"{c[:14]:>16}" for c in COLUMNS) + f"{'p50 ms':>9}{'p95 ms':>9}"
     print(header)
     for name, pipeline in variants:
@@ -42,7 +43,7 @@ def main(candidates: tuple[int, ...] = (8, 16, 32)) -> None:
                 took.append((time.perf_counter() - started) * 1000)
                 return answer
 
-            summary = summarize(run(questions, ask, index.documents))
+            summary = summarize(run(questions, ask, store.documents.documents))
             cells = "".join(f"{float(summary[c]):>16.3f}" for c in COLUMNS)
             p95 = sorted(took)[round(0.95 * (len(took) - 1))]
             print(f"{name:<24}{set_name:<11}{cells}{statistics.median(took):>9.0f}{p95:>9.0f}", flush=True)

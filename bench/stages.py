@@ -11,8 +11,9 @@ from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions
 from rag.pipeline import Pipeline
+from rag.rankers.reader import ReaderRanker
 from rag.rankers.readernet import reader_for
-from rag.store import load_index
+from rag.stores import open_backend
 
 QUESTIONS = Path("benchmarks/questions.jsonl")
 
@@ -28,19 +29,20 @@ def main() -> None:
     embedder = load_embedder(settings)
     model_s = time.perf_counter() - started
     started = time.perf_counter()
-    index = load_index(settings.index_dir)
+    store = open_backend(settings).open()
     index_s = time.perf_counter() - started
     started = time.perf_counter()
     reader = reader_for(settings)
     reader_s = time.perf_counter() - started
-    pipeline = Pipeline(settings, embedder, index, reader=reader)
+    ranker = ReaderRanker(reader, store.documents, settings.reader_candidates) if reader else None
+    pipeline = Pipeline(settings, embedder, store, ranker=ranker)
     print(
         f"model load {model_s:.2f}s, reader load {reader_s:.2f}s, index load {index_s:.2f}s, "
-        f"index build {index.manifest.build_seconds:.1f}s"
+        f"index build {store.manifest.build_seconds:.1f}s"
     )
     print(
-        f"corpus: {index.manifest.documents} documents, {index.manifest.chunks} chunks, "
-        f"{index.manifest.sentences} sentences"
+        f"corpus: {store.manifest.documents} documents, {store.manifest.chunks} chunks, "
+        f"{store.manifest.sentences} sentences"
     )
 
     embed_ms = []

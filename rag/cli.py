@@ -1,4 +1,8 @@
-"""The command line: a thin layer over the library. Domain errors become one line and exit code 1."""
+"""The command line: a thin layer over the library. Domain errors become one line and exit code 1.
+
+The library is imported inside each command: the pipeline pulls in torch, FAISS and jieba (seconds),
+which `rag --help` and a mistyped option should not wait for.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 
 import click
 
-from rag.config import Settings
+from rag.config import MAX_TOP_K, Settings
 from rag.errors import BadDocumentError, ConfigError, DocumentNotFoundError, RagError
 
 EXIT_CODES: dict[type[RagError], int] = {ConfigError: 2}
@@ -69,22 +73,24 @@ def model(ctx: click.Context, as_json: bool) -> None:
 def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
     """Build the index of PATHS (files or folders; default RAG_SEEDS_DIR), when it is stale."""
     from rag.embedding import load_embedder
-    from rag.store import build_index, read_manifest, staleness
+    from rag.indexing import build_index, staleness
+    from rag.stores import open_backend
 
     settings = settings_from(ctx)
     sources = list(paths) or [settings.seeds_dir]
     for source in sources:
         if not source.exists():
             raise BadDocumentError(f"{source} does not exist")
-    reason = staleness(read_manifest(settings.index_dir), settings, sources)
-    if reason is None and not rebuild:
-        manifest = read_manifest(settings.index_dir)
-        assert manifest is not None
-        click.echo(f"index is up to date: {manifest.documents} documents, {manifest.chunks} chunks")
+    backend = open_backend(settings)
+    current = backend.manifest()
+    reason = staleness(current, settings, sources)
+    if reason is None and not rebuild and current is not None:
+        click.echo(f"index is up to date: {current.documents} documents, {current.chunks} chunks")
         return
     click.echo(f"building the index ({reason or 'rebuild requested'})", err=True)
-    manifest, notes = build_index(settings, load_embedder(settings), sources, progress=True)
-    for note in notes:
+    built = build_index(settings, load_embedder(settings), backend, sources, progress=True)
+    manifest = built.manifest
+    for note in built.notes:
         click.echo(note, err=True)
     click.echo(
         f"{manifest.documents} documents, {manifest.chunks} chunks, {manifest.skipped} skipped "
@@ -99,9 +105,9 @@ def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) ->
 def docs(ctx: click.Context, doc_id: str | None, as_json: bool) -> None:
     """List the indexed documents, or print one document's clean text."""
     from rag.serialize import document_to_dict
-    from rag.store import load_index
+    from rag.stores import open_backend
 
-    documents = load_index(settings_from(ctx).index_dir).documents
+    documents = open_backend(settings_from(ctx)).open().documents.documents
     if doc_id is not None:
         if doc_id not in documents:
             raise DocumentNotFoundError(f"no document with doc_id {doc_id!r}; `rag docs` lists them")
@@ -123,10 +129,10 @@ def docs(ctx: click.Context, doc_id: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.argument("query")
-@click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), help="How many sources [RAG_TOP_K, default 5].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, as GET /search returns it.")
 @click.pass_context
-def search(ctx: click.Context, query: str, top_k: int, as_json: bool) -> None:
+def search(ctx: click.Context, query: str, top_k: int | None, as_json: bool) -> None:
     """Show the passages that dense and keyword search, fused, rank highest for QUERY."""
     from rag.pipeline import Pipeline
     from rag.serialize import hit_to_dict
@@ -134,23 +140,22 @@ def search(ctx: click.Context, query: str, top_k: int, as_json: bool) -> None:
     pipeline = Pipeline.from_settings(settings_from(ctx))
     hits = pipeline.search(query, top_k)
     if as_json:
-        echo_json({"query": query, "passages": [hit_to_dict(h, pipeline.index.documents) for h in hits]})
+        echo_json({"query": query, "passages": [hit_to_dict(h, pipeline.store.documents.documents) for h in hits]})
         return
     for hit in hits:
         doc = pipeline.document(hit.chunk.doc_id)
-        dense = f"{hit.dense_score:.3f}#{hit.dense_rank}" if hit.dense_score is not None else "-"
-        keyword = f"{hit.keyword_score:.2f}#{hit.keyword_rank}" if hit.keyword_score is not None else "-"
-        click.echo(f"{hit.rank}. {hit.chunk.chunk_id}  fused {hit.score:.4f}  dense {dense}  keyword {keyword}")
+        ranked = "  ".join(f"{name} {score:.3f}#{rank}" for name, (rank, score) in hit.retrievers.items())
+        click.echo(f"{hit.rank}. {hit.chunk.chunk_id}  fused {hit.score:.4f}  {ranked}")
         click.echo(f"   {doc.title} [{hit.chunk.start}:{hit.chunk.end}]")
         click.echo(f"   {_one_line(hit.chunk.text, 160)}")
 
 
 @main.command()
 @click.argument("question")
-@click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), help="How many sources [RAG_TOP_K, default 5].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, exactly as POST /ask returns it.")
 @click.pass_context
-def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
+def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> None:
     """Answer QUESTION with quoted sentences from the documents, each with its citation."""
     from rag.pipeline import Pipeline
     from rag.serialize import answer_to_dict
@@ -158,7 +163,7 @@ def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
     pipeline = Pipeline.from_settings(settings_from(ctx))
     answer = pipeline.ask(question, top_k)
     if as_json:
-        echo_json(answer_to_dict(answer, pipeline.index.documents))
+        echo_json(answer_to_dict(answer, pipeline.store.documents.documents))
         return
     if not answer.answerable:
         click.echo("The documents do not cover this question. The closest passages:")
@@ -199,7 +204,7 @@ def ask(ctx: click.Context, question: str, top_k: int, as_json: bool) -> None:
 )
 @click.option("--articles", default=":", show_default=True, help="With --squad: which articles, as START:END.")
 @click.option("--split-articles", is_flag=True, help="With --squad: leave every other article out of the index.")
-@click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), help="How many sources [RAG_TOP_K, default 5].")
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -217,7 +222,7 @@ def eval_command(
     questions_from: Path | None,
     articles: str,
     split_articles: bool,
-    top_k: int,
+    top_k: int | None,
     output: Path,
     ablation: bool,
     as_json: bool,
@@ -227,6 +232,7 @@ def eval_command(
     from rag.pipeline import Pipeline
 
     settings = settings_from(ctx)
+    top_k = top_k or settings.top_k
     if squad is not None:
         report = _squad_report(settings, squad, questions_from, articles, split_articles, top_k)
     else:
@@ -247,8 +253,9 @@ def _squad_report(
 
     from rag.embedding import load_embedder
     from rag.evaluation.squad import evaluate_squad
+    from rag.indexing import build_index
     from rag.pipeline import Pipeline
-    from rag.store import build_index
+    from rag.stores import open_backend
     from rag.training.squad import load_squad
 
     chosen = load_squad(squad)[_slice(articles)]
@@ -259,7 +266,7 @@ def _squad_report(
 
     def open_pipeline(documents: Path, index: Path) -> Pipeline:
         scoped = replace(settings, seeds_dir=documents, index_dir=index)
-        build_index(scoped, embedder, [documents])
+        build_index(scoped, embedder, open_backend(scoped), [documents])
         return Pipeline.from_settings(scoped, embedder=embedder)
 
     figures = evaluate_squad(chosen, asked_as, split, open_pipeline, top_k)

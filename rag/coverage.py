@@ -2,6 +2,8 @@
 
 The weights live in ``rag/calibration.json``; ``bench/calibrate.py`` refits them on the benchmark
 questions (leave-one-out figures are printed there, so the fit is judged on questions it did not see).
+The file records the embedding model and the ranker it was fitted for, and is refused for another:
+its signals are that model's cosines.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
+
+from rag.errors import ConfigError
+from rag.extraction import ScoredSentence
+from rag.query import Query
+from rag.retrieval import Retrieval
 
 # Signals that were tried and dropped: the share of the question's words that one sentence holds,
 # and the share the corpus has at all. They separated the benchmark set's unanswerable questions
@@ -42,6 +49,8 @@ class CoverageModel:
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     threshold: float = 0.5
+    model: str | None = None  # the embedding model it was fitted for; None for a hand-made model
+    ranker: str | None = None  # the ranker it was fitted behind; None: extraction's own scores
 
     def probability(self, signals: Signals) -> float:
         return self.probability_vector(signals.vector())
@@ -56,6 +65,8 @@ class CoverageModel:
 
     def to_json(self) -> str:
         payload = {
+            "model": self.model,
+            "ranker": self.ranker,
             "features": list(FEATURES),
             "weights": list(self.weights),
             "bias": self.bias,
@@ -70,16 +81,44 @@ class CoverageModel:
         raw = json.loads(text)
         if tuple(raw["features"]) != FEATURES:
             raise ValueError(f"calibration features {raw['features']} do not match {list(FEATURES)}")
-        return cls(tuple(raw["weights"]), raw["bias"], tuple(raw["mean"]), tuple(raw["scale"]), raw["threshold"])
+        weights, mean, scale = tuple(raw["weights"]), tuple(raw["mean"]), tuple(raw["scale"])
+        return cls(weights, raw["bias"], mean, scale, raw["threshold"], raw.get("model"), raw.get("ranker"))
 
 
 def default_model() -> CoverageModel:
+    """The shipped calibration (``rag/calibration.json``), whatever it was fitted for."""
     return CoverageModel.from_json(resources.files("rag").joinpath("calibration.json").read_text("utf-8"))
 
 
-def latin_share(text: str) -> float:
-    letters = [ch for ch in text if ch.isalpha()]
-    return sum(ch.isascii() for ch in letters) / len(letters) if letters else 0.0
+def model_for(embedding_model: str, ranker: str | None = None) -> CoverageModel:
+    """The shipped calibration, refused unless it was fitted for this embedding model and ranker."""
+    model = default_model()
+    if (model.model, model.ranker) != (embedding_model, ranker):
+        raise ConfigError(
+            f"rag/calibration.json was fitted for model {model.model!r} and ranker {model.ranker!r}, "
+            f"not {embedding_model!r} and {ranker!r}: refit it with `python bench/calibrate.py --write`"
+        )
+    return model
+
+
+def signals(
+    query: Query, retrieval: Retrieval, scored: Sequence[ScoredSentence], corpus_names: frozenset[str]
+) -> Signals:
+    """What the coverage model sees: read off the question, the rankings and the scored sentences."""
+    dense = retrieval.rankings.get("dense", [])
+    keyword = retrieval.rankings.get("keyword", [])
+    dense_scores = [s for _, s in dense]
+    top = dense_scores[0] if dense_scores else 0.0
+    tail = dense_scores[10:20] or dense_scores[-1:] or [0.0]
+    return Signals(
+        top_passage=top,
+        top_sentence=max((s.similarity for s in scored), default=0.0),
+        margin=top - float(np.mean(tail)),
+        keyword=float(np.log1p(keyword[0][1])) if keyword else 0.0,
+        agreement=agreement([i for i, _ in dense], [i for i, _ in keyword]),
+        unknown_name=float(bool(query.names - corpus_names)),
+        latin=query.latin,
+    )
 
 
 def agreement(dense_ids: Sequence[int], keyword_ids: Sequence[int], depth: int = 5) -> float:

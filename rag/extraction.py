@@ -1,18 +1,20 @@
 """Answer extraction: score the sentences of the top passages, keep the best of each source, cite them.
 
-Sentence vectors are computed at index time, so scoring a question costs one matrix product.
+Sentence vectors are computed at index time, so scoring a question costs one product with the
+candidate sentences' vectors.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from rag.query import Query
+from rag.retrieval import Retrieval
+from rag.stores.base import DocumentStore, VectorIndex
 from rag.types import Chunk, Citation, Document, Evidence, Sentence
 
 # The weights below were chosen by a sweep on the benchmark questions (see "Tuning" in README.md);
@@ -20,6 +22,9 @@ from rag.types import Chunk, Citation, Document, Evidence, Sentence
 # Weight of keyword overlap next to cosine similarity. e5 cosines of relevant and irrelevant
 # sentences differ by ~0.05-0.10, so an overlap in [0, 1] needs a weight of that order.
 OVERLAP_WEIGHT = 0.3
+# Sentences are drawn from this many fused passages: enough to reach every source in a small
+# corpus, few enough that the answer stays on the passages retrieval trusts.
+ANSWER_PASSAGES = 20
 # A source's best sentence must score within this of the best sentence overall to be shown:
 # it keeps a weak, off-topic sentence from a source that does not address the question out.
 SOURCE_MARGIN = 0.12
@@ -42,20 +47,6 @@ ANSWER_TYPE_BONUS = 0.05
 QUESTION_PENALTY = 0.05
 _QUESTION = re.compile(r"[?？]\s*[\"'”’」』)）]*\s*$")
 
-# Expected answer types, from the question's wording. Only question forms count: "how do MoE models
-# keep costs down" asks for no number, and "what did it answer when asked" for no date.
-_ASKS_FOR = {
-    "date": re.compile(
-        r"^\s*when\b|\bwhen (?:did|was|were|is|will|does|do|has|had)\b|,? and when\b|"
-        r"\b(?:what|which|on what|in what) (?:date|year|day|month)\b|"
-        r"哪一?(?:天|年|月)|什么时候|何时|几月|几号|哪个月",
-        re.IGNORECASE,
-    ),
-    "number": re.compile(
-        r"\bhow (?:many|much|far|long|big|large|old)\b|多少|几[个张块位名年天次倍]|多[大长高久远]",
-        re.IGNORECASE,
-    ),
-}
 _HOLDS = {
     "date": re.compile(
         r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b(?:19|20)\d\d\b|今年|去年|明年|"
@@ -76,13 +67,6 @@ class ScoredSentence:
     score: float
 
 
-def inverse_document_frequency(token_lists: Iterable[Sequence[str]]) -> dict[str, float]:
-    lists = list(token_lists)
-    df = Counter(t for tokens in lists for t in set(tokens))
-    n = len(lists)
-    return {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-
-
 def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str], idf: dict[str, float]) -> float:
     """Share of the query's idf mass that the sentence contains. Each query word is a group of
     alternatives (the word and its translations): present if any is, weighted by its rarest known
@@ -99,11 +83,6 @@ def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str],
     return found / total
 
 
-def expected_answer(question: str) -> str | None:
-    """What kind of answer the question asks for: "date", "number", or None when it names none."""
-    return next((kind for kind, pattern in _ASKS_FOR.items() if pattern.search(question)), None)
-
-
 def is_question(text: str) -> bool:
     """Whether the sentence ends with a question mark (before any closing quote or bracket)."""
     return bool(_QUESTION.search(text))
@@ -114,21 +93,41 @@ def holds(kind: str, text: str) -> bool:
     return bool(_HOLDS[kind].search(text))
 
 
+def score_passages(
+    query: Query,
+    retrieval: Retrieval,
+    documents: DocumentStore,
+    vectors: VectorIndex,
+    idf: dict[str, float],
+) -> list[ScoredSentence]:
+    """Every sentence of the top ANSWER_PASSAGES passages, scored for the query, best first; only
+    these sentences' similarities are fetched from the vector index."""
+    candidates: list[tuple[int, Chunk, Sentence, float]] = []
+    top = retrieval.hits[0].score if retrieval.hits else 1.0
+    for hit, position in zip(retrieval.hits[:ANSWER_PASSAGES], retrieval.positions, strict=False):
+        rows = documents.sentence_rows(position)
+        context = hit.score / top
+        candidates.extend((row, hit.chunk, hit.chunk.sentences[row - rows.start], context) for row in rows)
+    fetched = [row for row, *_ in candidates]
+    similarities = vectors.sentence_similarities(query.vector, fetched)
+    terms = [documents.sentence_terms(row) for row in fetched]
+    return score_sentences(query.terms, candidates, similarities, terms, idf, query.expected)
+
+
 def score_sentences(
     query_terms: Sequence[Sequence[str]],
     candidates: Sequence[tuple[int, Chunk, Sentence, float]],
-    similarities: np.ndarray,
-    sentence_tokens: Sequence[Sequence[str]],
+    similarities: Sequence[float] | np.ndarray,
+    sentence_terms: Sequence[Sequence[str]],
     idf: dict[str, float],
     expected: str | None = None,
 ) -> list[ScoredSentence]:
-    """``candidates``: (sentence row, chunk, sentence, the chunk's retrieval score in [0, 1]);
-    ``similarities``: the query's cosine with every sentence row, computed once per query;
-    ``expected``: the answer type the question asks for (see ``expected_answer``)."""
+    """``candidates``: (sentence row, chunk, sentence, the chunk's retrieval score in [0, 1]), with
+    each one's cosine with the query in ``similarities`` and its keyword terms in ``sentence_terms``;
+    ``expected``: the answer type the question asks for (see ``rag.query.expected_answer``)."""
     scored = []
-    for row, chunk, sentence, context in candidates:
-        sim = similarities[row]
-        overlap = keyword_overlap(query_terms, sentence_tokens[row], idf)
+    for (row, chunk, sentence, context), sim, terms in zip(candidates, similarities, sentence_terms, strict=True):
+        overlap = keyword_overlap(query_terms, terms, idf)
         score = float(sim) + OVERLAP_WEIGHT * overlap + CONTEXT_WEIGHT * context
         if expected and holds(expected, sentence.text):
             score += ANSWER_TYPE_BONUS

@@ -54,15 +54,16 @@ class Corpus:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage, with the score from each retriever kept for debugging."""
+    """A retrieved passage: its fused score and rank, and where each retriever ranked it."""
 
     chunk: Chunk
     score: float
     rank: int
-    dense_score: float | None = None
-    dense_rank: int | None = None
-    keyword_score: float | None = None
-    keyword_rank: int | None = None
+    retrievers: dict[str, tuple[int, float]] = field(default_factory=dict)  # name -> (rank, score)
+
+    def ranked_by(self, retriever: str) -> tuple[int, float] | None:
+        """(rank, score) from ``retriever``, or None when it did not rank this passage."""
+        return self.retrievers.get(retriever)
 
 
 @dataclass(frozen=True)

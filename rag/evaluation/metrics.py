@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,7 @@ def gold_spans(question: Question, by_file: dict[str, Document]) -> tuple[list[S
     return spans, missing
 
 
-def evaluate_one(question: Question, answer: Answer, documents: dict[str, Document], k: int = 10) -> Outcome:
+def evaluate_one(question: Question, answer: Answer, documents: Mapping[str, Document], k: int = 10) -> Outcome:
     by_file = {d.source_file: d for d in documents.values()}
     spans, missing = gold_spans(question, by_file)
     hits = answer.hits[:k]
@@ -221,7 +221,7 @@ def _ratio(a: float, b: float) -> float:
 Asker = Callable[[str], Answer]
 
 
-def run(questions: Sequence[Question], ask: Asker, documents: dict[str, Document]) -> list[Outcome]:
+def run(questions: Sequence[Question], ask: Asker, documents: Mapping[str, Document]) -> list[Outcome]:
     """``ask`` must return at least 10 passages: the retrieval metrics look that deep."""
     return [evaluate_one(q, ask(q.question), documents) for q in questions]
 

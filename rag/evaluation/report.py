@@ -34,7 +34,7 @@ def evaluation_report(pipeline: Pipeline, questions_file: Path, top_k: int, abla
         if name != "fused" and not ablation:
             continue
         variant = pipeline.variant(**switches)
-        outcomes = run(questions, partial(_ask, variant, top_k=top_k), pipeline.index.documents)
+        outcomes = run(questions, partial(_ask, variant, top_k=top_k), pipeline.store.documents.documents)
         entry: dict[str, Any] = {"overall": summarize(outcomes), **breakdown(outcomes)}
         if name == "fused":
             entry["per_question"] = [_question_row(o) for o in outcomes]

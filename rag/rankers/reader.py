@@ -1,22 +1,29 @@
-"""The reader stage: the best candidate sentences of today's scorer, read with the question in one
-batch, re-ranked by the reader's probability that they answer it, and chosen per source.
+"""The reader as a ranker: the best candidate sentences of extraction, read with the question in one
+batch, each with its document's title and the sentence before it.
 
-The reader itself (``rag.rankers.readernet``) is a torch model; this module only needs something that reads,
-so tests hand in a fake.
+The reader itself (``rag.rankers.readernet``) is a torch model; this module only needs something
+that reads, so tests hand in a fake.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Protocol
 
-from rag.extraction import ScoredSentence, near_duplicate
+from rag.extraction import ScoredSentence
+from rag.query import Query
+from rag.rankers.base import Ranked
+from rag.stores.base import DocumentStore
 from rag.types import Candidate, Reading
 
 # Candidates from one source before the rest are filled in by score: a source that speaks to the
 # question keeps a place in the batch even when another source has many similar sentences.
 PER_SOURCE = 2
+# What the reader reads of a sentence, in characters: the start of its document's title, the end of the
+# sentence before it, and its own start (the model reads 128 tokens in all, the question included).
+TITLE_CHARS = 24
+BEFORE_CHARS = 48
+SENTENCE_CHARS = 160
 
 
 class SentenceReader(Protocol):
@@ -25,15 +32,38 @@ class SentenceReader(Protocol):
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]: ...
 
 
-@dataclass(frozen=True)
-class ReadSentence:
-    scored: ScoredSentence
-    probability: float
-    answer: tuple[int, int] | None  # the short answer's offsets inside the sentence
+class ReaderRanker:
+    name = "reader"
+
+    def __init__(self, reader: SentenceReader, documents: DocumentStore, candidates: int) -> None:
+        if candidates < 1:
+            raise ValueError(f"candidates must be at least 1. Currently, candidates is {candidates}")
+        self.reader = reader
+        self.documents = documents
+        self.candidates = candidates
 
     @property
-    def doc_id(self) -> str:
-        return self.scored.chunk.doc_id
+    def threshold(self) -> float:
+        return self.reader.threshold
+
+    def rank(self, query: Query, sentences: Sequence[ScoredSentence]) -> list[Ranked]:
+        """The sentences with the reader's judgement, most likely answer first."""
+        chosen = candidates(sentences, self.candidates)
+        readings = self.reader.read(query.text, [self.candidate(s) for s in chosen])
+        out = [Ranked(s, r.probability, r.answer) for s, r in zip(chosen, readings, strict=True)]
+        out.sort(key=lambda r: -r.probability)
+        return out
+
+    def candidate(self, s: ScoredSentence) -> Candidate:
+        """The sentence with its document's title and the sentence before it in the document."""
+        before = ""
+        if s.row > 0:
+            ci, si = self.documents.sentence_at(s.row - 1)
+            previous = self.documents.chunk(ci)
+            if previous.doc_id == s.chunk.doc_id:
+                before = previous.sentences[si].text
+        title = self.documents.documents[s.chunk.doc_id].title
+        return clip(title, before, s.sentence.text)
 
 
 def candidates(scored: Sequence[ScoredSentence], n: int) -> list[ScoredSentence]:
@@ -50,37 +80,6 @@ def candidates(scored: Sequence[ScoredSentence], n: int) -> list[ScoredSentence]
     return sorted([*first, *rest], key=lambda s: -s.score)
 
 
-def read(
-    reader: SentenceReader,
-    question: str,
-    sentences: Sequence[ScoredSentence],
-    passage_of: Callable[[ScoredSentence], Candidate],
-) -> list[ReadSentence]:
-    """The sentences with the reader's judgement, most likely answer first."""
-    readings = reader.read(question, [passage_of(s) for s in sentences])
-    out = [ReadSentence(s, r.probability, r.answer) for s, r in zip(sentences, readings, strict=True)]
-    out.sort(key=lambda r: -r.probability)
-    return out
-
-
-def select(read_sentences: Sequence[ReadSentence], top_k: int, floor: float) -> list[ReadSentence]:
-    """The best answering sentence of each source (so disagreement shows), then the next best, up to
-    ``top_k``; a sentence below ``floor`` is shown only when nothing reaches it; near-duplicates once."""
-    if not read_sentences:
-        return []
-    passing = [r for r in read_sentences if r.probability >= floor] or list(read_sentences[:1])
-    chosen: list[ReadSentence] = []
-    seen: set[str] = set()
-    for r in passing:
-        if len(chosen) < top_k and r.doc_id not in seen and not _repeats(r, chosen):
-            chosen.append(r)
-            seen.add(r.doc_id)
-    for r in passing:
-        if len(chosen) < top_k and r not in chosen and not _repeats(r, chosen):
-            chosen.append(r)
-    chosen.sort(key=lambda r: -r.probability)
-    return chosen
-
-
-def _repeats(candidate: ReadSentence, chosen: Sequence[ReadSentence]) -> bool:
-    return any(near_duplicate(candidate.scored.sentence.text, c.scored.sentence.text) for c in chosen)
+def clip(title: str, before: str, sentence: str) -> Candidate:
+    """What the reader reads of a sentence: its start, the end of the sentence before, the title's start."""
+    return Candidate(title[:TITLE_CHARS], before[-BEFORE_CHARS:], sentence[:SENTENCE_CHARS])

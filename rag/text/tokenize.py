@@ -1,4 +1,4 @@
-"""Keyword search: BM25 over jieba-segmented Chinese and lower-cased Latin words."""
+"""Keyword terms: jieba-segmented Chinese and lower-cased Latin words, without function words."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import logging
 import re
 import unicodedata
 from functools import cache
-from pathlib import Path
-
-import numpy as np
 
 # Function words that match everywhere and rank nothing. Kept short on purpose: BM25's idf
 # handles the rest, and a long list would drop words that matter in short queries.
@@ -189,44 +186,3 @@ def entities(text: str) -> set[str]:
     mentions the thing a question is about at all."""
     normalized = unicodedata.normalize("NFKC", text).lower()
     return {name + version.split(".")[0] for name, version in ENTITY.findall(normalized)}
-
-
-class KeywordIndex:
-    """BM25 (bm25s, Lucene variant) over pre-tokenised passages."""
-
-    def __init__(self, retriever: object, size: int) -> None:
-        self._bm25 = retriever
-        self.size = size
-
-    @classmethod
-    def build(cls, texts: list[str]) -> KeywordIndex:
-        import bm25s
-
-        corpus = [tokenize(t) or ["\u2205"] for t in texts]  # bm25s needs a token per passage
-        retriever = bm25s.BM25()
-        retriever.index(corpus, show_progress=False)
-        return cls(retriever, len(texts))
-
-    @property
-    def vocabulary(self) -> set[str]:
-        return set(self._bm25.vocab_dict)  # type: ignore[attr-defined]
-
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
-        known = [t for t in query_tokens if t in self._bm25.vocab_dict]  # type: ignore[attr-defined]
-        if not known:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
-
-    def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
-        scores = self.scores(query_tokens)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
-
-    def save(self, directory: Path) -> None:
-        self._bm25.save(str(directory), show_progress=False)  # type: ignore[attr-defined]
-
-    @classmethod
-    def load(cls, directory: Path, size: int) -> KeywordIndex:
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(directory), show_progress=False), size)

