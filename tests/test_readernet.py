@@ -19,6 +19,7 @@ from rag.rankers.readernet import (
     default_dir,
     load_reader,
     read_manifest,
+    reader_for,
 )
 from rag.types import Candidate
 
@@ -74,8 +75,6 @@ def test_a_missing_reader_says_how_to_train_one(tmp_path: Path) -> None:
 
 @pytest.mark.model
 def test_the_reader_prefers_the_answering_sentence_across_languages() -> None:
-    from rag.rankers.readernet import reader_for
-
     reader = reader_for(Settings.from_env({"RAG_READER": "on"}))
     assert reader is not None
     candidates = [

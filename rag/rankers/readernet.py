@@ -145,6 +145,21 @@ def best_span(
     return where
 
 
+@torch.inference_mode()
+def logits_and_spans(
+    net: ReaderNet, tokenizer: PreTrainedTokenizerBase, question: str, passages: Sequence[Candidate]
+) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+    """Uncalibrated relevance logits and the best answer span (untrimmed) of each passage, in one batch.
+
+    Serving (``Reader.read``) and the dev figures of training both read through this, so the figures
+    the threshold is chosen on are those of the reader as it serves."""
+    encoded = encode(tokenizer, [question] * len(passages), passages)
+    relevance, spans = net(encoded)
+    starts, ends, mask = spans[..., 0].numpy(), spans[..., 1].numpy(), encoded.sentence_mask.numpy()
+    found = [best_span(starts[i], ends[i], mask[i], encoded.offsets[i]) for i in range(len(passages))]
+    return relevance.numpy(), found
+
+
 class Reader:
     def __init__(self, net: ReaderNet, tokenizer: PreTrainedTokenizerBase, manifest: dict[str, Any]) -> None:
         self.net = net.eval()
@@ -153,22 +168,18 @@ class Reader:
         self.temperature = float(manifest.get("calibration", {}).get("temperature", 1.0))
         self.shift = float(manifest.get("calibration", {}).get("shift", 0.0))
         # Below this probability the documents are taken not to answer (chosen on the dev set by a
-        # stated cost: see rag.training.train).
+        # stated cost: see rag.training.calibrate).
         self.threshold = float(manifest.get("calibration", {}).get("threshold", 0.5))
 
-    @torch.inference_mode()
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
         """One batched forward pass over all candidate sentences."""
         if not passages:
             return []
-        encoded = encode(self.tokenizer, [question] * len(passages), passages)
-        relevance, spans = self.net(encoded)
-        probabilities = torch.sigmoid(relevance / self.temperature + self.shift).tolist()
-        starts, ends = spans[..., 0].numpy(), spans[..., 1].numpy()
-        mask = encoded.sentence_mask.numpy()
+        logits, spans = logits_and_spans(self.net, self.tokenizer, question, passages)
+        probabilities = torch.sigmoid(torch.from_numpy(logits) / self.temperature + self.shift).tolist()
         return [
-            Reading(float(p), _trim(best_span(starts[i], ends[i], mask[i], encoded.offsets[i]), passages[i].sentence))
-            for i, p in enumerate(probabilities)
+            Reading(float(p), _trim(span, c.sentence))
+            for p, span, c in zip(probabilities, spans, passages, strict=True)
         ]
 
 

@@ -26,38 +26,24 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from rag.config import DEFAULT_MODEL, Settings
 from rag.embedding import resolve_model_path
-from rag.evaluation.metrics import char_f1
-from rag.rankers.readernet import (
-    ReaderNet,
-    best_span,
-    build_net,
-    default_dir,
-    encode,
-    load_reader,
-    save_reader,
-    token_targets,
+from rag.rankers.readernet import ReaderNet, build_net, default_dir, encode, load_reader, save_reader, token_targets
+from rag.training.calibrate import (
+    FALSE_ANSWER_COST,
+    FALSE_DECLINE_COST,
+    DevSet,
+    calibration,
+    decisions,
+    dev_set,
+    measure,
+    public,
 )
-from rag.training.pairs import (
-    Located,
-    Pair,
-    build_pairs,
-    candidate,
-    lexical_neighbours,
-    locate_questions,
-    paragraph_sentences,
-    question_texts,
-)
-from rag.training.squad import Article, load_squad
+from rag.training.pairs import Pair, build_pairs, locate_questions, paragraph_sentences, question_texts
+from rag.training.squad import load_squad
 
 DEV_ARTICLES = 6  # of XQuAD's 24
 # Languages whose XQuAD questions are asked of the Chinese paragraphs (and English and Chinese ones of
 # the English paragraphs): English matters most, the others teach that the question's language varies.
 CROSS_LANGUAGES = ("en", "zh", "de", "es", "ru", "vi")
-# Choosing the "not covered" threshold: hiding a right answer is counted as costing twice as much as
-# showing evidence for a question the documents do not answer, which is still shown as uncertain
-# evidence a person can judge. The threshold minimises this cost on the dev set.
-FALSE_DECLINE_COST = 2.0
-FALSE_ANSWER_COST = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,22 +59,6 @@ class TrainConfig:
     dev_questions: int = 250
     seed: int = 13
     threads: int = 2
-
-
-@dataclass(frozen=True)
-class DevQuestion:
-    question: str
-    passages: tuple[Any, ...]  # Candidate, the first `own` of them from the question's own paragraph
-    positive: int  # index of the sentence that holds the answer
-    answer: tuple[int, int] | None
-    answer_text: str
-    outside: int  # passages[-outside:] come from other articles: the "not indexed" candidates
-
-
-@dataclass(frozen=True)
-class DevSet:
-    name: str
-    questions: tuple[DevQuestion, ...]
 
 
 def load_data(
@@ -125,39 +95,6 @@ def load_data(
     return train, dev, data
 
 
-def dev_set(name: str, contexts: list[Article], texts: dict[str, str] | None, limit: int, rng: random.Random) -> DevSet:
-    """Each question with the sentences of its paragraph, its article's and other articles' sentences
-    that share most words with it: the kind of candidates retrieval hands the reader."""
-    sentences = paragraph_sentences(contexts)
-    located = locate_questions(contexts, sentences, texts)
-    located = rng.sample(located, min(limit, len(located)))
-    pool = [
-        (ai, pi, si, s.text)
-        for ai, para_list in enumerate(sentences)
-        for pi, para in enumerate(para_list)
-        for si, s in enumerate(para)
-    ]
-    questions = []
-    for q in located:
-        own = [(q.article, q.paragraph, i) for i in range(len(sentences[q.article][q.paragraph]))]
-        same = [r for r in pool if r[0] == q.article and r[1] != q.paragraph]
-        other = [r for r in pool if r[0] != q.article]
-        near = lexical_neighbours(q.native_question, same, 4)
-        outside = lexical_neighbours(q.native_question, other, 8)
-        rows = own + near + outside
-        passages = tuple(candidate(contexts[a].title, sentences[a][p], s) for a, p, s in rows)
-        answer_text = _answer_text(contexts, q)
-        questions.append(DevQuestion(q.question, passages, q.sentence, q.answer, answer_text, len(outside)))
-    return DevSet(name, tuple(questions))
-
-
-def _answer_text(contexts: list[Article], q: Located) -> str:
-    para = contexts[q.article].paragraphs[q.paragraph]
-    sentences = paragraph_sentences([contexts[q.article]])[0][q.paragraph]
-    s = sentences[q.sentence]
-    return para.context[s.start : s.end][q.answer[0] : q.answer[1]] if q.answer else ""
-
-
 def batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> Iterator[list[Pair]]:
     """Batches of pairs of similar length (less padding), in random order."""
     order = list(pairs)
@@ -183,86 +120,6 @@ def loss_of(net: ReaderNet, tokenizer: PreTrainedTokenizerBase, batch: list[Pair
         span_loss = ce(masked[..., 0], torch.tensor(starts)) + ce(masked[..., 1], torch.tensor(ends))
         loss = loss + 0.5 * span_loss
     return loss
-
-
-@torch.inference_mode()
-def logits_for(
-    net: ReaderNet, tokenizer: PreTrainedTokenizerBase, question: str, passages: Sequence[Any]
-) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
-    encoded = encode(tokenizer, [question] * len(passages), passages)
-    relevance, spans = net(encoded)
-    starts, ends, mask = spans[..., 0].numpy(), spans[..., 1].numpy(), encoded.sentence_mask.numpy()
-    found = [best_span(starts[i], ends[i], mask[i], encoded.offsets[i]) for i in range(len(passages))]
-    return relevance.numpy(), found
-
-
-def evaluate(net: ReaderNet, tokenizer: PreTrainedTokenizerBase, dev: DevSet) -> dict[str, Any]:
-    net.eval()
-    top1, f1s, own_best, outside_best, near_miss, pos, neg = [], [], [], [], [], [], []
-    for q in dev.questions:
-        logits, spans = logits_for(net, tokenizer, q.question, q.passages)
-        best = int(np.argmax(logits))
-        top1.append(best == q.positive)
-        span = spans[q.positive]
-        predicted = q.passages[q.positive].sentence[span[0] : span[1]] if span else ""
-        if q.answer_text:
-            f1s.append(char_f1(predicted, q.answer_text))
-        own_best.append(float(logits.max()))
-        outside_best.append(float(logits[-q.outside :].max()))
-        # The index without the answer's sentence: its paragraph's other sentences are near misses
-        # (the sentence after it is left out too, since it is read with the answer as its context).
-        rest = [x for i, x in enumerate(logits) if i not in (q.positive, q.positive + 1)]
-        near_miss.append(float(max(rest)))
-        pos.append(float(logits[q.positive]))
-        neg += [float(x) for i, x in enumerate(logits) if i != q.positive]
-    net.train()
-    return {
-        "name": dev.name,
-        "questions": len(dev.questions),
-        "top1": float(np.mean(top1)),
-        "auc": auc(np.array(pos), np.array(neg)),
-        "answer_f1": float(np.mean(f1s)) if f1s else 0.0,
-        "covered_logits": own_best,
-        "not_indexed_logits": outside_best,
-        "near_miss_logits": near_miss,
-        "pos": pos,
-        "neg": neg,
-    }
-
-
-def auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    if not len(pos) or not len(neg):
-        return float("nan")
-    ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def calibrate(pos: Sequence[float], neg: Sequence[float]) -> tuple[float, float]:
-    """Platt scaling of the relevance logit (temperature and shift), by logistic regression."""
-    x = np.array([*pos, *neg])
-    y = np.array([1.0] * len(pos) + [0.0] * len(neg))
-    w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
-    a, b = 1.0, 0.0
-    for _ in range(2000):
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        err = (p - y) * w
-        a -= 0.05 * float((err * x).mean())
-        b -= 0.05 * float(err.mean())
-    return 1.0 / a, b
-
-
-def choose_threshold(covered: Sequence[float], not_covered: Sequence[float]) -> tuple[float, dict[str, float]]:
-    """The probability threshold that minimises the stated cost over the dev questions."""
-    cov, unc = np.array(covered), np.array(not_covered)
-    best_t, best_cost = 0.5, math.inf
-    for t in np.linspace(0.01, 0.99, 99):
-        cost = FALSE_DECLINE_COST * (cov < t).mean() + FALSE_ANSWER_COST * (unc >= t).mean()
-        if cost < best_cost - 1e-12:
-            best_t, best_cost = float(t), float(cost)
-    return best_t, {
-        "answerable_declined": float((cov < best_t).mean()),
-        "unanswerable_declined": float((unc < best_t).mean()),
-    }
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -314,10 +171,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     f"{elapsed / step:.2f} s/step, {eta / 60:.0f} min left",
                     flush=True,
                 )
-        figures = [evaluate(net, tokenizer, d) for d in dev]
+        figures = measure(net, tokenizer, dev, f"epoch {epoch} dev")
         score = float(np.mean([f["top1"] + f["auc"] for f in figures]))
-        history.append({"epoch": epoch, **{f["name"]: _public(f) for f in figures}})
-        print(f"epoch {epoch} dev: " + "; ".join(_line(f) for f in figures), flush=True)
+        history.append({"epoch": epoch, **{f["name"]: public(f) for f in figures}})
         if best is None or score > best["score"]:
             best = {"score": score, "figures": figures, "state": {k: v.clone() for k, v in net.state_dict().items()}}
     assert best is not None
@@ -336,29 +192,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "train_minutes": round((time.perf_counter() - started) / 60, 1),
         **calibration(figures),
     }
-    save_reader(net, manifest, cfg.out)
-    print(f"{_decisions(manifest)}; saved to {cfg.out}", flush=True)
-    return manifest
-
-
-def calibration(figures: list[dict[str, Any]]) -> dict[str, Any]:
-    """Platt scaling over every dev pair, then the threshold that minimises the stated cost, with the
-    questions whose article is not indexed and those whose answer sentence is not as the negatives."""
-    temperature, shift = calibrate([x for f in figures for x in f["pos"]], [x for f in figures for x in f["neg"]])
-
-    def probabilities(key: str) -> list[float]:
-        return [1 / (1 + math.exp(-(x / temperature + shift))) for f in figures for x in f[key]]
-
-    covered = probabilities("covered_logits")
-    not_indexed, near_miss = probabilities("not_indexed_logits"), probabilities("near_miss_logits")
-    threshold, rates = choose_threshold(covered, not_indexed + near_miss)
-    rates["not_indexed_declined"] = float(np.mean([p < threshold for p in not_indexed]))
-    rates["near_miss_declined"] = float(np.mean([p < threshold for p in near_miss]))
-    return {
-        "calibration": {"temperature": temperature, "shift": shift, "threshold": threshold},
-        "dev": {f["name"]: _public(f) for f in figures},
-        "dev_decisions": {k: round(v, 4) for k, v in rates.items()},
-    }
+    return _save(net, manifest, cfg.out)
 
 
 def recalibrate(cfg: TrainConfig) -> dict[str, Any]:
@@ -367,29 +201,15 @@ def recalibrate(cfg: TrainConfig) -> dict[str, Any]:
     settings = Settings.from_env()
     reader = load_reader(Path(resolve_model_path(settings)), settings.embedding_model, cfg.out)
     _, dev, _ = load_data(cfg, random.Random(cfg.seed), pairs=False)
-    figures = [evaluate(reader.net, reader.tokenizer, d) for d in dev]
-    print("dev: " + "; ".join(_line(f) for f in figures), flush=True)
+    figures = measure(reader.net, reader.tokenizer, dev, "dev")
     manifest = {**reader.manifest, **calibration(figures), "code_version": _git_version()}
-    save_reader(reader.net, manifest, cfg.out)
-    print(f"{_decisions(manifest)}; saved to {cfg.out}", flush=True)
+    return _save(reader.net, manifest, cfg.out)
+
+
+def _save(net: ReaderNet, manifest: dict[str, Any], out: Path) -> dict[str, Any]:
+    save_reader(net, manifest, out)
+    print(f"{decisions(manifest)}; saved to {out}", flush=True)
     return manifest
-
-
-def _decisions(manifest: dict[str, Any]) -> str:
-    rates = manifest["dev_decisions"]
-    return (
-        f"threshold {manifest['calibration']['threshold']:.2f}: dev answerable declined "
-        f"{rates['answerable_declined']:.3f}, not-indexed declined {rates['not_indexed_declined']:.3f}, "
-        f"near misses declined {rates['near_miss_declined']:.3f}"
-    )
-
-
-def _public(f: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in f.items() if not isinstance(v, list)}
-
-
-def _line(f: dict[str, Any]) -> str:
-    return f"{f['name']} top-1 {f['top1']:.3f} AUC {f['auc']:.3f} answer F1 {f['answer_f1']:.3f}"
 
 
 def _git_version() -> str:
