@@ -28,7 +28,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_FACTORY = "api.app:create_app"
-FAKE_FACTORY = "tests.fakes:create_fake_app"
+FAKE_FACTORY = "bench.fakes:create_fake_app"
 QUESTIONS = (
     "How many parameters does DeepSeek-V3 have?",
     "DeepSeek-V3 的总参数量是多少？",
@@ -152,7 +152,7 @@ def print_table(results: list[Result], label: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--fake", action="store_true", help="Serve tests.fakes.FakePipeline instead of the index.")
+    parser.add_argument("--fake", action="store_true", help="Serve bench.fakes.FakePipeline instead of the index.")
     parser.add_argument("--duration", type=float, default=10.0, help="Seconds per concurrency level [10].")
     parser.add_argument("--concurrency", default="1,4,16", help="Comma-separated client counts [1,4,16].")
     parser.add_argument("--startup-timeout", type=float, default=180.0, help="Seconds to wait for /readyz [180].")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -33,8 +32,6 @@ def _constant(bias: float) -> CoverageModel:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """RAG_* pointing into tmp_path, and every model loader answering with the hash embedder."""
-    for key in [k for k in os.environ if k.startswith("RAG_")]:
-        monkeypatch.delenv(key)
     monkeypatch.setenv("RAG_SEEDS_DIR", str(write_corpus(tmp_path / "seeds")))
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("RAG_EMBEDDING_MODEL", HashEmbedder().name)
