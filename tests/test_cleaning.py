@@ -142,18 +142,6 @@ def test_spliced_spam_phrase_is_cut_out_of_the_sentence_it_was_put_in(seeds: dic
     assert seeds["002"].text.endswith("个人观点,仅供参考。")
 
 
-def test_markdown_heading_text_is_kept_as_its_own_paragraph(seeds: dict[str, Document]) -> None:
-    paragraphs = seeds["003"].text.split("\n\n")
-    assert paragraphs[0] == "DeepSeek引爆AI革命:中国的OpenAI挑战西方霸权"
-    assert "亮点" in paragraphs
-
-
-def test_metadata_box_does_not_split_the_paragraphs_around_it(seeds: dict[str, Document]) -> None:
-    paragraphs = seeds["001"].text.split("\n\n")
-    before = next(i for i, p in enumerate(paragraphs) if p.startswith("“蒸馏技术”不是近年来的新发明"))
-    assert paragraphs[before + 1].startswith("显然，Deepseek不是")
-
-
 def test_cleaning_is_deterministic() -> None:
     assert load_corpus([SEEDS]) == load_corpus([SEEDS])
 
@@ -177,22 +165,3 @@ def test_spliced_phrase_is_found_from_the_page_not_a_list(tmp_path: Path) -> Non
 def test_an_honest_title_word_is_not_taken_for_spam(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("DeepSeek 是什么\n\nDeepSeek\n\nDeepSeek 是一家公司。", encoding="utf-8")
     assert load_document(tmp_path / "a.txt").text == "DeepSeek 是什么\n\nDeepSeek\n\nDeepSeek 是一家公司。"
-
-
-def test_a_metadata_box_in_html_becomes_fields(tmp_path: Path) -> None:
-    page = (
-        "<html><body><article><p>First paragraph of the story.</p>"
-        '<div class="card"><div>Info</div><div><b>Title:</b> Real title<br><b>Author:</b> Jane Roe<br>'
-        "<b>Date:</b> 2024-05-06</div></div><p>Second paragraph.</p></article>"
-        '<div class="share-buttons"><a href="https://x.example/share">Share</a></div></body></html>'
-    )
-    (tmp_path / "story.html").write_text(page, encoding="utf-8")
-    doc = load_document(tmp_path / "story.html")
-    assert (doc.title, doc.author, doc.published) == ("Real title", "Jane Roe", "2024-05-06")
-    assert doc.text == "First paragraph of the story.\n\nSecond paragraph."
-    assert doc.language == "en"
-
-
-def test_a_dash_inside_a_sentence_is_not_taken_for_a_bullet(seeds: dict[str, Document]) -> None:
-    # A bullet marker is only a bullet at the start of a line.
-    assert '学生不断向老师提问,并把"问题 - 答案"记录下来。' in seeds["002"].text

@@ -26,7 +26,11 @@ from bs4 import BeautifulSoup
 from charset_normalizer import from_bytes
 
 from rag.errors import BadDocumentError
-from rag.ingest.cleaning import HAN, TAG, Format, Meta, clean_body, clean_url, iso_date, normalise_space
+from rag.ingest.blocks import normalise_space
+from rag.ingest.cleaning import Format, clean_body
+from rag.ingest.html_page import TAG
+from rag.ingest.metadata import Meta, clean_url, iso_date
+from rag.text.scripts import HAN
 from rag.types import Chunk, Corpus, Document, Skipped
 
 log = logging.getLogger("rag.ingest.loading")

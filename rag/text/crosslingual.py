@@ -22,6 +22,7 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
+from rag.text.scripts import HAN_RUN
 from rag.text.tokenize import segment, tokenize
 
 ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<defs>.*)/$")
@@ -176,7 +177,6 @@ ENGLISH_WORDS = 60000
 # the corpus uses.
 RARE = 2.0
 MORE_COMMON = 2.0
-CJK = re.compile(r"[\u4e00-\u9fff]+")
 # Pinyin matches span this many characters: one syllable alone ("liang") reads as too many things.
 SOUND_SPAN = (2, 4)
 SOUND_ALTERNATIVES = 3
@@ -203,7 +203,7 @@ def build_sounds(texts: Iterable[str]) -> dict[str, list[str]]:
 
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for text in texts:
-        for run in CJK.findall(text):
+        for run in HAN_RUN.findall(text):
             syllables = lazy_pinyin(run)
             if len(syllables) != len(run):
                 continue  # pypinyin left a character unread: positions would not line up
@@ -303,7 +303,7 @@ def _sound_run(
     if not dictionary.sounds:
         return None
     token = tokens[start]
-    if CJK.fullmatch(token):
+    if HAN_RUN.fullmatch(token):
         if token in known or len(token) < SOUND_SPAN[0]:
             return None
         spelt = [w for w in dictionary.sounds.get(read_aloud(token), []) if w != token]
