@@ -140,10 +140,11 @@ class FakePipeline:
         except KeyError:
             raise DocumentNotFoundError(f"no document with doc_id {doc_id!r}") from None
 
-    def search(self, query: str, top_k: int = 5) -> list[Hit]:
-        return self._hits(_clean(query), top_k)
+    def search(self, query: str, top_k: int | None = None) -> list[Hit]:
+        return self._hits(_clean(query), top_k or self.settings.top_k)
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        top_k = top_k or self.settings.top_k
         question = _clean(question)
         self.questions.append(question)
         hits = self._hits(question, top_k)

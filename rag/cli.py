@@ -16,6 +16,7 @@ import click
 
 from rag.config import MAX_TOP_K, Settings
 from rag.errors import BadDocumentError, ConfigError, DocumentNotFoundError, RagError
+from rag.types import Hit
 
 EXIT_CODES: dict[type[RagError], int] = {ConfigError: 2}
 
@@ -144,7 +145,7 @@ def search(ctx: click.Context, query: str, top_k: int | None, as_json: bool) -> 
         return
     for hit in hits:
         doc = pipeline.document(hit.chunk.doc_id)
-        ranked = "  ".join(f"{name} {score:.3f}#{rank}" for name, (rank, score) in hit.retrievers.items())
+        ranked = "  ".join(f"{name} {_ranked(hit, name)}" for name in ("dense", "sentence", "keyword"))
         click.echo(f"{hit.rank}. {hit.chunk.chunk_id}  fused {hit.score:.4f}  {ranked}")
         click.echo(f"   {doc.title} [{hit.chunk.start}:{hit.chunk.end}]")
         click.echo(f"   {_one_line(hit.chunk.text, 160)}")
@@ -290,6 +291,11 @@ def _slice(spec: str) -> slice:
 
 def _squad_table(report: dict[str, Any]) -> str:
     return "\n".join(f"{key:>24}  {value}" for key, value in report.items())
+
+
+def _ranked(hit: Hit, retriever: str) -> str:
+    found = hit.ranked_by(retriever)
+    return "-" if found is None else f"{found[1]:.3f}#{found[0]}"
 
 
 def _one_line(text: str, width: int) -> str:

@@ -50,7 +50,7 @@ class Pipeline:
         self.settings = settings
         self.embedder = embedder
         self.store = store
-        self.coverage = coverage or _coverage_for(settings)
+        self.coverage = coverage or coverage_for(settings)
         self.ranker = ranker
         self.switches = switches
         self.analyzer = QueryAnalyzer(embedder, store.lexicon)
@@ -61,7 +61,9 @@ class Pipeline:
         self.joiner = RRFJoiner(settings.rrf_k, {name: w for name, w in weights.items() if name in voting})
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> Pipeline:
+    def from_settings(
+        cls, settings: Settings, embedder: Embedder | None = None, coverage: CoverageModel | None = None
+    ) -> Pipeline:
         """The pipeline over the index in service; reads only the index, never the source documents."""
         store = open_backend(settings).open()
         mismatch = serving_mismatch(store.manifest, settings)
@@ -69,7 +71,7 @@ class Pipeline:
             raise IndexStaleError(f"index in {settings.index_dir} cannot serve ({mismatch}): {REBUILD_HINT}")
         reader = reader_for(settings)
         ranker = ReaderRanker(reader, store.documents, settings.reader_candidates) if reader else None
-        return cls(settings, embedder or load_embedder(settings), store, ranker=ranker)
+        return cls(settings, embedder or load_embedder(settings), store, coverage, ranker)
 
     def variant(
         self, *, dense: bool = True, keyword: bool = True, diversify: bool = True, reader: bool = True
@@ -180,5 +182,5 @@ class Pipeline:
         return self.store.documents.documents[s.chunk.doc_id]
 
 
-def _coverage_for(settings: Settings) -> CoverageModel:
+def coverage_for(settings: Settings) -> CoverageModel:
     return coverage.model_for(settings.embedding_model)

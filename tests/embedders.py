@@ -15,7 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import Kind
+from rag.config import Settings
+from rag.embedding import Embedder, Kind
+from rag.indexing import Built, build_index
+from rag.stores.base import Store
+from rag.stores.local import LocalBackend
 from rag.types import Candidate, Reading
 
 DIMENSION = 64
@@ -155,3 +159,16 @@ def write_corpus(folder: Path, files: dict[str, str] = CORPUS) -> Path:
     for name, text in files.items():
         (folder / name).write_text(text, "utf-8")
     return folder
+
+
+def build_local(settings: Settings, embedder: Embedder | None = None, sources: list[Path] | None = None) -> Built:
+    """Build the local index of ``settings.seeds_dir`` (or ``sources``) with the hash embedder and the
+    CC-CEDICT sample handed in."""
+    backend = LocalBackend(settings.index_dir, settings.index_type)
+    return build_index(
+        settings, embedder or HashEmbedder(), backend, sources or [settings.seeds_dir], cedict=CEDICT_SAMPLE
+    )
+
+
+def open_local(settings: Settings) -> Store:
+    return LocalBackend(settings.index_dir, settings.index_type).open()

@@ -79,7 +79,7 @@ class Raising(FakePipeline):
         super().__init__()
         self.error = error
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
         raise self.error
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
+from rag.embedding import load_embedder
 from rag.evaluation.metrics import Outcome, breakdown, load_questions, run, summarize
+from rag.indexing import build_index
 from rag.pipeline import Pipeline
-from rag.rankers.readernet import reader_for
-from rag.store import build_index, load_index
+from rag.stores import open_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "benchmarks" / "questions.jsonl"
@@ -26,16 +27,14 @@ pytestmark = [pytest.mark.benchmark, pytest.mark.model]
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    from rag.embedding import load_embedder
-
     settings = Settings.from_env(seeds_dir=ROOT / "seeds", index_dir=tmp_path_factory.mktemp("index"))
     embedder = load_embedder(settings)
-    build_index(settings, embedder, [settings.seeds_dir])
-    return Pipeline(settings, embedder, load_index(settings.index_dir), reader=reader_for(settings))
+    build_index(settings, embedder, open_backend(settings), [settings.seeds_dir])
+    return Pipeline.from_settings(settings, embedder)
 
 
 def _run(pipeline: Pipeline, questions: Path) -> list[Outcome]:
-    return run(load_questions(questions), lambda q: pipeline.ask(q, 5, passages=10), pipeline.index.documents)
+    return run(load_questions(questions), lambda q: pipeline.ask(q, 5, passages=10), pipeline.store.documents.documents)
 
 
 @pytest.fixture(scope="module")

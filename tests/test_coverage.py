@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.coverage import FEATURES, CoverageModel, Signals, agreement, default_model, fit, latin_share
+from rag.coverage import FEATURES, CoverageModel, Signals, agreement, default_model, fit
+from rag.query import latin_share
 
 
 def _signals(level: float) -> Signals:

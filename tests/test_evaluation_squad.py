@@ -9,10 +9,12 @@ import pytest
 from embedders import CEDICT_SAMPLE, BigramReader, HashEmbedder
 
 from rag.config import Settings
+from rag.coverage import default_model
 from rag.evaluation.squad import answer_span, evaluate_squad, questions_of, write_documents
+from rag.indexing import build_index
 from rag.pipeline import Pipeline
-from rag.store import build_index, load_index
-from rag.text import crosslingual
+from rag.rankers.reader import ReaderRanker
+from rag.stores.local import LocalBackend
 from rag.training.squad import QA, Article, Paragraph
 
 PANDAS = "Giant pandas live in the mountains of Sichuan. They eat bamboo for most of the day."
@@ -33,12 +35,13 @@ def _articles() -> list[Article]:
 
 
 def _opener(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
-
     def open_pipeline(documents: Path, index: Path) -> Pipeline:
         settings = Settings(seeds_dir=documents, index_dir=index, embedding_model="test/hash", chunk_size=100)
-        build_index(settings, HashEmbedder(), [documents])
-        return Pipeline(settings, HashEmbedder(), load_index(index), reader=BigramReader(threshold=0.2))
+        backend = LocalBackend(index)
+        build_index(settings, HashEmbedder(), backend, [documents], cedict=CEDICT_SAMPLE)
+        store = backend.open()
+        ranker = ReaderRanker(BigramReader(threshold=0.2), store.documents, settings.reader_candidates)
+        return Pipeline(settings, HashEmbedder(), store, coverage=default_model(), ranker=ranker)
 
     return open_pipeline
 

@@ -7,9 +7,7 @@ from rag.extraction import (
     ANSWER_TYPE_BONUS,
     QUESTION_PENALTY,
     ScoredSentence,
-    expected_answer,
     holds,
-    inverse_document_frequency,
     is_question,
     keyword_overlap,
     near_duplicate,
@@ -17,6 +15,8 @@ from rag.extraction import (
     select_evidence,
     to_evidence,
 )
+from rag.query import expected_answer
+from rag.text.lexicon import inverse_document_frequency
 from rag.types import Chunk, Document, Sentence
 
 

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from embedders import CEDICT_SAMPLE, CORPUS, BigramReader, HashEmbedder, write_corpus
+from embedders import CORPUS, BigramReader, HashEmbedder, build_local, open_local, write_corpus
 
 from rag import pipeline
-from rag.config import Settings
-from rag.coverage import FEATURES, CoverageModel
-from rag.errors import BadQueryError, DocumentNotFoundError, IndexMissingError, IndexStaleError
-from rag.pipeline import KEYWORD_WEIGHT, MAX_QUESTION_CHARS, Pipeline
-from rag.store import StoredIndex, build_index, load_index
-from rag.text import crosslingual
-from rag.types import Answer, Hit
+from rag.config import MAX_QUESTION_CHARS, Settings
+from rag.coverage import FEATURES, CoverageModel, default_model
+from rag.errors import BadQueryError, ConfigError, DocumentNotFoundError, IndexMissingError, IndexStaleError
+from rag.pipeline import Pipeline
+from rag.rankers.reader import ReaderRanker
+from rag.stores.base import Store
+from rag.timing import Timings
+from rag.types import Answer, Chunk, Hit
 
 
 def _constant(bias: float) -> CoverageModel:
@@ -56,9 +57,21 @@ def _settings(root: Path) -> Settings:
 
 
 def _build(settings: Settings) -> None:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
-        build_index(settings, HashEmbedder(), [settings.seeds_dir])
+    build_local(settings)
+
+
+def _chunks(qa: Pipeline) -> list[Chunk]:
+    return [qa.store.documents.chunk(i) for i in range(qa.chunk_count)]
+
+
+def _rank(hit: Hit, retriever: str) -> int | None:
+    ranked = hit.ranked_by(retriever)
+    return None if ranked is None else ranked[0]
+
+
+def _score(hit: Hit, retriever: str) -> float | None:
+    ranked = hit.ranked_by(retriever)
+    return None if ranked is None else ranked[1]
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +82,12 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def index(settings: Settings) -> StoredIndex:
-    return load_index(settings.index_dir)
+def index(settings: Settings) -> Store:
+    return open_local(settings)
 
 
 @pytest.fixture
-def qa(settings: Settings, index: StoredIndex) -> Pipeline:
+def qa(settings: Settings, index: Store) -> Pipeline:
     return Pipeline(settings, HashEmbedder(), index, coverage=ALWAYS)
 
 
@@ -108,7 +121,7 @@ def test_every_citation_quotes_its_document_exactly(qa: Pipeline, question: str)
         doc = qa.document(c.doc_id)
         assert doc.text[c.start : c.end] == evidence.text
         assert (c.title, c.source_file, c.url, c.published) == (doc.title, doc.source_file, doc.url, doc.published)
-        chunk = next(ch for ch in qa.index.chunks if ch.chunk_id == c.chunk_id)
+        chunk = next(ch for ch in _chunks(qa) if ch.chunk_id == c.chunk_id)
         assert chunk.doc_id == c.doc_id and chunk.start <= c.start < c.end <= chunk.end
         assert evidence.text in answer.answer
 
@@ -142,7 +155,8 @@ def test_the_question_is_echoed_with_its_spacing_normalised(qa: Pipeline) -> Non
 
 def test_each_stage_is_timed(qa: Pipeline) -> None:
     timings = qa.ask("Which pandas eat bamboo?").timings_ms
-    assert {"embed", "dense", "keyword", "fuse", "extract", "coverage", "total"} <= timings.keys()
+    stages = {"embed", "expand", "dense", "sentence", "keyword", "fuse", "extract", "coverage", "total"}
+    assert stages <= timings.keys()
     assert all(ms >= 0 for ms in timings.values())
     assert timings["total"] >= timings["extract"] + timings["embed"]
 
@@ -153,10 +167,10 @@ def test_each_stage_is_timed(qa: Pipeline) -> None:
 def test_an_off_topic_question_has_no_words_in_the_corpus(qa: Pipeline) -> None:
     off_topic, on_topic = qa.signals(WEATHER), qa.signals("大熊猫吃什么？")
     assert off_topic.keyword == 0.0 and on_topic.keyword > 1.0
-    assert all(h.keyword_rank is None for h in qa.search(WEATHER, top_k=20))
+    assert all(_rank(h, "keyword") is None for h in qa.search(WEATHER, top_k=20))
 
 
-def test_an_uncovered_question_gets_no_answer_but_the_closest_passages(settings: Settings, index: StoredIndex) -> None:
+def test_an_uncovered_question_gets_no_answer_but_the_closest_passages(settings: Settings, index: Store) -> None:
     qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_KEYWORDS)
     answer = qa.ask(WEATHER)
     assert (answer.answerable, answer.answer, answer.evidence) == (False, "", ())
@@ -164,15 +178,15 @@ def test_an_uncovered_question_gets_no_answer_but_the_closest_passages(settings:
     assert qa.ask("大熊猫吃什么？").answerable
 
 
-def test_when_the_coverage_model_says_no_nothing_is_quoted(settings: Settings, index: StoredIndex) -> None:
+def test_when_the_coverage_model_says_no_nothing_is_quoted(settings: Settings, index: Store) -> None:
     answer = Pipeline(settings, HashEmbedder(), index, coverage=NEVER).ask("Which pandas eat bamboo?")
     assert (answer.answerable, answer.answer, answer.evidence) == (False, "", ())
     assert answer.hits
 
 
 @pytest.mark.parametrize("question", [WEATHER, "Which pandas eat bamboo?"])
-def test_the_calibrated_decision_and_the_evidence_agree(settings: Settings, index: StoredIndex, question: str) -> None:
-    answer = Pipeline(settings, HashEmbedder(), index).ask(question)  # rag/calibration.json
+def test_the_calibrated_decision_and_the_evidence_agree(settings: Settings, index: Store, question: str) -> None:
+    answer = Pipeline(settings, HashEmbedder(), index, coverage=default_model()).ask(question)
     assert answer.answerable == bool(answer.evidence) == bool(answer.answer)
 
 
@@ -226,12 +240,14 @@ def test_search_keeps_each_retrievers_score_and_rank(qa: Pipeline) -> None:
     hits = qa.search("Which pandas eat bamboo?", top_k=20)
     assert [h.rank for h in hits] == list(range(1, qa.chunk_count + 1))
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    by_dense = sorted(hits, key=lambda h: h.dense_rank or 0)
-    assert [h.dense_rank for h in by_dense] == list(range(1, len(hits) + 1))  # dense search ranks every chunk
-    assert [h.dense_score for h in by_dense] == sorted((h.dense_score or 0.0 for h in hits), reverse=True)
-    keyword = sorted((h for h in hits if h.keyword_rank is not None), key=lambda h: h.keyword_rank or 0)
-    assert [h.keyword_rank for h in keyword] == list(range(1, len(keyword) + 1))
-    assert all((h.keyword_score or 0.0) > 0 for h in keyword)
+    for retriever in ("dense", "sentence"):  # dense search ranks every chunk, both ways
+        by_dense = sorted(hits, key=lambda h: _rank(h, retriever) or 0)
+        assert [_rank(h, retriever) for h in by_dense] == list(range(1, len(hits) + 1))
+        scores = [_score(h, retriever) or 0.0 for h in by_dense]
+        assert scores == sorted(scores, reverse=True)
+    keyword = sorted((h for h in hits if _rank(h, "keyword") is not None), key=lambda h: _rank(h, "keyword") or 0)
+    assert [_rank(h, "keyword") for h in keyword] == list(range(1, len(keyword) + 1))
+    assert all((_score(h, "keyword") or 0.0) > 0 for h in keyword)
     assert "tea_zh#0" in {h.chunk.chunk_id for h in hits} - {h.chunk.chunk_id for h in keyword}
 
 
@@ -240,7 +256,7 @@ def test_dense_scores_are_the_cosine_of_question_and_passage(qa: Pipeline) -> No
     query = HashEmbedder().embed([question], "query")[0]
     for hit in qa.search(question, top_k=20):
         passage = HashEmbedder().embed([hit.chunk.text], "passage")[0]
-        assert hit.dense_score == pytest.approx(float(np.dot(query, passage)), abs=1e-5)
+        assert _score(hit, "dense") == pytest.approx(float(np.dot(query, passage)), abs=1e-5)
 
 
 def test_search_returns_top_k_hits(qa: Pipeline) -> None:
@@ -250,15 +266,15 @@ def test_search_returns_top_k_hits(qa: Pipeline) -> None:
 
 def test_an_english_word_finds_chinese_passages_through_the_dictionary(qa: Pipeline) -> None:
     hits = qa.search("bamboo", top_k=20)
-    assert {"panda_zh"} <= {h.chunk.doc_id for h in hits if h.keyword_rank is not None}
+    assert {"panda_zh"} <= {h.chunk.doc_id for h in hits if _rank(h, "keyword") is not None}
 
 
 def test_a_word_of_the_title_finds_the_documents_passages(qa: Pipeline) -> None:
     # "explained" is only in the title of panda_en.md: every passage is indexed under its title,
     # as an interview's answers are about the person its title names.
-    by_keyword = [h for h in qa.search("explained", top_k=20) if h.keyword_rank is not None]
+    by_keyword = [h for h in qa.search("explained", top_k=20) if _rank(h, "keyword") is not None]
     assert by_keyword and {h.chunk.doc_id for h in by_keyword} == {"panda_en"}
-    assert len(by_keyword) == sum(c.doc_id == "panda_en" for c in qa.index.chunks)
+    assert len(by_keyword) == sum(c.doc_id == "panda_en" for c in _chunks(qa))
 
 
 def test_a_sentence_is_matched_with_its_documents_title(qa: Pipeline) -> None:
@@ -270,8 +286,9 @@ def test_a_sentence_is_matched_with_its_documents_title(qa: Pipeline) -> None:
 
 def _single_ranking_rank(hit: Hit, k: int) -> float:
     """What is left of a fused score once the passage ranking's 1 / (k + rank) is taken out, as a rank."""
-    assert hit.dense_rank is not None
-    rest = hit.score - 1.0 / (k + hit.dense_rank)
+    dense_rank = _rank(hit, "dense")
+    assert dense_rank is not None
+    rest = hit.score - 1.0 / (k + dense_rank)
     return 1.0 / rest - k
 
 
@@ -288,13 +305,14 @@ def test_without_keyword_search_only_the_dense_rankings_count(qa: Pipeline) -> N
 def test_without_dense_search_the_keyword_ranking_is_the_ranking(qa: Pipeline) -> None:
     k = qa.settings.rrf_k
     hits = qa.variant(dense=False).search("Which pandas eat bamboo?", top_k=20)
-    assert [h.keyword_rank for h in hits] == [h.rank for h in hits]
-    assert [h.score for h in hits] == pytest.approx([KEYWORD_WEIGHT / (k + h.rank) for h in hits])
+    assert [_rank(h, "keyword") for h in hits] == [h.rank for h in hits]
+    weight = qa.settings.keyword_weight
+    assert [h.score for h in hits] == pytest.approx([weight / (k + h.rank) for h in hits])
 
 
 def test_a_variant_shares_the_loaded_index(qa: Pipeline) -> None:
     variant = qa.variant(keyword=False)
-    assert variant.index is qa.index and variant.embedder is qa.embedder and variant.coverage is qa.coverage
+    assert variant.store is qa.store and variant.embedder is qa.embedder and variant.coverage is qa.coverage
 
 
 # --- documents ---------------------------------------------------------------------------------
@@ -315,7 +333,7 @@ def test_an_unknown_document_is_not_found(qa: Pipeline) -> None:
 
 
 def test_from_settings_loads_a_fresh_index(settings: Settings, loader: list[Settings]) -> None:
-    qa = Pipeline.from_settings(settings)
+    qa = Pipeline.from_settings(settings, coverage=ALWAYS)
     assert loader == [settings]
     assert (qa.model_name, qa.document_count, qa.chunk_count) == (settings.embedding_model, len(CORPUS), 11)
 
@@ -329,13 +347,23 @@ def test_from_settings_refuses_a_stale_index_before_loading_the_model(
     assert loader == []
 
 
-def test_from_settings_notices_changed_documents(tmp_path: Path, loader: list[Settings]) -> None:
+def test_serving_reads_only_the_index_not_the_source_files(tmp_path: Path, loader: list[Settings]) -> None:
+    # An API replica has the index directory and nothing else; `rag index` is what notices edits.
     settings = _settings(tmp_path)
     _build(settings)
-    (settings.seeds_dir / "zoo.html").write_text(CORPUS["zoo.html"].replace("nine", "ten"), "utf-8")
-    with pytest.raises(IndexStaleError, match="rag index"):
-        Pipeline.from_settings(settings)
-    assert Pipeline.from_settings(settings, check_fresh=False).document_count == len(CORPUS)
+    before = Pipeline.from_settings(settings, coverage=ALWAYS).ask("How much is a ticket?")
+    for path in settings.seeds_dir.iterdir():
+        path.unlink()
+    settings.seeds_dir.rmdir()
+    after = Pipeline.from_settings(settings, coverage=ALWAYS).ask("How much is a ticket?")
+    assert after.evidence == before.evidence and after.evidence
+
+
+def test_the_shipped_coverage_model_is_refused_for_another_embedding_model(
+    settings: Settings, loader: list[Settings]
+) -> None:
+    with pytest.raises(ConfigError, match="was fitted for model"):
+        Pipeline.from_settings(settings)  # built with the hash embedder, calibrated for e5
 
 
 def test_from_settings_without_an_index_says_how_to_build_one(tmp_path: Path, loader: list[Settings]) -> None:
@@ -348,14 +376,19 @@ def test_from_settings_without_an_index_says_how_to_build_one(tmp_path: Path, lo
 
 
 @pytest.fixture
-def read_qa(settings: Settings, index: StoredIndex) -> Pipeline:
-    return Pipeline(settings, HashEmbedder(), index, coverage=NEVER, reader=BigramReader())
+def read_qa(settings: Settings, index: Store) -> Pipeline:
+    return Pipeline(settings, HashEmbedder(), index, coverage=NEVER, ranker=_ranker(BigramReader(), settings, index))
 
 
-def test_the_reader_reads_the_candidates_in_one_batch(settings: Settings, index: StoredIndex) -> None:
+def _ranker(reader: BigramReader, settings: Settings, index: Store) -> ReaderRanker:
+    return ReaderRanker(reader, index.documents, settings.reader_candidates)
+
+
+def test_the_reader_reads_the_candidates_in_one_batch(settings: Settings, index: Store) -> None:
     reader = BigramReader()
-    Pipeline(settings, HashEmbedder(), index, reader=reader).ask("How much does a zoo ticket cost?")
-    assert reader.batches == [min(settings.reader_candidates, len(index.sentence_rows))]
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=NEVER, ranker=_ranker(reader, settings, index))
+    qa.ask("How much does a zoo ticket cost?")
+    assert reader.batches == [min(settings.reader_candidates, index.manifest.sentences)]
 
 
 def test_with_a_reader_the_evidence_is_in_reader_order(read_qa: Pipeline) -> None:
@@ -385,19 +418,23 @@ def test_the_short_answer_lies_inside_its_quote(read_qa: Pipeline) -> None:
         assert text[e.answer_start : e.answer_end].isalnum()
 
 
-def test_a_sentence_is_read_with_its_title_and_the_sentence_before(read_qa: Pipeline) -> None:
-    s = read_qa._score_sentences(read_qa._retrieve("What do giant pandas eat?", {}))
-    later = next(x for x in s if x.row > 0 and read_qa.index.sentence_rows[x.row][1] > 0)
-    candidate = read_qa._candidate(later)
-    ci, si = read_qa.index.sentence_rows[later.row - 1]
-    assert read_qa.index.chunks[ci].sentences[si].text.endswith(candidate.before)
+def test_a_sentence_is_read_with_its_title_and_the_sentence_before(
+    read_qa: Pipeline, settings: Settings, index: Store
+) -> None:
+    query = read_qa.analyzer.analyze("What do giant pandas eat?")
+    s = read_qa._score(query, read_qa._retrieve(query, Timings()))
+    documents = index.documents
+    later = next(x for x in s if x.row > 0 and documents.sentence_at(x.row)[1] > 0)
+    candidate = _ranker(BigramReader(), settings, index).candidate(later)
+    ci, si = documents.sentence_at(later.row - 1)
+    assert documents.chunk(ci).sentences[si].text.endswith(candidate.before)
     assert read_qa.document(later.chunk.doc_id).title.startswith(candidate.title)
     assert later.sentence.text.startswith(candidate.sentence)
 
 
 def test_reader_off_is_todays_path(read_qa: Pipeline) -> None:
     off = read_qa.variant(reader=False)
-    assert off.reader is None
+    assert off.ranker is None
     answer = off.ask("How much does a zoo ticket cost?")
     assert answer.confidence is None and not answer.answerable  # the coverage model (NEVER) decides
 
@@ -407,4 +444,5 @@ def test_from_settings_loads_the_reader_it_is_given(
 ) -> None:
     reader = BigramReader()
     monkeypatch.setattr(pipeline, "reader_for", lambda s: reader)
-    assert Pipeline.from_settings(settings).reader is reader
+    ranker = Pipeline.from_settings(settings, coverage=ALWAYS).ranker
+    assert isinstance(ranker, ReaderRanker) and ranker.reader is reader

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rag.extraction import ScoredSentence
-from rag.rankers.reader import PER_SOURCE, ReadSentence, candidates, select
+from rag.rankers.base import Ranked, select
+from rag.rankers.reader import PER_SOURCE, candidates
 from rag.types import Chunk, Sentence
 
 
@@ -13,8 +14,8 @@ def _scored(doc: str, text: str, score: float, row: int = 0) -> ScoredSentence:
     return ScoredSentence(row, chunk, sentence, score, 0.0, score)
 
 
-def _read(doc: str, text: str, probability: float) -> ReadSentence:
-    return ReadSentence(_scored(doc, text, probability), probability, None)
+def _read(doc: str, text: str, probability: float) -> Ranked:
+    return Ranked(_scored(doc, text, probability), probability, None)
 
 
 def test_each_source_keeps_a_place_among_the_candidates() -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import random
 
+from rag.rankers.reader import BEFORE_CHARS, SENTENCE_CHARS
 from rag.training.pairs import (
-    BEFORE_CHARS,
-    SENTENCE_CHARS,
     build_pairs,
     clip,
     locate_questions,

@@ -1,4 +1,5 @@
-"""The on-disk index: built atomically, loaded intact, and known to be stale when what it covers changes."""
+"""Indexing into the local store: built atomically, loaded intact, and known to be stale when what it covers
+changes (rag.indexing and rag.stores.local)."""
 
 from __future__ import annotations
 
@@ -13,31 +14,29 @@ from typing import Any
 import numpy as np
 import pytest
 from embedders import (
-    CEDICT_SAMPLE,
     CORPUS,
     DIMENSION,
     FailingEmbedder,
     HashEmbedder,
+    build_local,
+    open_local,
     write_corpus,
 )
 
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import BadDocumentError, IndexMissingError, IndexStaleError
+from rag.indexing import staleness
 from rag.ingest import chunking
 from rag.ingest.chunking import chunk_corpus
 from rag.ingest.loading import load_corpus
-from rag.store import FORMAT_VERSION, build_index, load_index, read_manifest, staleness
-from rag.text import crosslingual
-from rag.text.tokenize import KeywordIndex
-from rag.vectors import VectorIndex
+from rag.stores import local
+from rag.stores.base import FORMAT_VERSION, Manifest, Store
+from rag.stores.local import LocalBackend
+from rag.text.tokenize import tokenize
+from rag.types import Chunk
 
 CHUNK_SIZE = 100
-
-
-@pytest.fixture(autouse=True)
-def small_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
 
 
 @pytest.fixture
@@ -52,7 +51,15 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def build(settings: Settings, embedder: Embedder | None = None) -> None:
-    build_index(settings, embedder or HashEmbedder(), [settings.seeds_dir])
+    build_local(settings, embedder)
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    return LocalBackend(index_dir).manifest()
+
+
+def chunks_of(store: Store) -> list[Chunk]:
+    return [store.documents.chunk(i) for i in range(store.documents.chunk_count)]
 
 
 def current_build(index_dir: Path) -> str:
@@ -67,7 +74,8 @@ def builds(index_dir: Path) -> list[str]:
 
 
 def test_a_build_is_linked_as_current_and_described_by_its_manifest(settings: Settings) -> None:
-    manifest, notes = build_index(settings, HashEmbedder(), [settings.seeds_dir])
+    built = build_local(settings)
+    manifest, notes = built.manifest, built.notes
     current = settings.index_dir / "current"
     assert current.is_symlink() and current_build(settings.index_dir).startswith("build-")
     assert builds(settings.index_dir) == [current_build(settings.index_dir)]
@@ -87,7 +95,8 @@ def test_a_build_is_linked_as_current_and_described_by_its_manifest(settings: Se
 def test_skipped_and_duplicate_files_are_counted_and_noted(settings: Settings) -> None:
     (settings.seeds_dir / "empty.txt").write_text("", "utf-8")
     (settings.seeds_dir / "copy.md").write_text(CORPUS["panda_en.md"], "utf-8")
-    manifest, notes = build_index(settings, HashEmbedder(), [settings.seeds_dir])
+    built = build_local(settings)
+    manifest, notes = built.manifest, built.notes
     assert (manifest.documents, manifest.skipped) == (len(CORPUS), 1)
     assert any(n.startswith("skipped ") and "empty.txt: empty file" in n for n in notes)
     assert any(n.startswith("duplicate ") and "copy.md" in n for n in notes)
@@ -95,33 +104,72 @@ def test_skipped_and_duplicate_files_are_counted_and_noted(settings: Settings) -
 
 def test_load_returns_what_was_built(settings: Settings) -> None:
     build(settings)
-    index = load_index(settings.index_dir)
+    store = open_local(settings)
     corpus = load_corpus([settings.seeds_dir])
-    assert index.documents == {d.doc_id: d for d in corpus.documents}
-    assert index.chunks == chunk_corpus(corpus.documents, CHUNK_SIZE, 0)
-    assert index.manifest == read_manifest(settings.index_dir)
-    sentences = [s.text for c in index.chunks for s in c.sentences]
-    np.testing.assert_array_equal(index.sentence_vectors, HashEmbedder().embed(sentences, "passage"))
-    assert len(index.sentence_tokens) == len(sentences) == index.manifest.sentences
-    assert index.dictionary.table["panda"] == [["熊猫"]]  # only the headwords this corpus uses
-    assert "大熊猫" in index.dictionary.sounds["daxiongmao"]  # the corpus's words, read in pinyin
+    assert store.documents.documents == {d.doc_id: d for d in corpus.documents}
+    assert chunks_of(store) == chunk_corpus(corpus.documents, CHUNK_SIZE, 0)
+    assert store.manifest == read_manifest(settings.index_dir)
+    sentences = [s.text for c in chunks_of(store) for s in c.sentences]
+    rows = list(range(len(sentences)))
+    query = HashEmbedder().embed(["bamboo"], "query")[0]
+    expected = HashEmbedder().embed(sentences, "passage") @ query
+    np.testing.assert_allclose(store.vectors.sentence_similarities(query, rows), expected, rtol=1e-6)
+    assert store.manifest.sentences == len(sentences)
+    assert all(store.documents.sentence_terms(row) for row in rows)
+    lexicon = store.lexicon
+    assert lexicon.dictionary.table["panda"] == [["熊猫"]]  # only the headwords this corpus uses
+    assert "大熊猫" in lexicon.dictionary.sounds["daxiongmao"]  # the corpus's words, read in pinyin
+    assert lexicon.idf and lexicon.vocabulary == frozenset(lexicon.idf)
+
+
+def test_sentence_terms_carry_the_document_title(settings: Settings) -> None:
+    build(settings)
+    store = open_local(settings)
+    for row in range(store.manifest.sentences):
+        ci, si = store.documents.sentence_at(row)
+        chunk = store.documents.chunk(ci)
+        title = store.documents.documents[chunk.doc_id].title
+        terms = list(store.documents.sentence_terms(row))
+        assert terms == [*tokenize(chunk.sentences[si].text), *tokenize(title)]
 
 
 def test_loaded_offsets_quote_the_documents(settings: Settings) -> None:
     build(settings)
-    index = load_index(settings.index_dir)
-    for chunk in index.chunks:
-        text = index.documents[chunk.doc_id].text
+    store = open_local(settings)
+    for chunk in chunks_of(store):
+        text = store.documents.documents[chunk.doc_id].text
         assert text[chunk.start : chunk.end] == chunk.text
         assert all(text[s.start : s.end] == s.text for s in chunk.sentences)
 
 
 def test_the_loaded_vector_index_finds_each_chunk_first(settings: Settings) -> None:
     build(settings)
-    index = load_index(settings.index_dir)
-    vectors = HashEmbedder().embed([c.text for c in index.chunks], "passage")
-    assert (index.vectors.size, index.vectors.dimension) == (len(index.chunks), DIMENSION)
-    assert [index.vectors.search(v, 1)[0][0] for v in vectors] == list(range(len(index.chunks)))
+    store = open_local(settings)
+    chunks = chunks_of(store)
+    vectors = HashEmbedder().embed([c.text for c in chunks], "passage")
+    assert store.manifest.dimension == DIMENSION
+    assert [store.vectors.search_passages(v, 1)[0][0] for v in vectors] == list(range(len(chunks)))
+
+
+def test_passages_ranked_by_their_best_sentence(settings: Settings) -> None:
+    build(settings)
+    store = open_local(settings)
+    query = HashEmbedder().embed(["Which pandas eat bamboo?"], "query")[0]
+    ranking = store.vectors.search_by_sentence(query, 100)
+    assert sorted(i for i, _ in ranking) == list(range(store.documents.chunk_count))  # every chunk, once
+    for position, score in ranking:
+        rows = list(store.documents.sentence_rows(position))
+        assert score == pytest.approx(float(store.vectors.sentence_similarities(query, rows).max()), abs=1e-6)
+    assert [s for _, s in ranking] == sorted((s for _, s in ranking), reverse=True)
+
+
+def test_keyword_search_ranks_the_passage_with_the_rare_word_first(settings: Settings) -> None:
+    build(settings)
+    store = open_local(settings)
+    ranking = store.keywords.search(tokenize("龙井茶"), 10)
+    assert ranking and all(score > 0 for _, score in ranking)
+    assert store.documents.chunk(ranking[0][0]).doc_id == "tea_zh"
+    assert store.keywords.search(tokenize("zebra"), 10) == []  # a word no passage has scores nothing
 
 
 def test_a_rebuild_replaces_the_previous_build(settings: Settings) -> None:
@@ -131,7 +179,7 @@ def test_a_rebuild_replaces_the_previous_build(settings: Settings) -> None:
     build(settings)
     second = current_build(settings.index_dir)
     assert second != first and builds(settings.index_dir) == [second]
-    assert "extra" in load_index(settings.index_dir).documents
+    assert "extra" in open_local(settings).documents.documents
 
 
 # --- staleness ---------------------------------------------------------------------------------
@@ -236,18 +284,18 @@ def _failing_embedder(monkeypatch: pytest.MonkeyPatch) -> Embedder:
 
 
 def _failing_vector_index(monkeypatch: pytest.MonkeyPatch) -> Embedder:
-    def fail(*args: object, **kwargs: object) -> VectorIndex:
+    def fail(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(VectorIndex, "build", fail)
+    monkeypatch.setattr(local, "_write_faiss", fail)
     return HashEmbedder()
 
 
 def _failing_keyword_index(monkeypatch: pytest.MonkeyPatch) -> Embedder:
-    def fail(*args: object, **kwargs: object) -> KeywordIndex:
+    def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bm25 failed")
 
-    monkeypatch.setattr(KeywordIndex, "build", fail)  # after chunks.faiss is written
+    monkeypatch.setattr(local, "_write_bm25", fail)  # after chunks.faiss is written
     return HashEmbedder()
 
 
@@ -266,7 +314,7 @@ def test_a_failed_build_leaves_the_previous_index_serving(
     error: type[Exception],
 ) -> None:
     build(settings)
-    before = load_index(settings.index_dir)
+    before = open_local(settings)
     link = current_build(settings.index_dir)
     _add(settings)
     embedder = failure(monkeypatch)
@@ -274,8 +322,8 @@ def test_a_failed_build_leaves_the_previous_index_serving(
         build(settings, embedder)
     assert current_build(settings.index_dir) == link
     assert builds(settings.index_dir) == [link]  # nothing half-built left behind
-    after = load_index(settings.index_dir)
-    assert after.documents == before.documents and after.chunks == before.chunks
+    after = open_local(settings)
+    assert after.documents.documents == before.documents.documents and chunks_of(after) == chunks_of(before)
     assert staleness(after.manifest, settings, [settings.seeds_dir]) == "documents changed since the index was built"
 
 
@@ -312,10 +360,10 @@ def test_nothing_to_index_is_refused_and_leaves_the_previous_index(
     empty = tmp_path / "empty"
     reason = make(empty)
     with pytest.raises(BadDocumentError) as err:
-        build_index(settings, HashEmbedder(), [empty])
+        build_local(settings, sources=[empty])
     assert "nothing to index" in str(err.value) and reason in str(err.value)
     assert current_build(settings.index_dir) == link and builds(settings.index_dir) == [link]
-    assert len(load_index(settings.index_dir).documents) == len(CORPUS)
+    assert len(open_local(settings).documents.documents) == len(CORPUS)
 
 
 # --- loading a missing or damaged index --------------------------------------------------------
@@ -323,7 +371,7 @@ def test_nothing_to_index_is_refused_and_leaves_the_previous_index(
 
 def test_loading_without_an_index_says_how_to_build_one(tmp_path: Path) -> None:
     with pytest.raises(IndexMissingError) as err:
-        load_index(tmp_path / "nowhere")
+        LocalBackend(tmp_path / "nowhere").open()
     assert "rag index" in str(err.value)
 
 
@@ -343,8 +391,8 @@ def _drop_last_chunk(path: Path) -> None:
         pytest.param("documents.json", _truncate, id="documents-truncated"),
         pytest.param("chunks.faiss", _truncate, id="faiss-truncated"),
         pytest.param("sentences.npy", _truncate, id="sentence-vectors-truncated"),
-        pytest.param("sentence_tokens.json", _truncate, id="sentence-tokens-truncated"),
-        pytest.param("dictionary.json", Path.unlink, id="dictionary-missing"),
+        pytest.param("sentence_terms.json", _truncate, id="sentence-terms-truncated"),
+        pytest.param("lexicon.json", Path.unlink, id="lexicon-missing"),
         pytest.param("bm25/vocab.index.json", _truncate, id="bm25-vocabulary-truncated"),
         pytest.param("bm25/params.index.json", Path.unlink, id="bm25-params-missing"),
     ],
@@ -353,7 +401,7 @@ def test_a_damaged_index_is_reported_as_stale(settings: Settings, name: str, dam
     build(settings)
     damage(settings.index_dir / "current" / name)
     with pytest.raises(IndexStaleError) as err:
-        load_index(settings.index_dir)
+        open_local(settings)
     assert "rag index" in str(err.value)
 
 
@@ -362,11 +410,11 @@ def test_two_builds_in_the_same_second_keep_the_index(settings: Settings) -> Non
     build(settings)
     build(settings)
     assert len(builds(settings.index_dir)) == 1
-    assert load_index(settings.index_dir).documents
+    assert open_local(settings).documents.documents
 
 
 def test_an_empty_array_file_is_reported_stale(settings: Settings) -> None:
     build(settings)
     (settings.index_dir / "current" / "sentences.npy").write_bytes(b"")
     with pytest.raises(IndexStaleError, match="rag index"):
-        load_index(settings.index_dir)
+        open_local(settings)
