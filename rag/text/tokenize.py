@@ -7,6 +7,8 @@ import re
 import unicodedata
 from functools import cache
 
+import jieba
+
 # Function words that match everywhere and rank nothing. Kept short on purpose: BM25's idf
 # handles the rest, and a long list would drop words that matter in short queries.
 STOPWORDS = frozenset(
@@ -139,8 +141,7 @@ STOPWORDS = frozenset(
 
 @cache
 def _jieba() -> object:
-    import jieba
-
+    # Loading the dictionary takes ~1 s: on first use (the pipeline warms it at start), not at import.
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
     return jieba
