@@ -35,7 +35,7 @@ WORKDIR /src
 COPY docker/wheelhouse/ /wheelhouse/
 COPY pyproject.toml ./
 # hadolint ignore=SC2086
-RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print("\n".join(p["build-system"]["requires"] + p["project"]["dependencies"]))' >/tmp/requirements.txt \
+RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print("\n".join(p["build-system"]["requires"] + p["project"]["dependencies"] + p["project"]["optional-dependencies"]["qdrant"]))' >/tmp/requirements.txt \
  && PIP_CERT="$PIP_CA_BUNDLE" pip install --no-cache-dir --no-compile $PIP_EXTRA_ARGS -r /tmp/requirements.txt
 # What only tests and C++ extension builds use (only /opt/venv reaches the final stage, so this layer is free).
 RUN site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \

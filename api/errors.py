@@ -11,7 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import BadQueryError, DocumentNotFoundError, IndexMissingError, IndexStaleError, ModelError, RagError
+from rag.errors import (
+    BadQueryError,
+    DocumentNotFoundError,
+    IndexMissingError,
+    IndexStaleError,
+    ModelError,
+    RagError,
+    StoreUnavailableError,
+)
 
 logger = logging.getLogger("api")
 
@@ -21,6 +29,7 @@ RAG_ERROR_STATUS: dict[type[RagError], int] = {
     IndexMissingError: 503,
     IndexStaleError: 503,
     ModelError: 503,
+    StoreUnavailableError: 503,
 }
 OTHER_RAG_ERROR_STATUS = 400
 

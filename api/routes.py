@@ -129,11 +129,12 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=Ready, responses=errors(413, 503), summary="The model and the index are loaded")
-async def readyz(request: Request) -> dict[str, Any]:
+def readyz(request: Request) -> dict[str, Any]:
     loaded = slot(request)
     pipeline = loaded.pipeline
     if pipeline is None:
         raise loaded.not_ready()
+    pipeline.check()  # a Qdrant server that cannot be reached: 503 (a sync route: runs in the threadpool)
     return {
         "status": "ready",
         "model": pipeline.model_name,

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from rag.config import Settings
-from rag.errors import BadQueryError, DocumentNotFoundError
+from rag.errors import BadQueryError, DocumentNotFoundError, RagError
 from rag.types import Answer, Chunk, Citation, Document, Evidence, Hit, Sentence
 
 ZH_V3 = Document(
@@ -126,6 +126,7 @@ class FakePipeline:
         self.document_count = len(self._documents)
         self.chunk_count = len(self._chunks)
         self.questions: list[str] = []
+        self.store_error: RagError | None = None  # what check() raises: an unreachable engine
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FakePipeline:
@@ -133,6 +134,10 @@ class FakePipeline:
 
     def documents(self) -> list[Document]:
         return sorted(self._documents.values(), key=lambda d: d.source_file)
+
+    def check(self) -> None:
+        if self.store_error is not None:
+            raise self.store_error
 
     def document(self, doc_id: str) -> Document:
         try:

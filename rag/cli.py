@@ -69,13 +69,13 @@ def model(ctx: click.Context, as_json: bool) -> None:
 
 @main.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rebuild", is_flag=True, help="Rebuild even when the index is up to date.")
+@click.option("--rebuild", is_flag=True, help="Rebuild even when the index is up to date, embedding every text anew.")
 @click.pass_context
 def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
     """Build the index of PATHS (files or folders; default RAG_SEEDS_DIR), when it is stale."""
     from rag.embedding import load_embedder
     from rag.indexing import build_index, staleness
-    from rag.stores import open_backend
+    from rag.stores import describe_store, open_backend
 
     settings = settings_from(ctx)
     sources = list(paths) or [settings.seeds_dir]
@@ -89,13 +89,14 @@ def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) ->
         click.echo(f"index is up to date: {current.documents} documents, {current.chunks} chunks")
         return
     click.echo(f"building the index ({reason or 'rebuild requested'})", err=True)
-    built = build_index(settings, load_embedder(settings), backend, sources, progress=True)
+    built = build_index(settings, load_embedder(settings), backend, sources, progress=True, reuse=not rebuild)
     manifest = built.manifest
     for note in built.notes:
         click.echo(note, err=True)
+    click.echo(built.changes.summary(), err=True)
     click.echo(
         f"{manifest.documents} documents, {manifest.chunks} chunks, {manifest.skipped} skipped "
-        f"in {manifest.build_seconds:.1f}s -> {settings.index_dir}"
+        f"in {manifest.build_seconds:.1f}s -> {describe_store(settings)}"
     )
 
 

@@ -16,7 +16,7 @@ from rag.errors import ConfigError
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 INDEX_TYPES = ("flat", "hnsw")
-STORES = ("local",)
+STORES = ("local", "qdrant")
 MAX_TOP_K = 20  # sources (and passages) one answer may list
 MAX_QUESTION_CHARS = 1000
 
@@ -76,6 +76,12 @@ class Settings:
     # store: where the index lives
     store: str = setting("local", _text, lambda v: v in STORES, f"one of {STORES}")
     index_dir: Path = setting(Path("index"), _path)
+    # RAG_STORE=qdrant: a server or cluster at this URL (":memory:" is qdrant-client's local mode, for
+    # tests), or, when unset, the embedded engine under RAG_INDEX_DIR/qdrant
+    qdrant_url: str | None = setting(None, _optional_text)
+    qdrant_api_key: str | None = setting(None, _optional_text)
+    qdrant_prefix: str = setting("rag", _text, lambda v: v.replace("_", "").isalnum(), "letters, digits and _")
+    qdrant_hnsw_ef: int = setting(0, _int, lambda v: v >= 0, "0 (the engine's default) or more")
     # index: what goes into it
     seeds_dir: Path = setting(Path("seeds"), _path)
     embedding_model: str = setting(DEFAULT_MODEL, _text, lambda v: bool(v.strip()), "non-empty")

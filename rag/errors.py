@@ -38,3 +38,9 @@ class IndexMissingError(RagError):
 
 class IndexStaleError(RagError):
     code = "index_stale"
+
+
+class StoreUnavailableError(RagError):
+    """The index's engine (a Qdrant server or cluster) cannot be reached or failed."""
+
+    code = "store_unavailable"

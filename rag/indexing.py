@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,15 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.errors import BadDocumentError
+from rag.errors import BadDocumentError, RagError
 from rag.ingest import chunking
 from rag.ingest.loading import discover_files, load_corpus
-from rag.stores.base import FORMAT_VERSION, Backend, IndexContent, Manifest
+from rag.stores.base import FORMAT_VERSION, Backend, IndexContent, Manifest, Store
 from rag.text.lexicon import build_lexicon
 from rag.text.tokenize import tokenize
+from rag.types import Document
+
+REUSE_BATCH = 512  # chunks read at a time from the index in service when reusing its vectors
 
 VERSIONED = (
     "rag",
@@ -46,9 +49,30 @@ VERSIONED = (
 
 
 @dataclass(frozen=True)
+class Changes:
+    """How the corpus differs from the index it replaces, and what had to be embedded anew."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded_passages: int = 0
+    embedded_sentences: int = 0
+    reused_vectors: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.added} added, {self.changed} changed, {self.removed} removed, {self.unchanged} unchanged; "
+            f"embedded {self.embedded_passages} passages and {self.embedded_sentences} sentences, "
+            f"reused {self.reused_vectors} vectors"
+        )
+
+
+@dataclass(frozen=True)
 class Built:
     manifest: Manifest
     notes: list[str]  # skipped and duplicate files, with the reason
+    changes: Changes = field(default_factory=Changes)
 
 
 def build_index(
@@ -58,8 +82,15 @@ def build_index(
     sources: Sequence[Path],
     progress: bool = False,
     cedict: Iterable[str] | None = None,
+    reuse: bool = True,
+    reuse_from: Store | None = None,
 ) -> Built:
-    """Load, chunk, embed and index ``sources``, and hand the result to ``backend`` to swap in."""
+    """Load, chunk, embed and index ``sources``, and hand the result to ``backend`` to swap in.
+
+    With ``reuse``, text the index in service already holds with the same model and chunking keeps
+    its stored vector: a changed file re-embeds only its own passages and sentences. ``reuse_from``
+    takes the vectors from another store instead, such as the local index when moving to Qdrant.
+    """
     started = time.perf_counter()
     files = discover_files(sources)
     corpus = load_corpus(sources)
@@ -70,8 +101,10 @@ def build_index(
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped) or "no .txt, .md or .html files"
         raise BadDocumentError(f"nothing to index in {', '.join(map(str, sources))} ({reasons}); index left as it was")
     sentences = [s.text for c in chunks for s in c.sentences]
-    chunk_vectors = _embed(embedder, [c.text for c in chunks], progress, "passages")
-    sentence_vectors = _embed(embedder, sentences, progress, "sentences")
+    previous = (reuse_from or _previous(backend, settings)) if reuse else None
+    known = Reuse.from_store(previous, {c.text for c in chunks}, set(sentences)) if previous else Reuse()
+    chunk_vectors, new_passages = known.embed(embedder, [c.text for c in chunks], "passages", progress)
+    sentence_vectors, new_sentences = known.embed(embedder, sentences, "sentences", progress)
     titles = {d.doc_id: d.title for d in corpus.documents}
     keyword_tokens = [tokenize(f"{titles[c.doc_id]}\n{c.text}") for c in chunks]
     sentence_tokens = [tokenize(s) for s in sentences]
@@ -107,7 +140,75 @@ def build_index(
     backend.write(content)
     notes = [f"skipped {s.path}: {s.reason}" for s in corpus.skipped]
     notes += [f"duplicate {s.path}: {s.reason}" for s in corpus.duplicates]
-    return Built(manifest, notes)
+    reused = len(chunks) + len(sentences) - new_passages - new_sentences
+    changes = _compare(previous, corpus.documents, new_passages, new_sentences, reused)
+    return Built(manifest, notes, changes)
+
+
+class Reuse:
+    """Stored vectors by their text, taken from the index in service."""
+
+    def __init__(self, passages: dict[str, np.ndarray] | None = None, sentences: dict[str, np.ndarray] | None = None):
+        self.vectors = {"passages": passages or {}, "sentences": sentences or {}}
+
+    @classmethod
+    def from_store(cls, store: Store, chunk_texts: set[str], sentence_texts: set[str]) -> Reuse:
+        passages: dict[str, np.ndarray] = {}
+        sentences: dict[str, np.ndarray] = {}
+        for start in range(0, store.documents.chunk_count, REUSE_BATCH):
+            positions = list(range(start, min(store.documents.chunk_count, start + REUSE_BATCH)))
+            chunks = store.documents.chunks(positions)
+            wanted = [(p, c.text) for p, c in zip(positions, chunks, strict=True) if c.text in chunk_texts]
+            if wanted:
+                vectors = store.vectors.passage_vectors([p for p, _ in wanted])
+                passages.update((text, vector) for (_, text), vector in zip(wanted, vectors, strict=True))
+            rows = [
+                (row, s.text)
+                for p, c in zip(positions, chunks, strict=True)
+                for row, s in zip(store.documents.sentence_rows(p), c.sentences, strict=True)
+                if s.text in sentence_texts
+            ]
+            if rows:
+                vectors = store.vectors.sentence_vectors([r for r, _ in rows])
+                sentences.update((text, vector) for (_, text), vector in zip(rows, vectors, strict=True))
+        return cls(passages, sentences)
+
+    def embed(self, embedder: Embedder, texts: list[str], what: str, progress: bool) -> tuple[np.ndarray, int]:
+        """Vectors for ``texts``, embedding only those without a stored one; and how many were embedded."""
+        known = self.vectors[what]
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        fresh = dict(zip(missing, _embed(embedder, missing, progress, what), strict=True)) if missing else {}
+        rows = [known[t] if t in known else fresh[t] for t in texts]
+        dimension = embedder.dimension
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), dimension), len(missing)
+
+
+def _previous(backend: Backend, settings: Settings) -> Store | None:
+    """The index in service, when its vectors can be reused: same format, model and chunking."""
+    try:
+        if serving_mismatch(backend.manifest(), settings) is not None:
+            return None
+        return backend.open()
+    except RagError:
+        return None  # unreadable: embed everything
+
+
+def _compare(
+    previous: Store | None, documents: Sequence[Document], passages: int, sentences: int, reused: int
+) -> Changes:
+    before = previous.documents.documents if previous else {}
+    now = {d.doc_id: d for d in documents}
+    unchanged = sum(1 for doc_id, d in now.items() if before.get(doc_id) == d)
+    changed = sum(1 for doc_id, d in now.items() if doc_id in before and before[doc_id] != d)
+    return Changes(
+        added=sum(1 for doc_id in now if doc_id not in before),
+        changed=changed,
+        removed=sum(1 for doc_id in before if doc_id not in now),
+        unchanged=unchanged,
+        embedded_passages=passages,
+        embedded_sentences=sentences,
+        reused_vectors=reused,
+    )
 
 
 def serving_mismatch(manifest: Manifest | None, settings: Settings) -> str | None:

@@ -81,6 +81,10 @@ class Pipeline:
         switches = Switches(dense, keyword, diversify)
         return Pipeline(self.settings, self.embedder, self.store, self.coverage, ranker, switches)
 
+    def check(self) -> None:
+        """Raise StoreUnavailableError when the index's engine cannot be reached (a Qdrant server)."""
+        self.store.check()
+
     @property
     def model_name(self) -> str:
         return self.store.manifest.model

@@ -9,6 +9,7 @@ from api_helpers import EN_QUESTION, UNCOVERED, ask, error_of
 from fakes import DOCUMENTS, FakePipeline
 from fastapi.testclient import TestClient
 
+from rag.errors import StoreUnavailableError
 from rag.serialize import answer_to_dict
 
 ZH_QUESTION = "DeepSeek-V3 的总参数量是多少？"
@@ -173,6 +174,15 @@ def test_readyz_names_the_model_and_the_index(client: TestClient) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "model": "fake/keyword-overlap", "documents": 3, "chunks": 8}
+
+
+def test_readyz_is_503_when_the_index_engine_cannot_be_reached(client: TestClient, pipeline: FakePipeline) -> None:
+    pipeline.store_error = StoreUnavailableError("Qdrant at http://qdrant:6333 failed: connection refused")
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "store_unavailable"
+    assert "connection refused" in response.json()["error"]["message"]
 
 
 # ---- the page ------------------------------------------------------------------------------------

@@ -47,7 +47,8 @@ def retrieve(
             rankings[retriever.name] = retriever.retrieve(query, n)
     with timed("fuse"):
         fused = joiner.join(rankings)
-        hits = [Hit(documents.chunk(f.position), f.score, f.rank, f.retrievers) for f in fused]
+        chunks = documents.chunks([f.position for f in fused])
+        hits = [Hit(chunk, f.score, f.rank, f.retrievers) for chunk, f in zip(chunks, fused, strict=True)]
     return Retrieval(hits, [f.position for f in fused], rankings)
 
 

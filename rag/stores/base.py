@@ -7,14 +7,14 @@ sentence rows run through the chunks in order, so a ranking is a list of ``(posi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from rag.text.lexicon import Lexicon
-from rag.types import Chunk, Document
+from rag.types import Chunk, Document, Sentence
 
 FORMAT_VERSION = 5  # 5: idf, names and sentence terms computed at index time and saved with the index
 REBUILD_HINT = "run `rag index` (or `make index`) to rebuild it"
@@ -54,6 +54,12 @@ class VectorIndex(Protocol):
         """The cosine of ``vector`` with each sentence row in ``rows``, in that order."""
         ...
 
+    def passage_vectors(self, positions: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these chunks, one row each: a rebuild reuses them for unchanged text."""
+        ...
+
+    def sentence_vectors(self, rows: Sequence[int]) -> np.ndarray: ...
+
 
 class KeywordIndex(Protocol):
     def search(self, terms: Sequence[str], n: int) -> Ranking:
@@ -69,6 +75,10 @@ class DocumentStore(Protocol):
     def chunk_count(self) -> int: ...
 
     def chunk(self, position: int) -> Chunk: ...
+
+    def chunks(self, positions: Sequence[int]) -> list[Chunk]:
+        """Several chunks in one read, in the order asked for."""
+        ...
 
     def sentence_rows(self, position: int) -> range:
         """The sentence rows of the chunk at ``position``."""
@@ -92,6 +102,7 @@ class Store:
     vectors: VectorIndex
     keywords: KeywordIndex
     lexicon: Lexicon
+    check: Callable[[], None] = field(default=lambda: None)  # raises StoreUnavailableError when unreachable
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,13 @@ class IndexContent:
     keyword_tokens: Sequence[Sequence[str]]  # per chunk: the terms BM25 indexes (title and text)
     sentence_terms: Sequence[Sequence[str]]  # per sentence row
     lexicon: Lexicon
+
+
+def chunk_from_dict(raw: Mapping[str, Any]) -> Chunk:
+    """A chunk as a backend stored it with ``dataclasses.asdict``."""
+    fields = dict(raw)
+    sentences = tuple(Sentence(**s) for s in fields.pop("sentences"))
+    return Chunk(**fields, sentences=sentences)
 
 
 class Backend(Protocol):

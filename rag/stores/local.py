@@ -28,9 +28,9 @@ import faiss
 import numpy as np
 
 from rag.errors import ConfigError, IndexMissingError, IndexStaleError
-from rag.stores.base import REBUILD_HINT, IndexContent, Manifest, Ranking, Store
+from rag.stores.base import REBUILD_HINT, IndexContent, Manifest, Ranking, Store, chunk_from_dict
 from rag.text.lexicon import Lexicon
-from rag.types import Chunk, Document, Sentence
+from rag.types import Chunk, Document
 
 CURRENT = "current"
 HNSW_NEIGHBOURS = 32
@@ -80,7 +80,7 @@ class LocalBackend:
             raise IndexMissingError(f"no index in {self.index_dir}: {REBUILD_HINT}")
         try:
             documents = [Document(**d) for d in _read_json(root / "documents.json")]
-            chunks = [_chunk(c) for c in _read_json(root / "chunks.json")]
+            chunks = [chunk_from_dict(c) for c in _read_json(root / "chunks.json")]
             passages = faiss.read_index(str(root / "chunks.faiss"))
             bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False)
             sentence_vectors = np.load(root / "sentences.npy")
@@ -126,6 +126,9 @@ class LocalDocuments:
     def chunk(self, position: int) -> Chunk:
         return self._chunks[position]
 
+    def chunks(self, positions: Sequence[int]) -> list[Chunk]:
+        return [self._chunks[p] for p in positions]
+
     def sentence_rows(self, position: int) -> range:
         return self._spans[position]
 
@@ -160,7 +163,14 @@ class LocalVectors:
         return [(int(i), float(best[i])) for i in order]
 
     def sentence_similarities(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
-        return np.asarray(self._sentences[np.asarray(rows, dtype=np.int64)] @ vector)
+        return np.asarray(self.sentence_vectors(rows) @ vector)
+
+    def passage_vectors(self, positions: Sequence[int]) -> np.ndarray:
+        vectors = [self._passages.reconstruct(int(p)) for p in positions]
+        return np.asarray(vectors, dtype=np.float32).reshape(len(positions), self._passages.d)
+
+    def sentence_vectors(self, rows: Sequence[int]) -> np.ndarray:
+        return np.asarray(self._sentences[np.asarray(rows, dtype=np.int64)])
 
 
 class LocalKeywords:
@@ -231,8 +241,3 @@ def _swap_current(index_dir: Path, build: Path) -> None:
 
 def _older_than(path: Path, seconds: float) -> bool:
     return time.time() - path.stat().st_mtime > seconds
-
-
-def _chunk(raw: dict[str, Any]) -> Chunk:
-    sentences = tuple(Sentence(**s) for s in raw.pop("sentences"))
-    return Chunk(**raw, sentences=sentences)

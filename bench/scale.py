@@ -1,0 +1,149 @@
+"""`make bench-scale`: the embedded Qdrant engine at 100k and 1M chunks, hybrid search as the service runs it.
+
+For each size it builds a collection like the service's chunk collection (a dense vector and a sparse
+BM25 keyword vector per point), then reports insert throughput, the p50 and p95 of a hybrid search
+(dense and keyword searches fused by our RRF), dense recall@10 against exact search, peak memory and
+disk. Vectors:
+
+- ``--vectors real``: e5 vectors of the public data sets' paragraphs and sentences (../shared/datasets),
+  embedded once and cached under ~/.cache/rag/scale/; sizes above what they hold repeat them with noise.
+- ``--vectors synthetic`` (the default, and what 1M uses): clustered unit vectors, 384-d, with Zipf
+  keyword terms. Say which in any figure you quote.
+
+    python -m bench.scale --sizes 100000 1000000 --m 16 --ef-construct 100 --ef 64 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag.retrieval.fusion import reciprocal_rank_fusion
+from rag.stores.qdrant import bm25_vectors, query_vector
+from rag.stores.qdrant_engines import Collection, EdgeEngine, Point
+
+DIMENSION = 384
+QUERIES = 200
+CLUSTERS = 1000
+VOCABULARY = 50_000
+TERMS_PER_CHUNK = 40
+CACHE = Path.home() / ".cache" / "rag" / "scale"
+
+
+def synthetic(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(CLUSTERS, DIMENSION)).astype(np.float32)
+    vectors = centres[rng.integers(0, CLUSTERS, n)] + 0.6 * rng.normal(size=(n, DIMENSION)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def real(n: int) -> np.ndarray:
+    cached = CACHE / "datasets-e5.npy"
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached, _embed_datasets())
+    base = np.load(cached)
+    if n <= len(base):
+        return base[:n]
+    rng = np.random.default_rng(1)
+    extra = base[rng.integers(0, len(base), n - len(base))] + 0.05 * rng.normal(size=(n - len(base), DIMENSION))
+    extra = (extra / np.linalg.norm(extra, axis=1, keepdims=True)).astype(np.float32)
+    return np.concatenate([base, extra])
+
+
+def _embed_datasets() -> np.ndarray:
+    from rag.config import Settings
+    from rag.embedding import load_embedder
+    from rag.ingest.chunking import split_sentences
+    from rag.training.squad import load_squad
+
+    root = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    texts: list[str] = []
+    for path in sorted(root.glob("*/*.json")):
+        for article in load_squad(path):
+            for paragraph in article.paragraphs:
+                texts.append(paragraph.context)
+                texts.extend(s.text for s in split_sentences(paragraph.context))
+    print(f"embedding {len(texts)} paragraphs and sentences of {root} (once; cached in {CACHE})", flush=True)
+    return load_embedder(Settings.from_env()).embed(texts, "passage", progress=True)
+
+
+def keyword_tokens(n: int, seed: int = 2) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    ranks = np.minimum(rng.zipf(1.3, size=(n, TERMS_PER_CHUNK)), VOCABULARY)
+    return [[f"t{r}" for r in row] for row in ranks]
+
+
+def run(size: int, vectors: np.ndarray, m: int, ef_construct: int, efs: list[int]) -> None:
+    root = Path(tempfile.mkdtemp(prefix="rag-scale-"))
+    try:
+        engine = EdgeEngine(root, hnsw=(m, ef_construct))
+        tokens = keyword_tokens(size)
+        started = time.perf_counter()
+        engine.create("chunks", Collection({"dense": DIMENSION}, ["keywords"]))
+        sparse = bm25_vectors(tokens)
+        for start in range(0, size, 10_000):
+            stop = min(size, start + 10_000)
+            points = [
+                Point(i, {"dense": vectors[i].tolist(), "keywords": sparse[i]}, {"chunk": i})
+                for i in range(start, stop)
+            ]
+            engine.upsert("chunks", points)
+        inserted = time.perf_counter() - started
+        engine.seal("chunks")
+        built = time.perf_counter() - started
+        rng = np.random.default_rng(3)
+        picks = rng.integers(0, size, QUERIES)
+        queries = vectors[picks] + 0.3 * rng.normal(size=(QUERIES, DIMENSION)).astype(np.float32)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        terms = [tokens[i][:3] for i in picks]
+        exact = [set(np.argsort(-(vectors @ q))[:10].tolist()) for q in queries]
+        disk = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20
+        print(
+            f"\n{size:>9,} chunks, m={m} ef_construct={ef_construct}: insert {size / inserted:,.0f}/s, "
+            f"index built in {built:.0f}s, disk {disk:,.0f} MiB",
+            flush=True,
+        )
+        for ef in efs:
+            engine.hnsw_ef = ef
+            latencies, recalls = [], []
+            for q, t, truth in zip(queries, terms, exact, strict=True):
+                t0 = time.perf_counter()
+                dense = engine.search("chunks", "dense", q.tolist(), 50)
+                keyword = engine.search("chunks", "keywords", query_vector(t), 50)
+                reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in keyword]], 60, [1.0, 3.0])
+                latencies.append((time.perf_counter() - t0) * 1000)
+                recalls.append(len(truth & {i for i, _ in dense[:10]}) / 10)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"  hnsw_ef={ef:>4}: hybrid p50 {np.percentile(latencies, 50):.1f} ms, "
+                f"p95 {np.percentile(latencies, 95):.1f} ms, dense recall@10 {np.mean(recalls):.3f}, "
+                f"peak RSS {rss:,.0f} MiB",
+                flush=True,
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--vectors", choices=["synthetic", "real"], default="synthetic")
+    parser.add_argument("--m", type=int, default=16)
+    parser.add_argument("--ef-construct", type=int, default=100)
+    parser.add_argument("--ef", type=int, nargs="+", default=[64, 128])
+    args = parser.parse_args()
+    for size in args.sizes:
+        vectors = real(size) if args.vectors == "real" else synthetic(size)
+        print(f"vectors: {args.vectors}", flush=True)
+        run(size, vectors, args.m, args.ef_construct, args.ef)
+
+
+if __name__ == "__main__":
+    main()
