@@ -72,6 +72,7 @@ class Citation(BaseModel):
     chunk_id: str
     start: int = Field(description="Offset into the document's text: text[start:end] is the quoted sentence.")
     end: int
+    page: int | None = Field(description="The 1-based page the quote starts on, for a PDF (null otherwise).")
 
 
 class Evidence(BaseModel):

@@ -197,7 +197,15 @@ class FakePipeline:
     def _cite(self, chunk: Chunk, sentence: Sentence) -> Citation:
         d = self._documents[chunk.doc_id]
         return Citation(
-            d.doc_id, d.source_file, d.title, d.url, d.published, chunk.chunk_id, sentence.start, sentence.end
+            d.doc_id,
+            d.source_file,
+            d.title,
+            d.url,
+            d.published,
+            chunk.chunk_id,
+            sentence.start,
+            sentence.end,
+            d.page_at(sentence.start),
         )
 
 

@@ -181,9 +181,8 @@ def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> 
         if ev.answer_start is not None and ev.answer_end is not None:
             short = f"  [answer: {pipeline.document(c.doc_id).text[ev.answer_start : ev.answer_end]}]"
         click.echo(f"{i}. \u201c{ev.text}\u201d{short}")
-        click.echo(
-            f"   \u2014 {c.title} ({(c.published or 'undated')[:10]}) {c.url or c.source_file} [{c.start}:{c.end}]"
-        )
+        where = (c.url or c.source_file) + (f" p. {c.page}" if c.page is not None else "")
+        click.echo(f"   \u2014 {c.title} ({(c.published or 'undated')[:10]}) {where} [{c.start}:{c.end}]")
 
 
 @main.command("eval")

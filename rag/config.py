@@ -108,6 +108,8 @@ class Settings:
     port: int = setting(8000, _int, lambda v: 0 < v < 65536, "a port 1-65535")
     workers: int = setting(1, _int, lambda v: v >= 1, "at least 1")
     api_key: str | None = setting(None, _optional_text)
+    # index: a file larger than this is skipped, whatever its format
+    max_file_mb: float = setting(50.0, _float, lambda v: v > 0, "greater than 0")
 
     def __post_init__(self) -> None:
         for f in fields(self):

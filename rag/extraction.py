@@ -185,6 +185,7 @@ def to_evidence(s: ScoredSentence, document: Document) -> Evidence:
         chunk_id=s.chunk.chunk_id,
         start=s.sentence.start,
         end=s.sentence.end,
+        page=document.page_at(s.sentence.start),
     )
     return Evidence(text=s.sentence.text, score=s.score, citation=citation)
 

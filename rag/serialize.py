@@ -47,6 +47,7 @@ def citation_to_dict(citation: Citation) -> dict[str, Any]:
         "chunk_id": citation.chunk_id,
         "start": citation.start,
         "end": citation.end,
+        "page": citation.page,
     }
 
 

@@ -6,6 +6,7 @@ Every offset is a character offset into ``Document.text`` (the clean text), so t
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 
@@ -19,6 +20,18 @@ class Document:
     url: str | None
     language: str
     text: str
+    # Where each page starts in ``text``, for a paged format (PDF); empty otherwise. An index stores
+    # documents as JSON, which gives back a list: kept a tuple so that a Document stays hashable.
+    page_starts: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "page_starts", tuple(self.page_starts))
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page that holds the character at ``offset``; None for a document without pages."""
+        if not self.page_starts:
+            return None
+        return max(bisect_right(self.page_starts, offset), 1)
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,7 @@ class Citation:
     chunk_id: str
     start: int
     end: int
+    page: int | None = None  # 1-based, for a document with pages (PDF)
 
 
 @dataclass(frozen=True)

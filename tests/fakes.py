@@ -8,7 +8,7 @@ from __future__ import annotations
 from bench.fakes import DOCUMENTS, FakePipeline, create_fake_app
 from rag.types import Document
 
-__all__ = ["DOCUMENTS", "XSS", "XSS_IMG", "XSS_SCRIPT", "FakePipeline", "create_fake_app"]
+__all__ = ["DOCUMENTS", "PDF", "XSS", "XSS_IMG", "XSS_SCRIPT", "FakePipeline", "create_fake_app"]
 
 # Markup that must reach the page as text: the browser test checks that none of it runs.
 XSS_SCRIPT = "<script>window.__xss=1</script>"
@@ -22,4 +22,18 @@ XSS = Document(
     url="javascript:window.__xss=1",
     language="en",
     text=f"The payload {XSS_SCRIPT} is plain text here. An image payload {XSS_IMG} is plain text too.",
+)
+
+# A document read from a PDF: the page shows the page each quote starts on.
+_PDF_TEXT = "River survey\n\nForty rivers were sampled in spring.\n\nThe survey cost 84,000 euros in total."
+PDF = Document(
+    doc_id="rivers",
+    source_file="rivers.pdf",
+    title="River survey",
+    author=None,
+    published="2024-05-01",
+    url=None,
+    language="en",
+    text=_PDF_TEXT,
+    page_starts=(0, _PDF_TEXT.index("The survey cost")),
 )

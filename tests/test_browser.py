@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from fakes import DOCUMENTS, XSS, XSS_IMG, XSS_SCRIPT, FakePipeline
+from fakes import DOCUMENTS, PDF, XSS, XSS_IMG, XSS_SCRIPT, FakePipeline
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from api.app import create_app
 from rag.config import Settings
+from rag.types import Document
 
 pytestmark = pytest.mark.browser
 
@@ -43,8 +44,8 @@ ZH_SENTENCE = "DeepSeek-V3 的总参数量为 6710 亿，每个词元激活 370 
 class ServerThread:
     """uvicorn on a loopback port picked by the kernel, in a daemon thread."""
 
-    def __init__(self, settings: Settings) -> None:
-        app = create_app(settings, FakePipeline((*DOCUMENTS, XSS)))
+    def __init__(self, settings: Settings, documents: tuple[Document, ...] = (*DOCUMENTS, XSS)) -> None:
+        app = create_app(settings, FakePipeline(documents))
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
@@ -228,3 +229,14 @@ def test_the_api_docs_render_without_a_network(page: Page, server: str) -> None:
     expect(page.locator(".swagger-ui .opblock-summary-path").first).to_be_visible()
     expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/ask")).to_have_count(1)
     screenshot(page, "docs.png")
+
+
+def test_a_quote_from_a_pdf_shows_its_page(browser: Browser) -> None:
+    with ServerThread(Settings(), (PDF, *DOCUMENTS)) as url, opened(browser, url) as page:
+        ask(page, "How much did the river survey cost in euros?")
+        first = page.locator(".evidence-item").first
+        expect(first.locator("q")).to_have_text("The survey cost 84,000 euros in total.")
+        expect(first.locator(".source .page")).to_have_text("p. 2")
+        # A document without pages shows none.
+        ask(page, EN_QUESTION)
+        expect(page.locator(".evidence-item").first.locator(".source .page")).to_have_count(0)

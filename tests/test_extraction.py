@@ -161,3 +161,14 @@ def test_evidence_cites_the_exact_span() -> None:
     ev = to_evidence(ScoredSentence(0, chunk, sentence, 0.9, 0.1, 0.915), doc)
     assert doc.text[ev.citation.start : ev.citation.end] == ev.text
     assert (ev.citation.url, ev.citation.published, ev.citation.chunk_id) == ("https://x", "2025-02-01", "d#0")
+    assert ev.citation.page is None  # a text file has no pages
+
+
+def test_evidence_from_a_paged_document_cites_its_page() -> None:
+    text = "Page one.\n\nPage two starts here. The answer is 42."
+    doc = Document("d", "d.pdf", "T", None, None, None, "en", text, page_starts=(0, text.index("Page two")))
+    start = text.index("The answer")
+    sentence = Sentence(start, len(text), text[start:])
+    chunk = Chunk("d#0", "d", 0, 0, len(text), text, (sentence,))
+    ev = to_evidence(ScoredSentence(0, chunk, sentence, 0.9, 0.1, 0.915), doc)
+    assert ev.citation.page == 2

@@ -151,15 +151,15 @@ def test_undecodable_garbage_is_skipped(tmp_path: Path) -> None:
 
 
 def test_unsupported_extension_named_explicitly_is_skipped(tmp_path: Path) -> None:
-    path = tmp_path / "notes.pdf"
+    path = tmp_path / "notes.epub"
     path.write_text("Some text.", encoding="utf-8")
-    assert _only_skip(load_corpus([path])) == "unsupported file type '.pdf'"
+    assert _only_skip(load_corpus([path])) == "unsupported file type '.epub'"
 
 
 def test_unsupported_and_hidden_files_in_a_folder_are_ignored_silently(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "notes.pdf").write_text("Some text.", encoding="utf-8")
+    (tmp_path / "notes.epub").write_text("Some text.", encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text("Hidden text.", encoding="utf-8")
     (tmp_path / "kept.md").write_text("# Kept\n\nA sentence here.", encoding="utf-8")
     with caplog.at_level(logging.INFO, logger="rag.ingest.loading"):
@@ -170,9 +170,9 @@ def test_unsupported_and_hidden_files_in_a_folder_are_ignored_silently(
 
 def test_discover_files_lists_what_load_corpus_reads(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    for name in ("b.txt", "a.md", "sub/c.html", "d.pdf", ".e.txt"):
+    for name in ("b.txt", "a.md", "sub/c.html", "d.epub", ".e.txt"):
         (tmp_path / name).write_text("Text.", encoding="utf-8")
-    found = discover_files([tmp_path, tmp_path / "a.md", tmp_path / "d.pdf", tmp_path / "missing.txt"])
+    found = discover_files([tmp_path, tmp_path / "a.md", tmp_path / "d.epub", tmp_path / "missing.txt"])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.md", "b.txt", "sub/c.html"]
 
 

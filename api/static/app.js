@@ -163,6 +163,7 @@ function renderSource(fields) {
     title,
     date ? el("time", { datetime: fields.published, text: date }) : el("span", { className: "muted", text: "undated" }),
     el("span", { className: "file", text: fields.source_file }),
+    ...(fields.page != null ? [el("span", { className: "page", text: `p. ${fields.page}` })] : []),
   ]);
 }
 

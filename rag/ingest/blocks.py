@@ -22,6 +22,17 @@ class Block:
         return "\n".join(self.lines)
 
 
+@dataclass(frozen=True)
+class Pages:
+    """A document as a binary format (PDF, DOCX) holds it: the blocks of each page, and its properties."""
+
+    pages: tuple[tuple[Block, ...], ...]
+    paged: bool = True  # False for a format without pages (DOCX): its one "page" is the whole text
+    title: str | None = None
+    author: str | None = None
+    published: str | None = None  # ISO 8601
+
+
 class Builder:
     """Collects text into lines and lines into blocks, dropping blank ones."""
 

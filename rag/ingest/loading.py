@@ -1,8 +1,9 @@
 """Load documents from disk as clean text with metadata: the first stage of the data flow.
 
-Files are found in the folders given (hidden and unsupported ones passed over) and decoded: UTF-8, a
-byte-order mark, or a guess among the legacy Chinese encodings. The format is read from the content,
-the suffix only settling close calls. Front matter and a clipping tool's link header say what the
+Files are found in the folders given (hidden and unsupported ones passed over). PDF and DOCX files,
+told by their content, are read by ``rag.ingest.binary``; the rest are decoded: UTF-8, a byte-order
+mark, or a guess among the legacy Chinese encodings. The format is read from the content, the suffix
+only settling close calls. Front matter and a clipping tool's link header say what the
 document is; ``rag.ingest.cleaning`` turns the body into clean text and finds the rest of its metadata. A file
 that cannot be read or leaves no text is skipped with the reason, and so is a second copy of a text;
 ids are file stems, made unique by the content where two files share one.
@@ -26,9 +27,11 @@ from bs4 import BeautifulSoup
 from charset_normalizer import from_bytes
 
 from rag.errors import BadDocumentError
-from rag.ingest.blocks import normalise_space
+from rag.ingest.binary import Limits, read_binary
+from rag.ingest.blocks import Block, Pages, map_lines, normalise_space
 from rag.ingest.cleaning import Format, clean_body
 from rag.ingest.html_page import TAG
+from rag.ingest.isolation import MB
 from rag.ingest.metadata import Meta, clean_url, iso_date
 from rag.text.scripts import HAN
 from rag.types import Chunk, Corpus, Document, Skipped
@@ -37,7 +40,8 @@ log = logging.getLogger("rag.ingest.loading")
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
-SUFFIXES = frozenset({".txt", ".text"}) | MARKDOWN_SUFFIXES | HTML_SUFFIXES
+BINARY_SUFFIXES = frozenset({".pdf", ".docx"})
+SUFFIXES = frozenset({".txt", ".text"}) | MARKDOWN_SUFFIXES | HTML_SUFFIXES | BINARY_SUFFIXES
 
 # Legacy encodings worth guessing: the Chinese ones. Anything else that is not UTF-8 is refused
 # rather than decoded as mojibake.
@@ -46,12 +50,13 @@ FORMAT_SAMPLE = 50_000  # characters; the opening of a file is enough to tell it
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
+MAX_TITLE_CHARS = 200  # a first line longer than this is a paragraph, not a title
 
 
 # --- public API -------------------------------------------------------------------------------
 
 
-def load_corpus(paths: Sequence[Path]) -> Corpus:
+def load_corpus(paths: Sequence[Path], limits: Limits | None = None) -> Corpus:
     documents: list[Document] = []
     skipped: list[Skipped] = []
     duplicates: list[Skipped] = []
@@ -59,7 +64,7 @@ def load_corpus(paths: Sequence[Path]) -> Corpus:
     for path, problem in _expand(paths):
         if problem is None:
             try:
-                document = load_document(path)
+                document = load_document(path, limits or Limits())
             except BadDocumentError as error:
                 problem = str(error)
         if problem is not None:
@@ -82,12 +87,46 @@ def discover_files(paths: Sequence[Path]) -> list[Path]:
     return [path for path, problem in _expand(paths) if problem is None]
 
 
-def load_document(path: Path) -> Document:
+def load_document(path: Path, limits: Limits | None = None) -> Document:
+    limits = limits or Limits()
     try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise BadDocumentError(
+                f"too large: {size / MB:.1f} MB, over the limit of {limits.max_file_bytes / MB:g} MB (RAG_MAX_FILE_MB)"
+            )
         raw = path.read_bytes()
     except OSError as error:
         raise BadDocumentError(f"cannot read: {error.strerror or error}") from None
+    # Before decoding: a PDF or DOCX is binary, which decode() refuses.
+    pages = read_binary(raw, path.suffix.lower(), limits)
+    if pages is not None:
+        return document_from_pages(pages, path.name)
     return document_from_text(decode(raw), path.name)
+
+
+def document_from_pages(pages: Pages, source_file: str) -> Document:
+    """A document read by pages (PDF, DOCX): blocks apart by a blank line, and where each page starts."""
+    page_blocks = [map_lines(page, lambda line: normalise_space(_normalise_unicode(line))) for page in pages.pages]
+    blocks = [block for page in page_blocks for block in page]
+    text = "\n\n".join(block.text for block in blocks)
+    if not text:
+        raise BadDocumentError("no text")
+    starts, offset = [], 0
+    for page in page_blocks:
+        starts.append(min(offset, len(text)))
+        offset += sum(len(block.text) + 2 for block in page)  # each block and the blank line after it
+    return Document(
+        doc_id=_doc_id(source_file),
+        source_file=source_file,
+        title=pages.title or _first_heading(blocks) or Path(source_file).stem,
+        author=pages.author,
+        published=pages.published,
+        url=None,
+        language=detect_language(text),
+        text=text,
+        page_starts=tuple(starts) if pages.paged else (),
+    )
 
 
 def document_from_text(text: str, source_file: str) -> Document:
@@ -108,6 +147,12 @@ def document_from_text(text: str, source_file: str) -> Document:
         language=detect_language(clean),
         text=clean,
     )
+
+
+def _first_heading(blocks: Sequence[Block]) -> str | None:
+    heading = next((block for block in blocks if block.level), blocks[0])
+    line = heading.lines[0]
+    return line if len(line) <= MAX_TITLE_CHARS else None
 
 
 def corpus_summary(corpus: Corpus, chunks: Sequence[Chunk]) -> str:
