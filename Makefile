@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install index serve test test-quick browser lint format bench reader docker-test clean
+.PHONY: install index serve test test-quick browser lint format bench bench-scale reader docker-test clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ format: install
 
 bench: index
 	$(BIN)/python -m bench
+
+# The embedded Qdrant engine at 100k and 1M chunks (synthetic vectors; `--vectors real` for e5 ones).
+bench-scale: install
+	$(BIN)/python -m bench.scale --sizes 100000 1000000
 
 # Retrains the reader (rag/models/) from ../shared/datasets: about an hour on 2 cores, fixed seed.
 DATASETS ?= ../shared/datasets

@@ -22,12 +22,14 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import BadDocumentError, RagError
 from rag.ingest import chunking
+from rag.ingest.binary import Limits
 from rag.ingest.loading import discover_files, load_corpus
 from rag.stores.base import FORMAT_VERSION, Backend, IndexContent, Manifest, Store
 from rag.text.lexicon import build_lexicon
 from rag.text.tokenize import tokenize
 from rag.types import Document
 
+FORMATS = ".txt, .md, .html, .pdf or .docx"
 REUSE_BATCH = 512  # chunks read at a time from the index in service when reusing its vectors
 
 VERSIONED = (
@@ -93,12 +95,12 @@ def build_index(
     """
     started = time.perf_counter()
     files = discover_files(sources)
-    corpus = load_corpus(sources)
+    corpus = load_corpus(sources, Limits.from_settings(settings))
     chunks = [
         c for doc in corpus.documents for c in chunking.chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
     ]
     if not chunks:
-        reasons = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped) or "no .txt, .md or .html files"
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped) or f"no {FORMATS} files"
         raise BadDocumentError(f"nothing to index in {', '.join(map(str, sources))} ({reasons}); index left as it was")
     sentences = [s.text for c in chunks for s in c.sentences]
     previous = (reuse_from or _previous(backend, settings)) if reuse else None

@@ -106,6 +106,23 @@ def test_index_rebuilds_when_a_document_changes(indexed: Settings) -> None:
     result = rag("index")
     assert "documents changed" in result.stderr
     assert result.stdout.startswith(f"{len(CORPUS) + 1} documents")
+    assert f"1 added, 0 changed, 0 removed, {len(CORPUS)} unchanged; embedded 1 passages and 1 sentences" in (
+        result.stderr
+    )
+
+
+def test_index_rebuild_embeds_everything_again(indexed: Settings) -> None:
+    result = rag("index", "--rebuild")
+    assert "embedded 11 passages" in result.stderr and "reused 0 vectors" in result.stderr
+
+
+def test_index_into_the_embedded_qdrant_engine(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_STORE", "qdrant")
+    result = rag("index")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith(f"-> Qdrant (embedded in {settings.index_dir / 'qdrant'}), collections rag_*")
+    assert rag("index").stdout == f"index is up to date: {len(CORPUS)} documents, 11 chunks\n"
+    assert rag("search", "bamboo").exit_code == 0
 
 
 def test_index_of_named_paths(settings: Settings) -> None:

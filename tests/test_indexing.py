@@ -329,13 +329,13 @@ def test_a_failed_build_leaves_the_previous_index_serving(
 
 def _empty_folder(folder: Path) -> str:
     folder.mkdir()
-    return "no .txt, .md or .html files"
+    return "no .txt, .md, .html, .pdf or .docx files"
 
 
 def _only_unsupported_files(folder: Path) -> str:
     folder.mkdir()
     (folder / "data.csv").write_text("a,b\n1,2\n", "utf-8")
-    return "no .txt, .md or .html files"
+    return "no .txt, .md, .html, .pdf or .docx files"
 
 
 def _only_empty_documents(folder: Path) -> str:
