@@ -5,10 +5,12 @@ BM25 keyword vector per point), then reports insert throughput, the p50 and p95 
 (dense and keyword searches fused by our RRF), dense recall@10 against exact search, peak memory and
 disk. Vectors:
 
-- ``--vectors real``: e5 vectors of the public data sets' paragraphs and sentences (../shared/datasets),
-  embedded once and cached under ~/.cache/rag/scale/; sizes above what they hold repeat them with noise.
-- ``--vectors synthetic`` (the default, and what 1M uses): clustered unit vectors, 384-d, with Zipf
-  keyword terms. Say which in any figure you quote.
+- ``--vectors real``: e5 vectors of the public data sets' paragraphs, sentences and questions
+  (../shared/datasets, about 72k texts), embedded once and cached under ~/.cache/rag/scale/. Sizes above
+  what they hold are filled with synthetic points clustered around them (a real vector plus noise).
+- ``--vectors synthetic``: clustered unit vectors, 384-d, close to uniform (the hardest case for HNSW).
+
+Keyword terms are synthetic (Zipf) in both. Say which vectors any figure you quote used.
 
     python -m bench.scale --sizes 100000 1000000 --m 16 --ef-construct 100 --ef 64 128
 """
@@ -49,6 +51,7 @@ def real(n: int) -> np.ndarray:
         cached.parent.mkdir(parents=True, exist_ok=True)
         np.save(cached, _embed_datasets())
     base = np.load(cached)
+    print(f"vectors: {min(n, len(base)):,} real e5, {max(0, n - len(base)):,} clustered around them", flush=True)
     if n <= len(base):
         return base[:n]
     rng = np.random.default_rng(1)
@@ -70,7 +73,8 @@ def _embed_datasets() -> np.ndarray:
             for paragraph in article.paragraphs:
                 texts.append(paragraph.context)
                 texts.extend(s.text for s in split_sentences(paragraph.context))
-    print(f"embedding {len(texts)} paragraphs and sentences of {root} (once; cached in {CACHE})", flush=True)
+                texts.extend(qa.question for qa in paragraph.qas)
+    print(f"embedding {len(texts)} paragraphs, sentences and questions of {root} (once; cached in {CACHE})")
     return load_embedder(Settings.from_env()).embed(texts, "passage", progress=True)
 
 
@@ -140,8 +144,9 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="+", default=[64, 128])
     args = parser.parse_args()
     for size in args.sizes:
+        if args.vectors == "synthetic":
+            print("vectors: synthetic, clustered", flush=True)
         vectors = real(size) if args.vectors == "real" else synthetic(size)
-        print(f"vectors: {args.vectors}", flush=True)
         run(size, vectors, args.m, args.ef_construct, args.ef)
 
 

@@ -50,7 +50,9 @@ class Pipeline:
         self.settings = settings
         self.embedder = embedder
         self.store = store
-        self.coverage = coverage or coverage_for(settings)
+        # The calibrated coverage model decides "not covered" when no ranker does: read (and checked
+        # against the embedding model) at start in that case only, and when a variant drops the ranker.
+        self._coverage = coverage if coverage or ranker else coverage_for(settings)
         self.ranker = ranker
         self.switches = switches
         self.analyzer = QueryAnalyzer(embedder, store.lexicon)
@@ -79,7 +81,13 @@ class Pipeline:
         """The same loaded pipeline with retrievers, diversification or the ranker switched off (for ablations)."""
         ranker = self.ranker if reader else None
         switches = Switches(dense, keyword, diversify)
-        return Pipeline(self.settings, self.embedder, self.store, self.coverage, ranker, switches)
+        return Pipeline(self.settings, self.embedder, self.store, self._coverage, ranker, switches)
+
+    @property
+    def coverage(self) -> CoverageModel:
+        if self._coverage is None:
+            self._coverage = coverage_for(self.settings)
+        return self._coverage
 
     def check(self) -> None:
         """Raise StoreUnavailableError when the index's engine cannot be reached (a Qdrant server)."""

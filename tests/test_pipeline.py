@@ -384,6 +384,21 @@ def _ranker(reader: BigramReader, settings: Settings, index: Store) -> ReaderRan
     return ReaderRanker(reader, index.documents, settings.reader_candidates)
 
 
+def test_the_coverage_calibration_is_read_only_when_no_ranker_decides(
+    settings: Settings, index: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_settings: Settings) -> CoverageModel:
+        raise ConfigError("calibration fitted for another model")
+
+    monkeypatch.setattr(pipeline, "coverage_for", refuse)
+    qa = Pipeline(settings, HashEmbedder(), index, ranker=_ranker(BigramReader(), settings, index))
+    assert qa.ask("How much does a zoo ticket cost?").question
+    with pytest.raises(ConfigError, match="another model"):
+        qa.variant(reader=False)
+    with pytest.raises(ConfigError, match="another model"):
+        Pipeline(settings, HashEmbedder(), index)
+
+
 def test_the_reader_reads_the_candidates_in_one_batch(settings: Settings, index: Store) -> None:
     reader = BigramReader()
     qa = Pipeline(settings, HashEmbedder(), index, coverage=NEVER, ranker=_ranker(reader, settings, index))
