@@ -23,7 +23,7 @@ import pytest
 from embedders import CEDICT_SAMPLE, CORPUS, HashEmbedder, write_corpus
 
 from rag.config import Settings
-from rag.errors import ConfigError, IndexMissingError
+from rag.errors import ConfigError, IndexMissingError, StoreUnavailableError
 from rag.indexing import Built, build_index
 from rag.stores import open_backend
 from rag.stores.base import Backend, Store
@@ -339,3 +339,12 @@ def test_killing_a_rebuild_leaves_the_previous_alias_serving(tmp_path: Path, emb
     assert reopened.open().manifest.documents == len(CORPUS)
     build(settings, reopened, embedder)  # the next write clears what the killed one left
     assert len(reopened.engine.collections()) == 8  # type: ignore[attr-defined]  # the new and the replaced
+
+
+def test_an_unreachable_server_is_reported_not_raised_as_a_traceback(tmp_path: Path, embedder: HashEmbedder) -> None:
+    settings = replace(settings_for("local", tmp_path, embedder), store="qdrant", qdrant_url="http://127.0.0.1:9")
+    backend = open_backend(settings)
+    with pytest.raises(StoreUnavailableError, match="Qdrant at http://127.0.0.1:9 failed"):
+        backend.manifest()
+    with pytest.raises(StoreUnavailableError):
+        backend.open()

@@ -11,6 +11,7 @@ The backend in ``rag.stores.qdrant`` speaks only this interface, so both run the
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import shutil
@@ -96,11 +97,7 @@ class Engine(Protocol):
 class EdgeEngine:
     def __init__(self, root: Path, hnsw_ef: int | None = None, hnsw: tuple[int, int] | None = None) -> None:
         """``hnsw``: (m, ef_construct) for new collections; the engine's defaults (16, 100) otherwise."""
-        try:
-            import qdrant_edge  # optional dependency: the message says how to install it
-        except ImportError as exc:
-            raise ConfigError(f"RAG_STORE=qdrant needs qdrant-edge-py: {INSTALL_HINT}") from exc
-        self._q = qdrant_edge
+        self._q = _optional("qdrant_edge", "RAG_STORE=qdrant needs qdrant-edge-py")
         self.root = root
         self.hnsw_ef = hnsw_ef
         self.hnsw = hnsw
@@ -207,17 +204,16 @@ class EdgeEngine:
 
 class ClientEngine:
     def __init__(self, url: str, api_key: str | None = None, hnsw_ef: int | None = None) -> None:
-        try:
-            from qdrant_client import QdrantClient, models  # optional dependency
-        except ImportError as exc:
-            raise ConfigError(f"RAG_QDRANT_URL needs qdrant-client: {INSTALL_HINT}") from exc
-        self._m = models
+        client = _optional("qdrant_client", "RAG_QDRANT_URL needs qdrant-client")
+        self._m = client.models
+        QdrantClient = client.QdrantClient
         self.url = url
         self.hnsw_ef = hnsw_ef
         if url == MEMORY:
             self._client = _memory_client(QdrantClient)
         else:
-            self._client = QdrantClient(url=url, api_key=api_key or None, timeout=30)
+            # No version check at construction: it runs in a thread whose failure would only be a warning.
+            self._client = QdrantClient(url=url, api_key=api_key or None, timeout=30, check_compatibility=False)
 
     def create(self, name: str, spec: Collection) -> None:
         m = self._m
@@ -312,6 +308,14 @@ class ClientEngine:
             if type(exc).__name__ in {"UnexpectedResponse", "ResponseHandlingException"} or isinstance(exc, OSError):
                 raise StoreUnavailableError(f"Qdrant at {self.url} failed: {exc}") from exc
             raise
+
+
+def _optional(module: str, needed: str) -> Any:
+    """An optional dependency, or a ConfigError that says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ConfigError(f"{needed}: {INSTALL_HINT}") from exc
 
 
 @functools.cache
