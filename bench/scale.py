@@ -5,8 +5,9 @@ BM25 keyword vector per point), then reports insert throughput, the p50 and p95 
 (dense and keyword searches fused by our RRF), dense recall@10 against exact search, peak memory and
 disk. Vectors:
 
-- ``--vectors real``: e5 vectors of the public data sets' paragraphs, sentences and questions
-  (../shared/datasets, about 72k texts), embedded once and cached under ~/.cache/rag/scale/. Sizes above
+- ``--vectors real``: e5 vectors of the public data sets' passages, sentences and questions
+  (../shared/datasets, about 70k texts; paragraphs cut into 300-character passages as the service
+  cuts them), embedded once and cached under ~/.cache/rag/scale/. Sizes above
   what they hold are filled with synthetic points clustered around them (a real vector plus noise).
 - ``--vectors synthetic``: clustered unit vectors, 384-d, close to uniform (the hardest case for HNSW).
 
@@ -71,11 +72,23 @@ def _embed_datasets() -> np.ndarray:
     for path in sorted(root.glob("*/*.json")):
         for article in load_squad(path):
             for paragraph in article.paragraphs:
-                texts.append(paragraph.context)
-                texts.extend(s.text for s in split_sentences(paragraph.context))
+                sentences = [s.text for s in split_sentences(paragraph.context)]
+                texts.extend(_chunks_of(sentences))  # passages as the service cuts them
+                texts.extend(sentences)
                 texts.extend(qa.question for qa in paragraph.qas)
     print(f"embedding {len(texts)} paragraphs, sentences and questions of {root} (once; cached in {CACHE})")
     return load_embedder(Settings.from_env()).embed(texts, "passage", progress=True)
+
+
+def _chunks_of(sentences: list[str], size: int = 300) -> list[str]:
+    """Consecutive sentences joined up to ``size`` characters (RAG_CHUNK_SIZE's default)."""
+    chunks: list[str] = []
+    for sentence in sentences:
+        if chunks and len(chunks[-1]) + len(sentence) <= size:
+            chunks[-1] += sentence
+        else:
+            chunks.append(sentence)
+    return chunks
 
 
 def keyword_tokens(n: int, seed: int = 2) -> list[list[str]]:

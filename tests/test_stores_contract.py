@@ -344,7 +344,7 @@ def test_killing_a_rebuild_leaves_the_previous_alias_serving(tmp_path: Path, emb
 def test_an_unreachable_server_is_reported_not_raised_as_a_traceback(tmp_path: Path, embedder: HashEmbedder) -> None:
     settings = replace(settings_for("local", tmp_path, embedder), store="qdrant", qdrant_url="http://127.0.0.1:9")
     backend = open_backend(settings)
-    with pytest.raises(StoreUnavailableError, match="Qdrant at http://127.0.0.1:9 failed"):
+    with pytest.raises(StoreUnavailableError, match=r"Qdrant at http://127\.0\.0\.1:9 failed"):
         backend.manifest()
     with pytest.raises(StoreUnavailableError):
         backend.open()
