@@ -74,7 +74,7 @@ def model(ctx: click.Context, as_json: bool) -> None:
 def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
     """Build the index of PATHS (files or folders; default RAG_SEEDS_DIR), when it is stale."""
     from rag.embedding import load_embedder
-    from rag.indexing import build_index, staleness
+    from rag.indexing import build_index, index_elsewhere, staleness
     from rag.stores import describe_store, open_backend
 
     settings = settings_from(ctx)
@@ -89,7 +89,11 @@ def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) ->
         click.echo(f"index is up to date: {current.documents} documents, {current.chunks} chunks")
         return
     click.echo(f"building the index ({reason or 'rebuild requested'})", err=True)
-    built = build_index(settings, load_embedder(settings), backend, sources, progress=True, reuse=not rebuild)
+    donor = index_elsewhere(settings) if current is None and not rebuild else None
+    if donor is not None:
+        click.echo("taking the vectors of unchanged text from the index in the other store", err=True)
+    embedder = load_embedder(settings)
+    built = build_index(settings, embedder, backend, sources, progress=True, reuse=not rebuild, reuse_from=donor)
     manifest = built.manifest
     for note in built.notes:
         click.echo(note, err=True)

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from rag.errors import BadDocumentError, RagError
 from rag.ingest import chunking
 from rag.ingest.binary import Limits
 from rag.ingest.loading import discover_files, load_corpus
+from rag.stores import open_backend
 from rag.stores.base import FORMAT_VERSION, Backend, IndexContent, Manifest, Store
 from rag.text.lexicon import build_lexicon
 from rag.text.tokenize import tokenize
@@ -183,6 +184,16 @@ class Reuse:
         rows = [known[t] if t in known else fresh[t] for t in texts]
         dimension = embedder.dimension
         return np.asarray(rows, dtype=np.float32).reshape(len(texts), dimension), len(missing)
+
+
+def index_elsewhere(settings: Settings) -> Store | None:
+    """The same corpus's index in the other kind of store (local files or the embedded Qdrant engine),
+    when its vectors fit these settings: moving to Qdrant, or back, then embeds nothing again."""
+    other = replace(settings, store="local" if settings.store == "qdrant" else "qdrant", qdrant_url=None)
+    try:
+        return _previous(open_backend(other), other)
+    except RagError:
+        return None  # not there, or the optional Qdrant packages are not installed
 
 
 def _previous(backend: Backend, settings: Settings) -> Store | None:

@@ -125,6 +125,14 @@ def test_index_into_the_embedded_qdrant_engine(settings: Settings, monkeypatch: 
     assert rag("search", "bamboo").exit_code == 0
 
 
+def test_moving_the_index_to_qdrant_embeds_nothing(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_STORE", "qdrant")
+    to_qdrant = rag("index")
+    assert "from the index in the other store" in to_qdrant.stderr
+    assert "embedded 0 passages and 0 sentences" in to_qdrant.stderr
+    assert rag("ask", "What do pandas eat?").exit_code == 0
+
+
 def test_index_of_named_paths(settings: Settings) -> None:
     result = rag("index", str(settings.seeds_dir / "zoo.html"), str(settings.seeds_dir / "tea_zh.txt"))
     assert result.exit_code == 0, result.output
