@@ -39,6 +39,7 @@ BM25_K1, BM25_B = 1.5, 0.75
 EMPTY_TOKEN = "\u2205"  # what a passage without terms is indexed as, as the local store does
 CHUNK_CACHE = 4096
 READ_BATCH = 512
+WRITE_BATCH = 1024  # chunks (with their sentences) turned into points at a time
 
 
 def term_index(term: str) -> int:
@@ -120,18 +121,20 @@ class QdrantBackend:
         self.engine.create(names["documents"], Collection())
         self.engine.create(names["meta"], Collection())
         keywords = bm25_vectors(content.keyword_tokens)
-        chunk_points, sentence_points, row = [], [], 0
-        for position, chunk in enumerate(content.chunks):
-            payload = {"chunk": asdict(chunk), "first_row": row}
-            vectors = {"dense": content.chunk_vectors[position].tolist(), "keywords": keywords[position]}
-            chunk_points.append(Point(position, vectors, payload))
-            for index in range(len(chunk.sentences)):
-                terms = list(content.sentence_terms[row])
-                payload = {"chunk": position, "index": index, "terms": terms}
-                sentence_points.append(Point(row, {"dense": content.sentence_vectors[row].tolist()}, payload))
-                row += 1
-        self.engine.upsert(names["chunks"], chunk_points)
-        self.engine.upsert(names["sentences"], sentence_points)
+        row = 0
+        for start in range(0, len(content.chunks), WRITE_BATCH):  # in slices: memory stays flat at any size
+            chunk_points, sentence_points = [], []
+            for position in range(start, min(len(content.chunks), start + WRITE_BATCH)):
+                chunk = content.chunks[position]
+                payload = {"chunk": asdict(chunk), "first_row": row}
+                vectors = {"dense": content.chunk_vectors[position].tolist(), "keywords": keywords[position]}
+                chunk_points.append(Point(position, vectors, payload))
+                for index in range(len(chunk.sentences)):
+                    payload = {"chunk": position, "index": index, "terms": list(content.sentence_terms[row])}
+                    sentence_points.append(Point(row, {"dense": content.sentence_vectors[row].tolist()}, payload))
+                    row += 1
+            self.engine.upsert(names["chunks"], chunk_points)
+            self.engine.upsert(names["sentences"], sentence_points)
         documents = [Point(i, {}, {"document": asdict(d)}) for i, d in enumerate(content.documents)]
         self.engine.upsert(names["documents"], documents)
         meta = [
