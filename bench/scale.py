@@ -36,6 +36,7 @@ QUERIES = 200
 CLUSTERS = 1000
 VOCABULARY = 50_000
 TERMS_PER_CHUNK = 40
+SHARD = 2000
 CACHE = Path.home() / ".cache" / "rag" / "scale"
 
 
@@ -47,11 +48,7 @@ def synthetic(n: int, seed: int = 0) -> np.ndarray:
 
 
 def real(n: int) -> np.ndarray:
-    cached = CACHE / "datasets-e5.npy"
-    if not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cached, _embed_datasets())
-    base = np.load(cached)
+    base = _embed_datasets()
     print(f"vectors: {min(n, len(base)):,} real e5, {max(0, n - len(base)):,} clustered around them", flush=True)
     if n <= len(base):
         return base[:n]
@@ -62,6 +59,7 @@ def real(n: int) -> np.ndarray:
 
 
 def _embed_datasets() -> np.ndarray:
+    """The data sets' texts embedded, in parts of SHARD texts cached as they finish: a stopped run resumes."""
     from rag.config import Settings
     from rag.embedding import load_embedder
     from rag.ingest.chunking import split_sentences
@@ -76,8 +74,19 @@ def _embed_datasets() -> np.ndarray:
                 texts.extend(_chunks_of(sentences))  # passages as the service cuts them
                 texts.extend(sentences)
                 texts.extend(qa.question for qa in paragraph.qas)
-    print(f"embedding {len(texts)} paragraphs, sentences and questions of {root} (once; cached in {CACHE})")
-    return load_embedder(Settings.from_env()).embed(texts, "passage", progress=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    parts = []
+    embedder = None
+    for start in range(0, len(texts), SHARD):
+        part = CACHE / f"datasets-e5-{start:06d}-{len(texts)}.npy"
+        if not part.exists():
+            if embedder is None:
+                print(f"embedding {len(texts)} passages, sentences and questions of {root} into {CACHE}")
+                embedder = load_embedder(Settings.from_env())
+            print(f"  texts {start}-{min(len(texts), start + SHARD)}", flush=True)
+            np.save(part, embedder.embed(texts[start : start + SHARD], "passage"))
+        parts.append(np.load(part))
+    return np.concatenate(parts)
 
 
 def _chunks_of(sentences: list[str], size: int = 300) -> list[str]:
