@@ -47,8 +47,8 @@ def synthetic(n: int, seed: int = 0) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def real(n: int) -> np.ndarray:
-    base = _embed_datasets()
+def real(n: int, embed: bool = True) -> np.ndarray:
+    base = _embed_datasets(embed)
     print(f"vectors: {min(n, len(base)):,} real e5, {max(0, n - len(base)):,} clustered around them", flush=True)
     if n <= len(base):
         return base[:n]
@@ -58,8 +58,9 @@ def real(n: int) -> np.ndarray:
     return np.concatenate([base, extra])
 
 
-def _embed_datasets() -> np.ndarray:
-    """The data sets' texts embedded, in parts of SHARD texts cached as they finish: a stopped run resumes."""
+def _embed_datasets(embed: bool) -> np.ndarray:
+    """The data sets' texts embedded, in parts of SHARD texts cached as they finish: a stopped run resumes.
+    Without ``embed``, only the parts already cached."""
     from rag.config import Settings
     from rag.embedding import load_embedder
     from rag.ingest.chunking import split_sentences
@@ -80,6 +81,8 @@ def _embed_datasets() -> np.ndarray:
     for start in range(0, len(texts), SHARD):
         part = CACHE / f"datasets-e5-{start:06d}-{len(texts)}.npy"
         if not part.exists():
+            if not embed:
+                continue
             if embedder is None:
                 print(f"embedding {len(texts)} passages, sentences and questions of {root} into {CACHE}")
                 embedder = load_embedder(Settings.from_env())
@@ -161,6 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--vectors", choices=["synthetic", "real"], default="synthetic")
+    parser.add_argument("--cached-only", action="store_true", help="real: only the vectors already embedded")
     parser.add_argument("--m", type=int, default=16)
     parser.add_argument("--ef-construct", type=int, default=100)
     parser.add_argument("--ef", type=int, nargs="+", default=[64, 128])
@@ -168,7 +172,7 @@ def main() -> None:
     for size in args.sizes:
         if args.vectors == "synthetic":
             print("vectors: synthetic, clustered", flush=True)
-        vectors = real(size) if args.vectors == "real" else synthetic(size)
+        vectors = real(size, not args.cached_only) if args.vectors == "real" else synthetic(size)
         run(size, vectors, args.m, args.ef_construct, args.ef)
 
 
