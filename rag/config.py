@@ -110,6 +110,9 @@ class Settings:
     api_key: str | None = setting(None, _optional_text)
     # index: a file larger than this is skipped, whatever its format
     max_file_mb: float = setting(50.0, _float, lambda v: v > 0, "greater than 0")
+    # POST /documents: files, and megabytes in all, that one upload may carry
+    max_upload_files: int = setting(20, _int, lambda v: v >= 1, "at least 1")
+    max_upload_mb: float = setting(100.0, _float, lambda v: v > 0, "greater than 0")
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -28,6 +28,18 @@ class DocumentNotFoundError(RagError):
     code = "document_not_found"
 
 
+class NotDeletableError(RagError):
+    """The document is indexed, but its file is not one that the service may remove."""
+
+    code = "not_deletable"
+
+
+class UploadTooLargeError(RagError):
+    """An upload over the count of files that one request may carry."""
+
+    code = "payload_too_large"
+
+
 class BadQueryError(RagError):
     code = "bad_query"
 

@@ -67,13 +67,18 @@ class Pipeline:
         cls, settings: Settings, embedder: Embedder | None = None, coverage: CoverageModel | None = None
     ) -> Pipeline:
         """The pipeline over the index in service; reads only the index, never the source documents."""
-        store = open_backend(settings).open()
-        mismatch = serving_mismatch(store.manifest, settings)
-        if mismatch:
-            raise IndexStaleError(f"index in {settings.index_dir} cannot serve ({mismatch}): {REBUILD_HINT}")
+        store = open_store(settings)
         reader = reader_for(settings)
         ranker = ReaderRanker(reader, store.documents, settings.reader_candidates) if reader else None
         return cls(settings, embedder or load_embedder(settings), store, coverage, ranker)
+
+    def reopen(self) -> Pipeline:
+        """The same loaded models over the index in service now, as a rebuild left it: nothing is loaded again."""
+        store = open_store(self.settings)
+        ranker = self.ranker
+        if isinstance(ranker, ReaderRanker):
+            ranker = ReaderRanker(ranker.reader, store.documents, ranker.candidates)
+        return Pipeline(self.settings, self.embedder, store, self.coverage, ranker, self.switches)
 
     def variant(
         self, *, dense: bool = True, keyword: bool = True, diversify: bool = True, reader: bool = True
@@ -192,6 +197,14 @@ class Pipeline:
 
     def _document_of(self, s: ScoredSentence) -> Document:
         return self.store.documents.documents[s.chunk.doc_id]
+
+
+def open_store(settings: Settings) -> Store:
+    store = open_backend(settings).open()
+    mismatch = serving_mismatch(store.manifest, settings)
+    if mismatch:
+        raise IndexStaleError(f"index in {settings.index_dir} cannot serve ({mismatch}): {REBUILD_HINT}")
+    return store
 
 
 def coverage_for(settings: Settings) -> CoverageModel:

@@ -71,7 +71,7 @@ def load_corpus(paths: Sequence[Path], limits: Limits | None = None) -> Corpus:
             log.warning("skipped %s: %s", path, problem)
             skipped.append(Skipped(str(path), problem))
             continue
-        key = _content_key(document.text)
+        key = content_key(document.text)
         if key in first_with_text:
             reason = f"duplicate of {first_with_text[key]}"
             log.info("skipped %s: %s", path, reason)
@@ -117,7 +117,7 @@ def document_from_pages(pages: Pages, source_file: str) -> Document:
         starts.append(min(offset, len(text)))
         offset += sum(len(block.text) + 2 for block in page)  # each block and the blank line after it
     return Document(
-        doc_id=_doc_id(source_file),
+        doc_id=doc_id_for(source_file),
         source_file=source_file,
         title=pages.title or _first_heading(blocks) or Path(source_file).stem,
         author=pages.author,
@@ -138,7 +138,7 @@ def document_from_text(text: str, source_file: str) -> Document:
     if not clean:
         raise BadDocumentError("no text left after cleaning")
     return Document(
-        doc_id=_doc_id(source_file),
+        doc_id=doc_id_for(source_file),
         source_file=source_file,
         title=meta.title or Path(source_file).stem,
         author=meta.author,
@@ -247,11 +247,11 @@ def _looks_binary(raw: bytes) -> bool:
     return control > len(sample) * 0.05
 
 
-def _content_key(text: str) -> str:
+def content_key(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
 
 
-def _doc_id(source_file: str) -> str:
+def doc_id_for(source_file: str) -> str:
     # The file stem: readable, and the same on every machine (seeds are named NNN_hash.txt).
     return re.sub(r"[^\w.-]+", "_", Path(source_file).stem).strip("_") or "document"
 
