@@ -15,6 +15,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.admin_routes import UPLOAD_PATH, document_upload_limit
+from api.admin_routes import router as admin_router
 from api.deps import QA, PipelineSlot, load_pipeline
 from api.errors import install_handlers
 from api.metrics import Metrics, MetricsMiddleware
@@ -23,6 +25,8 @@ from api.security import BearerAuth, BodyLimit, document_bearer
 from rag import __version__
 from rag.config import Settings
 from rag.errors import RagError
+from rag.ingest.isolation import MB
+from rag.library import Library
 
 logger = logging.getLogger("api")
 
@@ -50,17 +54,18 @@ def create_app(
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings, app.state.pipeline_slot, app.state.metrics = settings, slot, metrics
+    app.state.library = Library(settings, slot.get, lambda new: _fill(slot, metrics, new))
     install_handlers(app)
     app.include_router(router)
+    app.include_router(admin_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if swagger:
         _serve_docs(app, swagger)
     else:
         logger.warning("swagger-ui-py is not installed: /docs loads Swagger UI from a CDN")
-    if settings.api_key:
-        _document_bearer(app)
+    _document(app, settings)
     # Added innermost first: metrics see every request, then auth, then the size limit.
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, uploads={UPLOAD_PATH: round(settings.max_upload_mb * MB)})
     app.add_middleware(BearerAuth, api_key=settings.api_key)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=[*router.routes, *app.routes])
     return app
@@ -89,12 +94,16 @@ def _serve_docs(app: FastAPI, assets: Path) -> None:
         )
 
 
-def _document_bearer(app: FastAPI) -> None:
+def _document(app: FastAPI, settings: Settings) -> None:
+    """What the schema says that depends on the settings: the upload's file count and, with a key, the key."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         schema = generate()
-        document_bearer(schema)  # idempotent; FastAPI may rebuild the schema it caches
+        # Both idempotent; FastAPI may rebuild the schema it caches.
+        document_upload_limit(schema, settings.max_upload_files)
+        if settings.api_key:
+            document_bearer(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from api.errors import HTTPError
 from rag.config import Settings
 from rag.errors import RagError
+from rag.library import Library
 from rag.types import Answer, Document, Hit
+
+if TYPE_CHECKING:
+    from rag.embedding import Embedder
 
 
 class QA(Protocol):
@@ -31,6 +36,11 @@ class QA(Protocol):
 
     def document(self, doc_id: str) -> Document: ...
 
+    def reopen(self) -> QA: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
     @property
     def model_name(self) -> str: ...
 
@@ -49,34 +59,47 @@ def load_pipeline(settings: Settings) -> QA:
     return pipeline
 
 
+@dataclass(frozen=True)
+class Serving:
+    """A pipeline and its documents by id, swapped together: a request reads one pair from start to end."""
+
+    pipeline: QA
+    documents: Mapping[str, Document] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, pipeline: QA) -> Serving:
+        return cls(pipeline, {d.doc_id: d for d in pipeline.documents()})
+
+
 class PipelineSlot:
-    """The pipeline once loaded, or why it is not. Written once by the loader, read by request threads."""
+    """The pipeline in service, or why there is none. Filled by the loader and by each write, read by requests."""
 
     def __init__(self) -> None:
-        self._pipeline: QA | None = None
-        self._documents: dict[str, Document] = {}
+        self._serving: Serving | None = None
         self._error: RagError | None = None
 
     def fill(self, pipeline: QA) -> None:
-        # The documents first: a request thread that sees the pipeline must also see them.
-        self._documents = {d.doc_id: d for d in pipeline.documents()}
-        self._pipeline = pipeline
+        self._serving = Serving.of(pipeline)  # one assignment: a request sees the old pair or the new one
 
     def fail(self, error: RagError) -> None:
         self._error = error
 
     @property
     def pipeline(self) -> QA | None:
-        return self._pipeline
+        serving = self._serving
+        return None if serving is None else serving.pipeline
 
     def get(self) -> QA:
-        if self._pipeline is None:
+        return self.serving().pipeline
+
+    def serving(self) -> Serving:
+        serving = self._serving
+        if serving is None:
             raise self.not_ready()
-        return self._pipeline
+        return serving
 
     def documents(self) -> Mapping[str, Document]:
-        self.get()
-        return self._documents
+        return self.serving().documents
 
     def not_ready(self) -> HTTPError:
         if self._error is None:
@@ -94,13 +117,24 @@ def slot(request: Request) -> PipelineSlot:
     return value
 
 
-async def pipeline(request: Request) -> QA:
-    return slot(request).get()
+async def serving(request: Request) -> Serving:
+    # FastAPI caches a dependency per request: the pipeline and the documents below come from one pair.
+    return slot(request).serving()
 
 
-async def documents(request: Request) -> Mapping[str, Document]:
-    return slot(request).documents()
+async def pipeline(current: Annotated[Serving, Depends(serving)]) -> QA:
+    return current.pipeline
+
+
+async def documents(current: Annotated[Serving, Depends(serving)]) -> Mapping[str, Document]:
+    return current.documents
+
+
+async def library(request: Request) -> Library[QA]:
+    value: Library[QA] = request.app.state.library
+    return value
 
 
 PipelineDep = Annotated[QA, Depends(pipeline)]
 DocumentsDep = Annotated[Mapping[str, Document], Depends(documents)]
+LibraryDep = Annotated[Library[QA], Depends(library)]

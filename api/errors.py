@@ -17,8 +17,10 @@ from rag.errors import (
     IndexMissingError,
     IndexStaleError,
     ModelError,
+    NotDeletableError,
     RagError,
     StoreUnavailableError,
+    UploadTooLargeError,
 )
 
 logger = logging.getLogger("api")
@@ -30,14 +32,18 @@ RAG_ERROR_STATUS: dict[type[RagError], int] = {
     IndexStaleError: 503,
     ModelError: 503,
     StoreUnavailableError: 503,
+    NotDeletableError: 409,
+    UploadTooLargeError: 413,
 }
 OTHER_RAG_ERROR_STATUS = 400
 
 CODE_FOR_STATUS = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
@@ -93,6 +99,8 @@ async def _starlette_http_exception(request: Request, exc: Exception) -> JSONRes
         message = f"Nothing at {request.method} {request.url.path}."
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
+        headers = dict(exc.headers or {})
+        return error_response(405, code, message, {**headers, "Allow": _allowed(request, headers.get("Allow", ""))})
     else:
         message = str(exc.detail)
     return error_response(exc.status_code, code, message, exc.headers)
@@ -114,6 +122,20 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Internal error; the server log has the details.")
+
+
+def _allowed(request: Request, named: str) -> str:
+    # Starlette names the methods of the first route on the path only, and GET and POST /documents are two
+    # routes: the schema lists them all.
+    methods = {m.strip() for m in named.split(",") if m.strip()}
+    path = request.url.path.split("/")
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        parts = template.split("/")
+        if len(parts) == len(path) and all(
+            p == q or (p.startswith("{") and q) for p, q in zip(parts, path, strict=True)
+        ):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
 
 
 def _describe(error: Mapping[str, Any]) -> str:

@@ -130,6 +130,39 @@ class DocumentDetail(DocumentSummary):
     text: str = Field(description="The clean text that every start/end offset indexes into.")
 
 
+class IndexBuild(BaseModel):
+    documents: int
+    chunks: int
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    embedded_passages: int = Field(description="Passages embedded anew; the rest kept their stored vectors.")
+    embedded_sentences: int
+    reused_vectors: int
+    notes: list[str] = Field(description="Files the build skipped, with the reason.")
+
+
+class UploadedFile(BaseModel):
+    name: str = Field(description="The file name as sent.")
+    accepted: bool = Field(description="Kept and indexed.")
+    doc_id: str | None
+    title: str | None
+    stored_as: str | None = Field(description="Where the file was kept, relative to RAG_SEEDS_DIR.")
+    reason: str | None = Field(description="Why the file was refused (null when it was accepted).")
+
+
+class UploadResponse(BaseModel):
+    files: list[UploadedFile] = Field(description="One per file, in the order sent.")
+    index: IndexBuild | None = Field(description="The rebuild; null when every file was refused.")
+
+
+class DeleteResponse(BaseModel):
+    doc_id: str
+    deleted: str = Field(description="The file removed, relative to RAG_SEEDS_DIR.")
+    index: IndexBuild
+
+
 class Health(BaseModel):
     status: str
 

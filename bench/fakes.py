@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import zlib
 from collections.abc import Sequence
 
+import numpy as np
 from fastapi import FastAPI
 
 from api.app import create_app
@@ -114,10 +116,30 @@ def chunk(document: Document) -> list[Chunk]:
     return chunks
 
 
+class FakeEmbedder:
+    """Implements rag.embedding.Embedder without a model, for the write routes over the fake: tokens hashed."""
+
+    name = "fake/keyword-overlap"
+    dimension = 16
+
+    def embed(self, texts: list[str], kind: str, progress: bool = False) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        vectors[:, 0] = 1e-3  # no zero vector, whatever the text
+        for row, text in enumerate(texts):
+            for token in tokens(text):
+                vectors[row, zlib.crc32(token.encode()) % self.dimension] += 1.0
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 class FakePipeline:
-    """Implements api.deps.QA without a model: scores are the share of the query's tokens a text contains."""
+    """Implements api.deps.QA without a model: scores are the share of the query's tokens a text contains.
+
+    The write routes work over it (their index is really built, with ``FakeEmbedder``), but it goes on
+    answering from its own documents: ``reopen`` returns it as it is.
+    """
 
     model_name = "fake/keyword-overlap"
+    embedder = FakeEmbedder()
 
     def __init__(self, documents: Sequence[Document] = DOCUMENTS, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
@@ -134,6 +156,9 @@ class FakePipeline:
 
     def documents(self) -> list[Document]:
         return sorted(self._documents.values(), key=lambda d: d.source_file)
+
+    def reopen(self) -> FakePipeline:
+        return self
 
     def check(self) -> None:
         if self.store_error is not None:

@@ -7,9 +7,13 @@ character offset into the document's clean text, so ``document["text"][start:end
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.types import Answer, Citation, Document, Evidence, Hit
+
+if TYPE_CHECKING:
+    from rag.indexing import Built
+    from rag.library import Outcome
 
 SCORE_DECIMALS = 4
 TIMING_DECIMALS = 2
@@ -81,6 +85,36 @@ def document_to_dict(document: Document, with_text: bool) -> dict[str, Any]:
     if with_text:
         summary["text"] = document.text
     return summary
+
+
+def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:
+    """One uploaded file: the document it became, or why it was refused."""
+    document = outcome.document
+    return {
+        "name": outcome.name,
+        "accepted": document is not None,
+        "doc_id": document.doc_id if document else None,
+        "title": document.title if document else None,
+        "stored_as": outcome.stored_as,
+        "reason": outcome.reason,
+    }
+
+
+def built_to_dict(built: Built) -> dict[str, Any]:
+    """What a rebuild made, and what it had to embed anew."""
+    changes = built.changes
+    return {
+        "documents": built.manifest.documents,
+        "chunks": built.manifest.chunks,
+        "added": changes.added,
+        "changed": changes.changed,
+        "removed": changes.removed,
+        "unchanged": changes.unchanged,
+        "embedded_passages": changes.embedded_passages,
+        "embedded_sentences": changes.embedded_sentences,
+        "reused_vectors": changes.reused_vectors,
+        "notes": built.notes,
+    }
 
 
 def _score(value: float) -> float:

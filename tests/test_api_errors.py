@@ -58,6 +58,12 @@ def test_a_wrong_method_gets_a_json_405(client: TestClient) -> None:
     assert "POST" in response.headers["allow"]
 
 
+def test_a_405_names_every_method_on_the_path(client: TestClient) -> None:
+    # GET and POST /documents are two routes; Starlette alone would name the first one's method.
+    assert client.put("/documents").headers["allow"] == "GET, POST"
+    assert client.put("/documents/zh-v3").headers["allow"] == "DELETE, GET"
+
+
 @pytest.mark.parametrize(
     ("error", "status"),
     [
