@@ -6,6 +6,8 @@ Screenshots land in reports/screenshots/.
 
 from __future__ import annotations
 
+import base64
+import re
 import socket
 import threading
 import time
@@ -15,11 +17,17 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from documents import ENGLISH_PAGES, docx_bytes, image_only_pdf, pdf_bytes, write
+from embedders import CEDICT_SAMPLE, CORPUS, HashEmbedder, build_local, open_local, write_corpus
 from fakes import DOCUMENTS, PDF, XSS, XSS_IMG, XSS_SCRIPT, FakePipeline
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from api.app import create_app
+from api.deps import QA
 from rag.config import Settings
+from rag.coverage import FEATURES, CoverageModel
+from rag.pipeline import Pipeline
+from rag.text import crosslingual
 from rag.types import Document
 
 pytestmark = pytest.mark.browser
@@ -42,10 +50,12 @@ ZH_SENTENCE = "DeepSeek-V3 的总参数量为 6710 亿，每个词元激活 370 
 
 
 class ServerThread:
-    """uvicorn on a loopback port picked by the kernel, in a daemon thread."""
+    """uvicorn on a loopback port picked by the kernel, in a daemon thread; over the fake pipeline unless given one."""
 
-    def __init__(self, settings: Settings, documents: tuple[Document, ...] = (*DOCUMENTS, XSS)) -> None:
-        app = create_app(settings, FakePipeline(documents))
+    def __init__(
+        self, settings: Settings, documents: tuple[Document, ...] = (*DOCUMENTS, XSS), pipeline: QA | None = None
+    ) -> None:
+        app = create_app(settings, pipeline or FakePipeline(documents))
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
@@ -240,3 +250,141 @@ def test_a_quote_from_a_pdf_shows_its_page(browser: Browser) -> None:
         # A document without pages shows none.
         ask(page, EN_QUESTION)
         expect(page.locator(".evidence-item").first.locator(".source .page")).to_have_count(0)
+
+
+# --- the documents view: upload and delete, over a real pipeline ---------------------------------
+
+N_FEATURES = len(FEATURES)
+ALWAYS = CoverageModel((0.0,) * N_FEATURES, 30.0, (0.0,) * N_FEATURES, (1.0,) * N_FEATURES)  # answers every question
+RIVERS_QUESTION = "How much did the survey cost in euros?"
+
+
+@pytest.fixture
+def library_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The page over a real pipeline (hash embedder) on a small corpus, with a key: the write routes work."""
+    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+    embedder = HashEmbedder()
+    settings = Settings(
+        seeds_dir=write_corpus(tmp_path / "seeds"),
+        index_dir=tmp_path / "index",
+        embedding_model=embedder.name,
+        api_key=KEY,
+    )
+    build_local(settings)
+    with ServerThread(settings, pipeline=Pipeline(settings, embedder, open_local(settings), coverage=ALWAYS)) as url:
+        yield url
+
+
+def enter_key(page: Page) -> None:
+    page.click("#key-panel summary")
+    page.fill("#api-key", KEY)
+    page.press("#api-key", "Enter")
+
+
+def test_the_documents_view_appears_with_a_key(browser: Browser, library_server: str) -> None:
+    with opened(browser, library_server) as page:
+        expect(page.locator("#library")).to_be_hidden()
+        enter_key(page)
+        expect(page.locator("#library")).to_be_visible()
+        rows = page.locator("#documents-body tr")
+        expect(rows).to_have_count(len(CORPUS))
+        expect(page.locator("#documents-body tr[data-doc-id='panda_en'] td").first).to_have_text(
+            "Giant pandas, explained"
+        )
+        screenshot(page, "documents.png")
+
+
+def test_files_uploaded_with_the_picker_are_listed_and_answered_from(
+    browser: Browser, library_server: str, tmp_path: Path
+) -> None:
+    pdf = write(tmp_path / "picked", "rivers.pdf", pdf_bytes(ENGLISH_PAGES, title="River report"))
+    bad = write(tmp_path / "picked", "scan.pdf", image_only_pdf())
+    with opened(browser, library_server) as page:
+        enter_key(page)
+        expect(page.locator("#documents-body tr")).to_have_count(len(CORPUS))
+        # The picker opens from a button, which the keyboard reaches. (Headless Chromium opens no picker for a
+        # key press, so the test clicks it.)
+        page.focus("#choose-files")
+        expect(page.locator("#choose-files")).to_be_focused()
+        with page.expect_file_chooser() as chooser:
+            page.click("#choose-files")
+        chooser.value.set_files([str(pdf), str(bad)])
+
+        expect(page.locator("#upload-results li.accepted")).to_have_text("rivers.pdf added as rivers")
+        expect(page.locator("#upload-results li.refused")).to_have_text("scan.pdf refused: no text layer (scanned?)")
+        expect(page.locator("#documents-body tr")).to_have_count(len(CORPUS) + 1)
+        expect(page.locator("#library-status")).to_contain_text("1 added, 1 refused")
+        assert page.eval_on_selector("#upload-progress", "p => p.value") == 100
+        screenshot(page, "documents-uploaded.png")
+
+        ask(page, RIVERS_QUESTION)
+        cited = page.locator(".evidence-item", has=page.locator(".source .file", has_text="rivers.pdf"))
+        expect(cited.first.locator("q")).to_contain_text("84,000 euros")
+        expect(cited.first.locator(".source .page")).to_have_text("p. 2")
+
+
+def test_a_dropped_chinese_docx_is_uploaded(browser: Browser, library_server: str) -> None:
+    raw = docx_bytes([(1, "龙井茶采摘笔记"), (0, "每年的第一批采摘在四月初开始。"), (0, "明前茶每公斤卖到三千元。")])
+    with opened(browser, library_server) as page:
+        enter_key(page)
+        expect(page.locator("#documents-body tr")).to_have_count(len(CORPUS))
+        dropped = page.evaluate_handle(
+            """([name, data]) => {
+                const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([bytes], name));
+                return transfer;
+            }""",
+            ["龙井.docx", base64.b64encode(raw).decode()],
+        )
+        page.dispatch_event("#dropzone", "dragover", {"dataTransfer": dropped})
+        expect(page.locator("#dropzone")).to_have_class(re.compile("dragging"))
+        page.dispatch_event("#dropzone", "drop", {"dataTransfer": dropped})
+
+        expect(page.locator("#upload-results li.accepted")).to_have_text("龙井.docx added as 龙井")
+        expect(page.locator("#documents-body tr[data-doc-id='龙井'] td").first).to_have_text("龙井茶采摘笔记")
+        ask(page, "明前茶每公斤卖到多少钱？")
+        cited = page.locator(".evidence-item", has=page.locator(".source .file", has_text="龙井.docx"))
+        expect(cited.first.locator("q")).to_contain_text("三千元")
+
+
+def test_a_document_is_deleted_after_a_confirmation_with_the_keyboard(browser: Browser, library_server: str) -> None:
+    with opened(browser, library_server) as page:
+        enter_key(page)
+        row = page.locator("#documents-body tr[data-doc-id='zoo']")
+        expect(row).to_have_count(1)
+        dialog = page.locator("#confirm-delete")
+
+        row.locator("button.delete").focus()
+        page.keyboard.press("Enter")
+        expect(dialog).to_be_visible()
+        expect(page.locator("#confirm-text")).to_contain_text("City Zoo visitor guide")
+        expect(page.locator("#confirm-cancel")).to_be_focused()
+        page.keyboard.press("Escape")  # changed one's mind: nothing happens
+        expect(dialog).to_be_hidden()
+        expect(row).to_have_count(1)
+
+        row.locator("button.delete").focus()
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        expect(page.locator("#confirm-ok")).to_be_focused()
+        page.keyboard.press("Enter")
+
+        expect(row).to_have_count(0)
+        expect(page.locator("#documents-body tr")).to_have_count(len(CORPUS) - 1)
+        expect(page.locator("#library-status")).to_have_text("Deleted City Zoo visitor guide.")
+        screenshot(page, "documents-deleted.png")
+        ask(page, "How much does a zoo ticket cost?")
+        expect(page.locator(".source .file", has_text="zoo.html")).to_have_count(0)
+
+
+def test_an_upload_to_a_server_without_a_key_says_how_to_turn_writes_on(
+    browser: Browser, server: str, tmp_path: Path
+) -> None:
+    note = write(tmp_path, "note.txt", b"A short note.\n")
+    with opened(browser, server, tolerated="status of 403") as page:
+        enter_key(page)
+        with page.expect_file_chooser() as chooser:
+            page.click("#choose-files")
+        chooser.value.set_files(str(note))
+        expect(page.locator("#library-error")).to_contain_text("set RAG_API_KEY on the server")

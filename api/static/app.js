@@ -1,4 +1,5 @@
-// The page: ask, show quoted sentences with their sources, open a quote in its document.
+// The page: ask, show quoted sentences with their sources, open a quote in its document; with an API key,
+// list, upload and delete documents.
 // Document text, titles and URLs are untrusted: they reach the DOM through textContent and
 // createTextNode only, and links only when they are http(s).
 "use strict";
@@ -50,9 +51,13 @@ class ApiError extends Error {
   }
 }
 
+function apiKey() {
+  return $("api-key").value.trim();
+}
+
 async function api(path, options = {}) {
   const headers = new Headers(options.headers || {});
-  const key = $("api-key").value.trim();
+  const key = apiKey();
   if (key) headers.set("Authorization", `Bearer ${key}`);
   const response = await fetch(path, { ...options, headers });
   let body = null;
@@ -253,6 +258,175 @@ function renderContextMeta(doc) {
   $("context-meta").replaceChildren(...parts);
 }
 
+// ---- documents: list, upload, delete (with an API key) --------------------------------------
+
+function setLibraryStatus(text) {
+  $("library-status").textContent = text;
+}
+
+function showLibraryError(message) {
+  $("library-error").textContent = message;
+  $("library-error").hidden = false;
+}
+
+function clearLibraryError() {
+  $("library-error").hidden = true;
+  $("library-error").textContent = "";
+}
+
+// The section shows once a key is entered; the writes it offers need one.
+function toggleLibrary() {
+  const section = $("library");
+  const wasHidden = section.hidden;
+  section.hidden = !apiKey();
+  if (wasHidden && !section.hidden) loadDocuments();
+}
+
+async function loadDocuments() {
+  try {
+    const list = await api("/documents");
+    renderDocuments(list);
+  } catch (error) {
+    showLibraryError(error.message);
+  }
+}
+
+function renderDocuments(list) {
+  $("documents-caption").textContent = `${list.length} indexed document${list.length === 1 ? "" : "s"}`;
+  $("documents-body").replaceChildren(...list.map(renderDocumentRow));
+}
+
+function renderDocumentRow(doc) {
+  const remove = el("button", {
+    type: "button",
+    className: "delete",
+    "data-doc-id": doc.doc_id,
+    "aria-label": `Delete ${doc.title}`,
+    text: "Delete",
+    onclick: () => confirmDelete(doc),
+  });
+  return el("tr", { "data-doc-id": doc.doc_id }, [
+    el("td", { lang: languageOf(doc.title), text: doc.title }),
+    el("td", { className: "file", text: doc.source_file }),
+    el("td", { text: doc.language }),
+    el("td", { text: day(doc.published) || "—" }),
+    el("td", { className: "number", text: doc.chars.toLocaleString("en-US") }),
+    el("td", {}, [remove]),
+  ]);
+}
+
+function upload(files) {
+  if (!files.length) return;
+  clearLibraryError();
+  const form = new FormData();
+  for (const file of files) form.append("files", file, file.name);
+  const request = new XMLHttpRequest();
+  const progress = $("upload-progress");
+  request.open("POST", "/documents");
+  if (apiKey()) request.setRequestHeader("Authorization", `Bearer ${apiKey()}`);
+  request.upload.addEventListener("progress", (event) => {
+    if (event.lengthComputable) progress.value = Math.round((100 * event.loaded) / event.total);
+  });
+  request.upload.addEventListener("load", () => {
+    progress.value = 100;
+    setLibraryStatus("Uploaded; reading the files and updating the index…");
+  });
+  request.addEventListener("load", () => finishUpload(request));
+  request.addEventListener("error", () => {
+    progress.hidden = true;
+    setLibraryStatus("");
+    showLibraryError("The upload failed: the connection closed (is it over the server's size limit?).");
+  });
+  progress.value = 0;
+  progress.hidden = false;
+  setLibraryStatus(`Uploading ${files.length} file${files.length === 1 ? "" : "s"}…`);
+  request.send(form);
+}
+
+function finishUpload(request) {
+  $("upload-progress").hidden = true;
+  let body = null;
+  try {
+    body = JSON.parse(request.responseText);
+  } catch {
+    body = null;
+  }
+  if (request.status !== 200 || !body || !body.files) {
+    setLibraryStatus("");
+    const error = (body && body.error) || {};
+    showLibraryError(error.message || `The upload failed (HTTP ${request.status}).`);
+    return;
+  }
+  const added = body.files.filter((f) => f.accepted).length;
+  const refused = body.files.length - added;
+  setLibraryStatus(`${added} added, ${refused} refused` + (body.index ? `; the index now holds ${body.index.documents} documents` : ""));
+  $("upload-results").replaceChildren(...body.files.map(renderOutcome));
+  documents.clear();
+  loadDocuments();
+}
+
+function renderOutcome(file) {
+  const name = el("span", { className: "file", text: file.name });
+  if (file.accepted) {
+    return el("li", { className: "accepted" }, [name, ` added as ${file.doc_id}`]);
+  }
+  return el("li", { className: "refused" }, [name, ` refused: ${file.reason}`]);
+}
+
+let pendingDelete = null;
+
+function confirmDelete(doc) {
+  pendingDelete = doc;
+  $("confirm-text").replaceChildren(
+    el("span", { lang: languageOf(doc.title), text: doc.title }),
+    ` (${doc.source_file}) will be removed from the documents folder and from answers.`,
+  );
+  $("confirm-delete").showModal();
+}
+
+async function deleteConfirmed() {
+  const doc = pendingDelete;
+  $("confirm-delete").close();
+  if (!doc) return;
+  pendingDelete = null;
+  clearLibraryError();
+  setLibraryStatus(`Deleting ${doc.title}…`);
+  try {
+    await api(`/documents/${encodeURIComponent(doc.doc_id)}`, { method: "DELETE" });
+    documents.delete(doc.doc_id);
+    setLibraryStatus(`Deleted ${doc.title}.`);
+    await loadDocuments();
+    $("choose-files").focus();
+  } catch (error) {
+    setLibraryStatus("");
+    showLibraryError(error.message);
+  }
+}
+
+function wireLibrary() {
+  const zone = $("dropzone");
+  $("choose-files").addEventListener("click", () => $("file-input").click());
+  $("file-input").addEventListener("change", () => {
+    upload([...$("file-input").files]);
+    $("file-input").value = "";
+  });
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    upload([...event.dataTransfer.files]);
+  });
+  $("confirm-ok").addEventListener("click", deleteConfirmed);
+  $("confirm-cancel").addEventListener("click", () => $("confirm-delete").close());
+  $("confirm-delete").addEventListener("close", () => {
+    pendingDelete = null;
+  });
+}
+
 // ---- wiring ---------------------------------------------------------------------------------
 
 function submit(event) {
@@ -268,7 +442,13 @@ function submit(event) {
 function init() {
   const key = $("api-key");
   key.value = window.sessionStorage.getItem(KEY_STORAGE) || "";
-  key.addEventListener("change", () => window.sessionStorage.setItem(KEY_STORAGE, key.value.trim()));
+  key.addEventListener("change", () => {
+    window.sessionStorage.setItem(KEY_STORAGE, key.value.trim());
+    if (!$("library").hidden) loadDocuments();
+  });
+  key.addEventListener("input", toggleLibrary);
+  wireLibrary();
+  toggleLibrary();
   $("ask-form").addEventListener("submit", submit);
   $("question").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submit(event);
