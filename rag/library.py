@@ -9,11 +9,13 @@ pipeline over the new index, so questions are answered from the previous one unt
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import secrets
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Generic, Protocol, Self, TypeVar
@@ -35,6 +37,7 @@ UPLOADS = "uploads"  # the folder under RAG_SEEDS_DIR that uploaded files go to
 # would break the walk; and in the same folder, so that a rename moves it in or back.
 STAGING_PREFIX = ".staging-"
 DELETING_PREFIX = ".deleting-"
+WRITE_LOCK = ".write.lock"
 MAX_NAME_BYTES = 200
 COPY_CHUNK = 1024 * 1024
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -131,7 +134,7 @@ class Library(Generic[P]):
         checked: list[_Staged | Outcome] = []
         try:
             checked += (self._check(upload) for upload in uploads)
-            with self._lock:
+            with self._writing():
                 return self._keep(checked)
         finally:
             for item in checked:
@@ -140,7 +143,7 @@ class Library(Generic[P]):
 
     def delete(self, doc_id: str) -> Deleted:
         """Remove the document's file from RAG_SEEDS_DIR and rebuild; the file is put back if the build fails."""
-        with self._lock:
+        with self._writing():
             current = self._current()
             documents = {d.doc_id: d for d in current.documents()}
             if doc_id not in documents:
@@ -162,10 +165,23 @@ class Library(Generic[P]):
 
     def rebuild(self) -> Built:
         """Rebuild the index of RAG_SEEDS_DIR, re-embedding only new and changed text, and swap it in."""
-        with self._lock:
+        with self._writing():
             built, rebuilt = self._rebuild(self._current())
             self._swap(rebuilt)
             return built
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        # The thread lock orders this process's writes; the file lock, those of other server workers
+        # (RAG_WORKERS > 1) and processes over the same folder.
+        with self._lock:
+            self.seeds.mkdir(parents=True, exist_ok=True)
+            with (self.seeds / WRITE_LOCK).open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
 
     def source_of(self, document: Document) -> Path:
         """The file in RAG_SEEDS_DIR that ``document`` was read from."""

@@ -27,6 +27,7 @@ from rag.coverage import FEATURES, CoverageModel
 from rag.embedding import Kind
 from rag.ingest.binary import MAX_UNZIPPED_MB
 from rag.ingest.isolation import MB
+from rag.library import WRITE_LOCK
 from rag.pipeline import Pipeline
 from rag.text import crosslingual
 
@@ -106,7 +107,8 @@ def doc_ids(client: TestClient) -> set[str]:
 
 
 def files_in(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    # Hidden files too (a staged upload left behind would show), but the lock file that orders writes.
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != WRITE_LOCK)
 
 
 # --- adding, asking, deleting ------------------------------------------------------------------

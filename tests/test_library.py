@@ -17,7 +17,7 @@ from rag.coverage import FEATURES, CoverageModel
 from rag.embedding import Kind
 from rag.errors import DocumentNotFoundError, NotDeletableError, UploadTooLargeError
 from rag.ingest.loading import doc_id_for
-from rag.library import UPLOADS, Library, Upload, free_name, name_problem, type_problem
+from rag.library import UPLOADS, WRITE_LOCK, Library, Upload, free_name, name_problem, type_problem
 from rag.pipeline import Pipeline
 from rag.text import crosslingual
 from rag.types import Chunk
@@ -81,7 +81,8 @@ def embedded_passages(embedder: HashEmbedder) -> int:
 
 
 def files_in(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    # Hidden files too (a staged upload left behind would show), but the lock file that orders writes.
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != WRITE_LOCK)
 
 
 # --- names and types ---------------------------------------------------------------------------
@@ -373,3 +374,21 @@ def _chunks(pipeline: Pipeline) -> list[Chunk]:
 
 def _fail(*_args: object, **_kwargs: object) -> None:
     raise RuntimeError("build failed")
+
+
+def test_two_libraries_over_one_folder_write_one_at_a_time(settings: Settings) -> None:
+    # Server workers (RAG_WORKERS > 1) each have a library: the lock file orders their writes.
+    slow = SlowEmbedder()
+    slots = [Slot(Pipeline(settings, slow, open_local(settings), coverage=ALWAYS)) for _ in range(2)]
+    libraries = [Library(settings, slot.get, slot.swap) for slot in slots]
+    threads = [
+        threading.Thread(target=library.add, args=([upload(f"worker{n}.txt", f"Worker {n} wrote this.\n".encode())],))
+        for n, library in enumerate(libraries)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert slow.most == 1
+    assert {"worker0", "worker1"} <= {d.doc_id for d in open_local(settings).documents.documents.values()}
