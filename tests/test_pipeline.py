@@ -461,3 +461,14 @@ def test_from_settings_loads_the_reader_it_is_given(
     monkeypatch.setattr(pipeline, "reader_for", lambda s: reader)
     ranker = Pipeline.from_settings(settings, coverage=ALWAYS).ranker
     assert isinstance(ranker, ReaderRanker) and ranker.reader is reader
+
+
+def test_reopen_keeps_the_loaded_models_over_the_index_in_service(read_qa: Pipeline) -> None:
+    again = read_qa.reopen()
+
+    assert again.store is not read_qa.store  # read anew, as a rebuild left it
+    assert again.embedder is read_qa.embedder and again.coverage is read_qa.coverage
+    assert isinstance(again.ranker, ReaderRanker) and isinstance(read_qa.ranker, ReaderRanker)
+    assert again.ranker.reader is read_qa.ranker.reader and again.ranker.documents is again.store.documents
+    question = "How much does a zoo ticket cost?"
+    assert again.ask(question).evidence == read_qa.ask(question).evidence
