@@ -78,7 +78,7 @@ class Pipeline:
         ranker = self.ranker
         if isinstance(ranker, ReaderRanker):
             ranker = ReaderRanker(ranker.reader, store.documents, ranker.candidates)
-        return Pipeline(self.settings, self.embedder, store, self.coverage, ranker, self.switches)
+        return Pipeline(self.settings, self.embedder, store, self._coverage, ranker, self.switches)
 
     def variant(
         self, *, dense: bool = True, keyword: bool = True, diversify: bool = True, reader: bool = True
