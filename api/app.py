@@ -24,7 +24,7 @@ from api.routes import STATIC_DIR, router
 from api.security import BearerAuth, BodyLimit, document_bearer
 from rag import __version__
 from rag.config import Settings
-from rag.errors import RagError
+from rag.errors import IndexMissingError, IndexStaleError, RagError, StoreUnavailableError
 from rag.ingest.isolation import MB
 from rag.library import Library
 
@@ -115,9 +115,11 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # In the background: the server answers /healthz, and /readyz says "loading", while the model loads.
-        task = None if slot.pipeline is not None else asyncio.create_task(_load(settings, slot, metrics, loader))
+        tasks = [] if slot.pipeline is not None else [asyncio.create_task(_load(settings, slot, metrics, loader))]
+        if settings.reload_seconds > 0:
+            tasks.append(asyncio.create_task(_follow(settings, slot, metrics, loader)))
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
 
     return lifespan
@@ -139,6 +141,29 @@ async def _load(settings: Settings, slot: PipelineSlot, metrics: Metrics, loader
     logger.info(
         "ready: %d documents, %d chunks, model %s", pipeline.document_count, pipeline.chunk_count, pipeline.model_name
     )
+
+
+# A load that failed on these is retried: the index may be built, or the engine come up, meanwhile.
+RETRIED = (IndexMissingError, IndexStaleError, StoreUnavailableError)
+
+
+async def _follow(settings: Settings, slot: PipelineSlot, metrics: Metrics, loader: Loader) -> None:
+    """Every RAG_RELOAD_SECONDS: swap in an index rebuilt since this one opened (by `rag index`, another
+    worker or another replica), and retry a load that found no index or no engine."""
+    while True:
+        await asyncio.sleep(settings.reload_seconds)
+        pipeline = slot.pipeline
+        try:
+            if pipeline is None:
+                if isinstance(slot.error, RETRIED):
+                    await _load(settings, slot, metrics, loader)
+            elif await asyncio.to_thread(pipeline.behind):
+                _fill(slot, metrics, await asyncio.to_thread(pipeline.reopen))
+                logger.info("swapped in the rebuilt index: %d documents", slot.get().document_count)
+        except RagError as exc:
+            logger.warning("keeping the index in service: %s", exc)
+        except Exception:
+            logger.exception("looking for a rebuilt index failed; keeping the index in service")
 
 
 def _fill(slot: PipelineSlot, metrics: Metrics, pipeline: QA) -> None:

@@ -38,6 +38,8 @@ class QA(Protocol):
 
     def reopen(self) -> QA: ...
 
+    def behind(self) -> bool: ...
+
     @property
     def embedder(self) -> Embedder: ...
 
@@ -83,6 +85,11 @@ class PipelineSlot:
 
     def fail(self, error: RagError) -> None:
         self._error = error
+
+    @property
+    def error(self) -> RagError | None:
+        """Why the last load failed, while no pipeline is in service."""
+        return self._error if self._serving is None else None
 
     @property
     def pipeline(self) -> QA | None:

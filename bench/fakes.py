@@ -149,6 +149,8 @@ class FakePipeline:
         self.chunk_count = len(self._chunks)
         self.questions: list[str] = []
         self.store_error: RagError | None = None  # what check() raises: an unreachable engine
+        self.reopened = 0
+        self._behind = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FakePipeline:
@@ -158,7 +160,16 @@ class FakePipeline:
         return sorted(self._documents.values(), key=lambda d: d.source_file)
 
     def reopen(self) -> FakePipeline:
+        self.reopened += 1
         return self
+
+    def behind(self) -> bool:
+        """True once per ``rebuilt()``: an index rebuilt elsewhere that the server should pick up."""
+        behind, self._behind = self._behind, False
+        return behind
+
+    def rebuilt(self) -> None:
+        self._behind = True
 
     def check(self) -> None:
         if self.store_error is not None:

@@ -113,6 +113,9 @@ class Settings:
     # POST /documents: files, and megabytes in all, that one upload may carry
     max_upload_files: int = setting(20, _int, lambda v: v >= 1, "at least 1")
     max_upload_mb: float = setting(100.0, _float, lambda v: v > 0, "greater than 0")
+    # how often a server looks for a rebuilt index (by `rag index`, another worker or another replica)
+    # and swaps it in, and retries a load that found no index or no engine; 0: never
+    reload_seconds: float = setting(10.0, _float, lambda v: v >= 0, "0 (never) or more")
 
     def __post_init__(self) -> None:
         for f in fields(self):

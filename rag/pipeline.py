@@ -20,7 +20,7 @@ from rag.rankers.reader import ReaderRanker
 from rag.rankers.readernet import reader_for
 from rag.retrieval import Retrieval, Retriever, RRFJoiner, default_retrievers, retrieve
 from rag.stores import open_backend
-from rag.stores.base import REBUILD_HINT, Store
+from rag.stores.base import REBUILD_HINT, Backend, Store
 from rag.timing import Timings
 from rag.types import Answer, Document, Evidence, Hit
 
@@ -55,6 +55,7 @@ class Pipeline:
         self._coverage = coverage if coverage or ranker else coverage_for(settings)
         self.ranker = ranker
         self.switches = switches
+        self._backend: Backend | None = None  # opened by behind(), kept for the next call
         self.analyzer = QueryAnalyzer(embedder, store.lexicon)
         # Every retriever runs, whatever votes: the coverage signals read the dense and keyword rankings.
         self.retrievers: list[Retriever] = default_retrievers(store)
@@ -79,6 +80,12 @@ class Pipeline:
         if isinstance(ranker, ReaderRanker):
             ranker = ReaderRanker(ranker.reader, store.documents, ranker.candidates)
         return Pipeline(self.settings, self.embedder, store, self._coverage, ranker, self.switches)
+
+    def behind(self) -> bool:
+        """Whether the index in service is no longer the one this pipeline reads (rebuilt since it opened)."""
+        if self._backend is None:
+            self._backend = open_backend(self.settings)
+        return self._backend.manifest() != self.store.manifest
 
     def variant(
         self, *, dense: bool = True, keyword: bool = True, diversify: bool = True, reader: bool = True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 from api_helpers import EN_QUESTION, ask, error_of, failing, wait_until_settled
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from rag.config import Settings
+from rag.errors import ConfigError, IndexMissingError
 
 
 def test_readyz_is_503_while_loading_and_200_once_loaded() -> None:
@@ -45,6 +48,55 @@ def test_a_loader_bug_is_logged_and_reported_not_hidden(caplog: pytest.LogCaptur
     assert ready.status_code == 503
     assert "RuntimeError: boom" in error_of(ready)["message"]
     assert any(r.exc_info and "boom" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def _eventually(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_an_index_rebuilt_elsewhere_is_swapped_in() -> None:
+    pipeline = FakePipeline()
+    with TestClient(create_app(Settings(reload_seconds=0.05), loader=lambda _: pipeline)) as client:
+        assert wait_until_settled(client).status_code == 200
+        pipeline.rebuilt()  # `rag index`, another worker or another replica wrote a new version
+        assert _eventually(lambda: pipeline.reopened == 1)
+        assert client.get("/readyz").status_code == 200
+    assert pipeline.reopened == 1  # once per rebuild, not at every look
+
+
+def test_a_load_that_found_no_index_is_retried_until_one_is_built() -> None:
+    attempts: list[Settings] = []
+
+    def loader(settings: Settings) -> FakePipeline:
+        attempts.append(settings)
+        if len(attempts) < 3:
+            raise IndexMissingError("no index in index: run `rag index`")
+        return FakePipeline(settings=settings)
+
+    with TestClient(create_app(Settings(reload_seconds=0.05), loader=loader)) as client:
+        first = client.get("/readyz")
+        assert _eventually(lambda: client.get("/readyz").status_code == 200)
+    assert first.status_code == 503 and error_of(first)["code"] == "index_missing"
+    assert len(attempts) == 3
+
+
+def test_a_load_that_failed_for_good_is_not_retried() -> None:
+    attempts: list[Settings] = []
+
+    def loader(settings: Settings) -> FakePipeline:
+        attempts.append(settings)
+        raise ConfigError("bad model")
+
+    with TestClient(create_app(Settings(reload_seconds=0.05), loader=loader)) as client:
+        wait_until_settled(client)
+        time.sleep(0.3)
+        assert error_of(client.get("/readyz"))["code"] == "bad_config"
+    assert len(attempts) == 1
 
 
 def test_docs_work_offline_from_packaged_assets(client: TestClient) -> None:

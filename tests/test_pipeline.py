@@ -384,6 +384,18 @@ def _ranker(reader: BigramReader, settings: Settings, index: Store) -> ReaderRan
     return ReaderRanker(reader, index.documents, settings.reader_candidates)
 
 
+def test_a_pipeline_knows_when_the_index_was_rebuilt_since_it_opened(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    _build(settings)
+    qa = Pipeline.from_settings(settings, HashEmbedder(), coverage=NEVER)
+    assert not qa.behind()
+    (settings.seeds_dir / "extra.txt").write_text("Red pandas eat bamboo and fruit.", "utf-8")
+    _build(settings)
+    assert qa.behind()
+    fresh = qa.reopen()
+    assert not fresh.behind() and fresh.document_count == qa.document_count + 1
+
+
 def test_the_coverage_calibration_is_read_only_when_no_ranker_decides(
     settings: Settings, index: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
