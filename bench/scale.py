@@ -34,10 +34,17 @@ from rag.stores.qdrant_engines import Collection, EdgeEngine, Point
 DIMENSION = 384
 QUERIES = 200
 CLUSTERS = 1000
+QUERY_NOISE = 0.3  # a query is a stored vector moved by this much (cosine about 0.96 to it)
+FILL_NOISE = 0.4  # a filler point is a real vector moved by this much (cosine about 0.93)
 VOCABULARY = 50_000
 TERMS_PER_CHUNK = 40
 SHARD = 2000
 CACHE = Path.home() / ".cache" / "rag" / "scale"
+
+
+def _noise(rng: np.random.Generator, n: int, norm: float) -> np.ndarray:
+    """Gaussian noise whose vectors have about this norm (next to unit vectors)."""
+    return (norm / np.sqrt(DIMENSION) * rng.normal(size=(n, DIMENSION))).astype(np.float32)
 
 
 def synthetic(n: int, seed: int = 0) -> np.ndarray:
@@ -53,7 +60,7 @@ def real(n: int, embed: bool = True) -> np.ndarray:
     if n <= len(base):
         return base[:n]
     rng = np.random.default_rng(1)
-    extra = base[rng.integers(0, len(base), n - len(base))] + 0.05 * rng.normal(size=(n - len(base), DIMENSION))
+    extra = base[rng.integers(0, len(base), n - len(base))] + _noise(rng, n - len(base), FILL_NOISE)
     extra = (extra / np.linalg.norm(extra, axis=1, keepdims=True)).astype(np.float32)
     return np.concatenate([base, extra])
 
@@ -129,7 +136,7 @@ def run(size: int, vectors: np.ndarray, m: int, ef_construct: int, efs: list[int
         built = time.perf_counter() - started
         rng = np.random.default_rng(3)
         picks = rng.integers(0, size, QUERIES)
-        queries = vectors[picks] + 0.3 * rng.normal(size=(QUERIES, DIMENSION)).astype(np.float32)
+        queries = vectors[picks] + _noise(rng, QUERIES, QUERY_NOISE)
         queries /= np.linalg.norm(queries, axis=1, keepdims=True)
         terms = [tokens[i][:3] for i in picks]
         exact = [set(np.argsort(-(vectors @ q))[:10].tolist()) for q in queries]
