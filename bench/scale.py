@@ -44,14 +44,14 @@ CACHE = Path.home() / ".cache" / "rag" / "scale"
 
 def _noise(rng: np.random.Generator, n: int, norm: float) -> np.ndarray:
     """Gaussian noise whose vectors have about this norm (next to unit vectors)."""
-    return (norm / np.sqrt(DIMENSION) * rng.normal(size=(n, DIMENSION))).astype(np.float32)
+    return np.asarray(norm / np.sqrt(DIMENSION) * rng.normal(size=(n, DIMENSION)), dtype=np.float32)
 
 
 def synthetic(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(CLUSTERS, DIMENSION)).astype(np.float32)
     vectors = centres[rng.integers(0, CLUSTERS, n)] + 0.6 * rng.normal(size=(n, DIMENSION)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), dtype=np.float32)
 
 
 def real(n: int, embed: bool = True) -> np.ndarray:
@@ -110,24 +110,30 @@ def _chunks_of(sentences: list[str], size: int = 300) -> list[str]:
     return chunks
 
 
-def keyword_tokens(n: int, seed: int = 2) -> list[list[str]]:
+def keyword_ranks(n: int, seed: int = 2) -> np.ndarray:
+    """Per chunk, TERMS_PER_CHUNK Zipf-distributed term ranks (kept as numbers: strings for 1M chunks
+    would take gigabytes)."""
     rng = np.random.default_rng(seed)
-    ranks = np.minimum(rng.zipf(1.3, size=(n, TERMS_PER_CHUNK)), VOCABULARY)
-    return [[f"t{r}" for r in row] for row in ranks]
+    return np.minimum(rng.zipf(1.3, size=(n, TERMS_PER_CHUNK)), VOCABULARY)
+
+
+def _terms(row: np.ndarray) -> list[str]:
+    return [f"t{r}" for r in row]
 
 
 def run(size: int, vectors: np.ndarray, m: int, ef_construct: int, efs: list[int]) -> None:
     root = Path(tempfile.mkdtemp(prefix="rag-scale-"))
     try:
         engine = EdgeEngine(root, hnsw=(m, ef_construct))
-        tokens = keyword_tokens(size)
+        ranks = keyword_ranks(size)
         started = time.perf_counter()
         engine.create("chunks", Collection({"dense": DIMENSION}, ["keywords"]))
-        sparse = bm25_vectors(tokens)
         for start in range(0, size, 10_000):
             stop = min(size, start + 10_000)
+            # Every chunk has TERMS_PER_CHUNK terms, so a slice's average length is the corpus's.
+            sparse = bm25_vectors([_terms(row) for row in ranks[start:stop]])
             points = [
-                Point(i, {"dense": vectors[i].tolist(), "keywords": sparse[i]}, {"chunk": i})
+                Point(i, {"dense": vectors[i].tolist(), "keywords": sparse[i - start]}, {"chunk": i})
                 for i in range(start, stop)
             ]
             engine.upsert("chunks", points)
@@ -138,7 +144,7 @@ def run(size: int, vectors: np.ndarray, m: int, ef_construct: int, efs: list[int
         picks = rng.integers(0, size, QUERIES)
         queries = vectors[picks] + _noise(rng, QUERIES, QUERY_NOISE)
         queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        terms = [tokens[i][:3] for i in picks]
+        terms = [_terms(ranks[i][:3]) for i in picks]
         exact = [set(np.argsort(-(vectors @ q))[:10].tolist()) for q in queries]
         disk = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20
         print(
