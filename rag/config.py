@@ -81,7 +81,8 @@ class Settings:
     qdrant_url: str | None = setting(None, _optional_text)
     qdrant_api_key: str | None = setting(None, _optional_text)
     qdrant_prefix: str = setting("rag", _text, lambda v: v.replace("_", "").isalnum(), "letters, digits and _")
-    qdrant_hnsw_ef: int = setting(0, _int, lambda v: v >= 0, "0 (the engine's default) or more")
+    # measured by `make bench-scale`: 1M chunks, recall@10 0.90 at 64, 0.97 at 128 (p50 7.5 ms)
+    qdrant_hnsw_ef: int = setting(128, _int, lambda v: v >= 0, "0 (the engine's default) or more")
     # index: what goes into it
     seeds_dir: Path = setting(Path("seeds"), _path)
     embedding_model: str = setting(DEFAULT_MODEL, _text, lambda v: bool(v.strip()), "non-empty")

@@ -208,7 +208,7 @@ class ClientEngine:
         self._m = client.models
         QdrantClient = client.QdrantClient
         self.url = url
-        self.hnsw_ef = hnsw_ef
+        self.hnsw_ef = None if url == MEMORY else hnsw_ef  # local mode searches exactly, and warns at any ef
         if url == MEMORY:
             self._client = _memory_client(QdrantClient)
         else:
