@@ -5,7 +5,7 @@ Response bodies are built by rag.serialize (shared with the CLI) and validated t
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -87,6 +87,42 @@ class Evidence(BaseModel):
     answer_end: int | None
 
 
+class Context(BaseModel):
+    text: str
+    start: int = Field(description="Offset into the document's text: text[start:end] is this sentence.")
+    end: int
+
+
+class Quote(BaseModel):
+    text: str
+    score: float = Field(
+        description="The reader's probability that the sentence answers (RAG_READER=off: extraction's score)."
+    )
+    chunk_id: str
+    start: int = Field(description="Offset into the document's text: text[start:end] is the quoted sentence.")
+    end: int
+    page: int | None = Field(description="The 1-based page the quote starts on, for a PDF (null otherwise).")
+    answer_start: int | None = Field(
+        description="The short answer inside the sentence, as offsets into the document's text (null when none)."
+    )
+    answer_end: int | None
+    answers_heading: bool = Field(
+        description="True for the sentence after a quoted question (a heading), quoted for what it answers."
+    )
+    context_before: Context | None = Field(description="The sentence before the quote in the document (null: none).")
+    context_after: Context | None = Field(description="The sentence after the quote in the document (null: none).")
+
+
+class Source(BaseModel):
+    doc_id: str
+    source_file: str
+    title: str
+    url: str | None
+    published: str | None
+    score: float = Field(description="The best quote's score: sources are ordered by it.")
+    quotes: list[Quote] = Field(description="1 to 3 of the document's best sentences, in the document's order.")
+
+
 class Passage(BaseModel):
     chunk_id: str
     doc_id: str
@@ -101,11 +137,18 @@ class Passage(BaseModel):
 class AskResponse(BaseModel):
     question: str
     answerable: bool = Field(description="False when the documents do not cover the question.")
+    grade: Literal["answered", "uncertain", "not_covered"] = Field(
+        description="answered: the evidence answers (answerable is true); uncertain: the sources are shown but may "
+        "not answer; not_covered: only the closest passages are shown."
+    )
     confidence: float | None = Field(
         description="The reader's calibrated probability (0-1) that the best evidence answers (null: reader off)."
     )
     answer: str
-    evidence: list[Evidence]
+    evidence: list[Evidence] = Field(description="The answer's sentences, best first (empty unless answered).")
+    sources: list[Source] = Field(
+        description="What each document says, most relevant first, with context (empty when not covered)."
+    )
     passages: list[Passage] = Field(description="The closest passages, answerable or not.")
     timings_ms: dict[str, float]
 

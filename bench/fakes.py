@@ -17,7 +17,8 @@ from fastapi import FastAPI
 from api.app import create_app
 from rag.config import Settings
 from rag.errors import BadQueryError, DocumentNotFoundError, RagError
-from rag.types import Answer, Chunk, Citation, Document, Evidence, Hit, Sentence
+from rag.sources import neighbours
+from rag.types import Answer, Chunk, Citation, Document, Evidence, Grade, Hit, Quote, Sentence, Source
 
 ZH_V3 = Document(
     doc_id="zh-v3",
@@ -73,6 +74,7 @@ ZH_COMPANY = Document(
 DOCUMENTS = (ZH_V3, EN_MODELS, ZH_COMPANY)
 
 EVIDENCE_THRESHOLD = 0.5
+UNCERTAIN_THRESHOLD = 0.25  # from here up to EVIDENCE_THRESHOLD a question is graded uncertain
 SENTENCES_PER_CHUNK = 2
 STOPWORDS = frozenset(
     {"a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "has", "have", "how", "in"}
@@ -189,16 +191,26 @@ class FakePipeline:
         question = _clean(question)
         self.questions.append(question)
         hits = self._hits(question, top_k)
-        evidence = self._evidence(tokens(question), hits, top_k)
+        evidence = self._evidence(tokens(question), hits, top_k, EVIDENCE_THRESHOLD)
+        shown = evidence or self._evidence(tokens(question), hits, top_k, UNCERTAIN_THRESHOLD)
+        grade: Grade = "answered" if evidence else "uncertain" if shown else "not_covered"
         return Answer(
             question=question,
             answerable=bool(evidence),
             answer=" ".join(e.text for e in evidence),
             evidence=evidence,
             hits=tuple(hits),
-            confidence=max((e.score for e in evidence), default=0.0),
+            confidence=max((e.score for e in shown), default=0.0),
             timings_ms={"retrieve": 1.25, "extract": 0.5, "total": 1.75},
+            grade=grade,
+            sources=tuple(self._source(e) for e in shown),
         )
+
+    def _source(self, evidence: Evidence) -> Source:
+        """One quote per source, with the sentences around it."""
+        document = self._documents[evidence.citation.doc_id]
+        before, after = neighbours(document, evidence.citation.start, evidence.citation.end)
+        return Source(document, (Quote(evidence, before, after),))
 
     def _hits(self, query: str, top_k: int) -> list[Hit]:
         wanted = tokens(query)
@@ -211,12 +223,12 @@ class FakePipeline:
         )
         return [Hit(c, score, rank) for rank, (score, _, c) in enumerate(scored[:top_k], start=1)]
 
-    def _evidence(self, wanted: frozenset[str], hits: list[Hit], top_k: int) -> tuple[Evidence, ...]:
+    def _evidence(self, wanted: frozenset[str], hits: list[Hit], top_k: int, threshold: float) -> tuple[Evidence, ...]:
         best: dict[str, tuple[float, Sentence, Chunk]] = {}
         for hit in hits:
             for sentence in hit.chunk.sentences:
                 score, doc_id = overlap(wanted, sentence.text), hit.chunk.doc_id
-                if score >= EVIDENCE_THRESHOLD and (doc_id not in best or score > best[doc_id][0]):
+                if score >= threshold and (doc_id not in best or score > best[doc_id][0]):
                     best[doc_id] = (score, sentence, hit.chunk)
         ranked = sorted(best.values(), key=lambda item: (-item[0], item[1].start))[:top_k]
         return tuple(self._marked(Evidence(s.text, score, self._cite(c, s))) for score, s, c in ranked)

@@ -16,7 +16,7 @@ import click
 
 from rag.config import MAX_TOP_K, Settings
 from rag.errors import BadDocumentError, ConfigError, DocumentNotFoundError, RagError
-from rag.types import Hit
+from rag.types import Document, Hit, Quote
 
 EXIT_CODES: dict[type[RagError], int] = {ConfigError: 2}
 
@@ -171,22 +171,35 @@ def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> 
     if as_json:
         echo_json(answer_to_dict(answer, pipeline.store.documents.documents))
         return
-    if not answer.answerable:
+    if answer.grade == "not_covered":
         click.echo("The documents do not cover this question. The closest passages:")
         for hit in answer.hits:
             doc = pipeline.document(hit.chunk.doc_id)
             click.echo(f"  - {doc.title}: {_one_line(hit.chunk.text, 120)}")
         return
+    if answer.grade == "uncertain":
+        click.echo("These sources may not answer the question:")
     if answer.confidence is not None:
         click.echo(f"confidence {answer.confidence:.2f}")
-    for i, ev in enumerate(answer.evidence, start=1):
-        c = ev.citation
-        short = ""
-        if ev.answer_start is not None and ev.answer_end is not None:
-            short = f"  [answer: {pipeline.document(c.doc_id).text[ev.answer_start : ev.answer_end]}]"
-        click.echo(f"{i}. \u201c{ev.text}\u201d{short}")
-        where = (c.url or c.source_file) + (f" p. {c.page}" if c.page is not None else "")
-        click.echo(f"   \u2014 {c.title} ({(c.published or 'undated')[:10]}) {where} [{c.start}:{c.end}]")
+    for i, source in enumerate(answer.sources, start=1):
+        doc = source.document
+        click.echo(f"{i}. {doc.title} ({(doc.published or 'undated')[:10]}) {doc.url or doc.source_file}")
+        for quote in source.quotes:
+            _echo_quote(quote, doc)
+
+
+def _echo_quote(quote: Quote, doc: Document) -> None:
+    """The quote with its citation, the sentences around it dimmed (plain text when not a terminal)."""
+    ev, c = quote.evidence, quote.evidence.citation
+    short = ""
+    if ev.answer_start is not None and ev.answer_end is not None:
+        short = f"  [answer: {doc.text[ev.answer_start : ev.answer_end]}]"
+    if quote.before:
+        click.echo(click.style(f"   …{_one_line(quote.before.text, 100)}", dim=True))
+    page = f" p. {c.page}" if c.page is not None else ""
+    click.echo(f"   “{ev.text}”{short} [{c.start}:{c.end}]{page}")
+    if quote.after:
+        click.echo(click.style(f"   {_one_line(quote.after.text, 100)}…", dim=True))
 
 
 @main.command("eval")

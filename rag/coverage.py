@@ -20,6 +20,7 @@ from rag.errors import ConfigError
 from rag.extraction import ScoredSentence
 from rag.query import Query
 from rag.retrieval import Retrieval
+from rag.types import Grade
 
 # Signals that were tried and dropped: the share of the question's words that one sentence holds,
 # and the share the corpus has at all. They separated the benchmark set's unanswerable questions
@@ -51,6 +52,9 @@ class CoverageModel:
     threshold: float = 0.5
     model: str | None = None  # the embedding model it was fitted for; None for a hand-made model
     ranker: str | None = None  # the ranker it was fitted behind; None: extraction's own scores
+    # From this probability up to ``threshold`` the evidence is shown as "may not answer" (uncertain);
+    # None: no such band, a question is answered or not covered.
+    uncertain: float | None = None
 
     def probability(self, signals: Signals) -> float:
         return self.probability_vector(signals.vector())
@@ -63,6 +67,9 @@ class CoverageModel:
     def answerable(self, signals: Signals) -> bool:
         return self.probability(signals) >= self.threshold
 
+    def grade(self, probability: float) -> Grade:
+        return grade(probability, self.threshold, self.uncertain)
+
     def to_json(self) -> str:
         payload = {
             "model": self.model,
@@ -73,6 +80,7 @@ class CoverageModel:
             "mean": list(self.mean),
             "scale": list(self.scale),
             "threshold": self.threshold,
+            "uncertain_threshold": self.uncertain,
         }
         return json.dumps(payload, indent=2)
 
@@ -82,7 +90,16 @@ class CoverageModel:
         if tuple(raw["features"]) != FEATURES:
             raise ValueError(f"calibration features {raw['features']} do not match {list(FEATURES)}")
         weights, mean, scale = tuple(raw["weights"]), tuple(raw["mean"]), tuple(raw["scale"])
-        return cls(weights, raw["bias"], mean, scale, raw["threshold"], raw.get("model"), raw.get("ranker"))
+        return cls(
+            weights,
+            raw["bias"],
+            mean,
+            scale,
+            raw["threshold"],
+            raw.get("model"),
+            raw.get("ranker"),
+            raw.get("uncertain_threshold"),
+        )
 
 
 def default_model() -> CoverageModel:
@@ -99,6 +116,15 @@ def model_for(embedding_model: str, ranker: str | None = None) -> CoverageModel:
             f"not {embedding_model!r} and {ranker!r}: refit it with `python bench/calibrate.py --write`"
         )
     return model
+
+
+def grade(probability: float, answered: float, uncertain: float | None) -> Grade:
+    """answered from ``answered`` up, uncertain from ``uncertain`` up (when set), not_covered below."""
+    if probability >= answered:
+        return "answered"
+    if uncertain is not None and probability >= uncertain:
+        return "uncertain"
+    return "not_covered"
 
 
 def signals(

@@ -15,7 +15,7 @@ import numpy as np
 from rag.query import Query
 from rag.retrieval import Retrieval
 from rag.stores.base import DocumentStore, VectorIndex
-from rag.types import Chunk, Citation, Document, Evidence, Sentence
+from rag.types import Chunk, Citation, Document, Evidence, Hit, Sentence
 
 # The weights below were chosen by a sweep on the benchmark questions (see "Tuning" in README.md);
 # they are the knobs to revisit on another corpus.
@@ -102,12 +102,45 @@ def score_passages(
 ) -> list[ScoredSentence]:
     """Every sentence of the top ANSWER_PASSAGES passages, scored for the query, best first; only
     these sentences' similarities are fetched from the vector index."""
+    chosen = list(zip(retrieval.hits[:ANSWER_PASSAGES], retrieval.positions, strict=False))
+    return _score_hits(query, retrieval, chosen, documents, vectors, idf)
+
+
+def score_other_sources(
+    query: Query,
+    retrieval: Retrieval,
+    documents: DocumentStore,
+    vectors: VectorIndex,
+    idf: dict[str, float],
+) -> list[ScoredSentence]:
+    """The sentences of each document's best passage, for documents with no passage among the top
+    ANSWER_PASSAGES: a source that speaks to the question in fewer, lower-ranked passages (one article
+    among several podcasts) still gets its say in the grouped view."""
+    seen = {hit.chunk.doc_id for hit in retrieval.hits[:ANSWER_PASSAGES]}
+    chosen = []
+    for hit, position in zip(retrieval.hits[ANSWER_PASSAGES:], retrieval.positions[ANSWER_PASSAGES:], strict=False):
+        if hit.chunk.doc_id not in seen:
+            seen.add(hit.chunk.doc_id)
+            chosen.append((hit, position))
+    return _score_hits(query, retrieval, chosen, documents, vectors, idf)
+
+
+def _score_hits(
+    query: Query,
+    retrieval: Retrieval,
+    chosen: Sequence[tuple[Hit, int]],
+    documents: DocumentStore,
+    vectors: VectorIndex,
+    idf: dict[str, float],
+) -> list[ScoredSentence]:
     candidates: list[tuple[int, Chunk, Sentence, float]] = []
     top = retrieval.hits[0].score if retrieval.hits else 1.0
-    for hit, position in zip(retrieval.hits[:ANSWER_PASSAGES], retrieval.positions, strict=False):
+    for hit, position in chosen:
         rows = documents.sentence_rows(position)
         context = hit.score / top
         candidates.extend((row, hit.chunk, hit.chunk.sentences[row - rows.start], context) for row in rows)
+    if not candidates:
+        return []
     fetched = [row for row, *_ in candidates]
     similarities = vectors.sentence_similarities(query.vector, fetched)
     terms = [documents.sentence_terms(row) for row in fetched]

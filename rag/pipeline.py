@@ -1,13 +1,14 @@
 """The one Python API that the CLI and the HTTP layer share: wiring only, built once, then ``ask``.
 
-query -> retrievers -> joiner -> extraction -> [ranker] -> evidence -> coverage (without a ranker)
+query -> retrievers -> joiner -> extraction -> [ranker] -> evidence -> coverage (without a ranker) -> sources
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from rag import coverage, extraction
+from rag import coverage, extraction, sources
 from rag.config import Settings
 from rag.coverage import CoverageModel, Signals
 from rag.embedding import Embedder, load_embedder
@@ -19,10 +20,11 @@ from rag.rankers.base import Ranked, Ranker, select
 from rag.rankers.reader import ReaderRanker
 from rag.rankers.readernet import reader_for
 from rag.retrieval import Retrieval, Retriever, RRFJoiner, default_retrievers, retrieve
+from rag.sources import Pick
 from rag.stores import open_backend
 from rag.stores.base import REBUILD_HINT, Backend, Store
 from rag.timing import Timings
-from rag.types import Answer, Document, Evidence, Hit
+from rag.types import Answer, Document, Evidence, Grade, Hit, Source
 
 DENSE = ("dense", "sentence")
 KEYWORD = ("keyword",)
@@ -138,16 +140,22 @@ class Pipeline:
             r = self._retrieve(query, timings)
             with timings("extract"):
                 scored = self._score(query, r)
-            confidence = None
             if self.ranker is None:
                 with timings("extract"):
                     evidence = self._evidence(scored, top_k)
                 with timings("coverage"):
-                    answerable = bool(evidence) and self.coverage.answerable(self._signals(query, r, scored))
+                    probability = self.coverage.probability(self._signals(query, r, scored))
+                grade = self.coverage.grade(probability) if scored else "not_covered"
+                confidence = None
+                with timings("sources"):
+                    grouped = self._sources(grade, self._with_other_sources(query, r, scored), scored, top_k)
             else:
                 with timings(self.ranker.name):
-                    evidence, confidence = self._ranked_evidence(query, scored, top_k, self.ranker)
-                answerable = bool(evidence) and confidence >= self.ranker.threshold
+                    picks, evidence, confidence = self._ranked_evidence(query, scored, top_k, self.ranker)
+                grade = self._reader_grade(confidence, self.ranker) if picks else "not_covered"
+                with timings("sources"):
+                    grouped = self._sources(grade, picks, scored, top_k, query, self.ranker)
+            answerable = bool(evidence) and grade == "answered"
         return Answer(
             question=query.text,
             answerable=answerable,
@@ -156,6 +164,8 @@ class Pipeline:
             hits=tuple(r.hits[: top_k if passages is None else passages]),
             confidence=None if confidence is None else round(confidence, 4),
             timings_ms=timings.rounded(),
+            grade=grade,
+            sources=grouped,
         )
 
     def signals(self, question: str) -> Signals:
@@ -170,6 +180,13 @@ class Pipeline:
     def _score(self, query: Query, r: Retrieval) -> list[ScoredSentence]:
         return extraction.score_passages(query, r, self.store.documents, self.store.vectors, self.store.lexicon.idf)
 
+    def _with_other_sources(self, query: Query, r: Retrieval, scored: list[ScoredSentence]) -> list[Pick]:
+        """Extraction's picks, with the best passage of each document that none of its passages brought in."""
+        others = extraction.score_other_sources(
+            query, r, self.store.documents, self.store.vectors, self.store.lexicon.idf
+        )
+        return [Pick(s, s.score) for s in sorted([*scored, *others], key=lambda s: -s.score)]
+
     def _signals(self, query: Query, r: Retrieval, scored: list[ScoredSentence]) -> Signals:
         return coverage.signals(query, r, scored, self.store.lexicon.names)
 
@@ -181,26 +198,49 @@ class Pipeline:
 
     def _ranked_evidence(
         self, query: Query, scored: list[ScoredSentence], top_k: int, ranker: Ranker
-    ) -> tuple[tuple[Evidence, ...], float]:
-        """The ranker's evidence, most likely answer first, and its probability that it answers."""
+    ) -> tuple[list[Pick], tuple[Evidence, ...], float]:
+        """The ranker's picks, most likely answer first; its evidence; its probability that the best answers."""
         ranked = ranker.rank(query, scored)
         if not self.switches.diversify:
             chosen = [r for r in ranked[: min(3, top_k)] if r.probability >= ranker.threshold] or ranked[:1]
         else:
             chosen = select(ranked, top_k, ranker.threshold)
         evidence = tuple(self._short_answer(r, ranker.threshold) for r in chosen)
-        return evidence, ranked[0].probability if ranked else 0.0
+        picks = [Pick(r.scored, r.probability, r.answer) for r in ranked]
+        return picks, evidence, ranked[0].probability if ranked else 0.0
 
     def _short_answer(self, ranked: Ranked, threshold: float) -> Evidence:
-        base = extraction.to_evidence(ranked.scored, self._document_of(ranked.scored))
-        start = ranked.scored.sentence.start
-        span = ranked.answer if ranked.probability >= threshold else None
-        return replace(
-            base,
-            score=ranked.probability,
-            answer_start=start + span[0] if span else None,
-            answer_end=start + span[1] if span else None,
-        )
+        pick = Pick(ranked.scored, ranked.probability, ranked.answer if ranked.probability >= threshold else None)
+        return sources.with_answer(extraction.to_evidence(ranked.scored, self._document_of(ranked.scored)), pick)
+
+    @staticmethod
+    def _reader_grade(confidence: float, ranker: Ranker) -> Grade:
+        return coverage.grade(confidence, ranker.threshold, ranker.uncertain)
+
+    def _sources(
+        self,
+        grade: Grade,
+        picks: list[Pick],
+        scored: list[ScoredSentence],
+        top_k: int,
+        query: Query | None = None,
+        ranker: Ranker | None = None,
+    ) -> tuple[Source, ...]:
+        """What each source says, for an answered or uncertain question; nothing when not covered."""
+        if grade == "not_covered" or not picks:
+            return ()
+        documents = self.store.documents.documents
+        if ranker is None or query is None:
+            # Extraction's scores: each source that comes within SOURCE_MARGIN of the best sentence.
+            floor = picks[0].score - sources.SOURCE_MARGIN
+            return sources.group(picks, [p.sentence for p in picks], documents, floor, top_k)
+        floor = ranker.threshold if grade == "answered" or ranker.uncertain is None else ranker.uncertain
+        floor = min(floor, picks[0].score)  # the best pick is shown, whatever else reaches the floor
+
+        def rescore(sentences: Sequence[ScoredSentence]) -> list[Pick]:
+            return [Pick(r.scored, r.probability, r.answer) for r in ranker.rank(query, sentences)]
+
+        return sources.group(picks, scored, documents, floor, top_k, rescore)
 
     def _document_of(self, s: ScoredSentence) -> Document:
         return self.store.documents.documents[s.chunk.doc_id]

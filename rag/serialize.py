@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rag.types import Answer, Citation, Document, Evidence, Hit
+from rag.types import Answer, Citation, Context, Document, Evidence, Hit, Quote, Source
 
 if TYPE_CHECKING:
     from rag.indexing import Built
@@ -23,9 +23,11 @@ def answer_to_dict(answer: Answer, documents: Mapping[str, Document]) -> dict[st
     return {
         "question": answer.question,
         "answerable": answer.answerable,
+        "grade": answer.grade,
         "confidence": answer.confidence,
         "answer": answer.answer,
         "evidence": [evidence_to_dict(e) for e in answer.evidence],
+        "sources": [source_to_dict(s) for s in answer.sources],
         "passages": [hit_to_dict(h, documents) for h in answer.hits],
         "timings_ms": {name: round(float(ms), TIMING_DECIMALS) for name, ms in answer.timings_ms.items()},
     }
@@ -39,6 +41,40 @@ def evidence_to_dict(evidence: Evidence) -> dict[str, Any]:
         "answer_start": evidence.answer_start,
         "answer_end": evidence.answer_end,
     }
+
+
+def source_to_dict(source: Source) -> dict[str, Any]:
+    doc = source.document
+    return {
+        "doc_id": doc.doc_id,
+        "source_file": doc.source_file,
+        "title": doc.title,
+        "url": doc.url,
+        "published": doc.published,
+        "score": _score(source.score),
+        "quotes": [quote_to_dict(q) for q in source.quotes],
+    }
+
+
+def quote_to_dict(quote: Quote) -> dict[str, Any]:
+    e = quote.evidence
+    return {
+        "text": e.text,
+        "score": _score(e.score),
+        "chunk_id": e.citation.chunk_id,
+        "start": e.citation.start,
+        "end": e.citation.end,
+        "page": e.citation.page,
+        "answer_start": e.answer_start,
+        "answer_end": e.answer_end,
+        "answers_heading": quote.answers_heading,
+        "context_before": _context(quote.before),
+        "context_after": _context(quote.after),
+    }
+
+
+def _context(context: Context | None) -> dict[str, Any] | None:
+    return None if context is None else {"text": context.text, "start": context.start, "end": context.end}
 
 
 def citation_to_dict(citation: Citation) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,45 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Context:
+    """A sentence next to a quote, shown lighter around it: ``document.text[start:end] == text``."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One of a source's best sentences, with the sentences around it."""
+
+    evidence: Evidence
+    before: Context | None
+    after: Context | None
+    # True for the sentence that follows a quoted question (a heading such as "DeepSeek蒸馏ChatGPT的谣言是
+    # 如何产生的？"), shown because the question alone says nothing of what its source concludes.
+    answers_heading: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """What one document says about the question: 1 to 3 quotes, in the document's order."""
+
+    document: Document
+    quotes: tuple[Quote, ...]
+
+    @property
+    def score(self) -> float:
+        return max(q.evidence.score for q in self.quotes)
+
+
+# answered: the evidence answers (``answerable``); uncertain: evidence shown, labelled as possibly not
+# answering; not_covered: only the closest passages are shown.
+Grade = Literal["answered", "uncertain", "not_covered"]
+GRADES: tuple[Grade, ...] = ("answered", "uncertain", "not_covered")
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answerable: bool
@@ -125,3 +165,5 @@ class Answer:
     hits: tuple[Hit, ...]
     confidence: float | None = None  # the reader's probability that the evidence answers; None without one
     timings_ms: dict[str, float] = field(default_factory=dict)
+    grade: Grade = "not_covered"
+    sources: tuple[Source, ...] = ()  # grouped by document, most relevant first; empty when not covered

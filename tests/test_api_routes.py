@@ -13,7 +13,17 @@ from rag.errors import StoreUnavailableError
 from rag.serialize import answer_to_dict
 
 ZH_QUESTION = "DeepSeek-V3 的总参数量是多少？"
-ANSWER_KEYS = {"question", "answerable", "confidence", "answer", "evidence", "passages", "timings_ms"}
+ANSWER_KEYS = {
+    "question",
+    "answerable",
+    "grade",
+    "confidence",
+    "answer",
+    "evidence",
+    "sources",
+    "passages",
+    "timings_ms",
+}
 PASSAGE_KEYS = {"chunk_id", "doc_id", "source_file", "title", "text", "score", "start", "end"}
 CITATION_KEYS = {"doc_id", "source_file", "title", "url", "published", "chunk_id", "start", "end", "page"}
 SUMMARY_KEYS = {"doc_id", "source_file", "title", "author", "published", "url", "language", "chars"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -19,7 +20,17 @@ from rag.serialize import answer_to_dict
 from rag.text import crosslingual
 
 QUESTION = "Which pandas eat bamboo?"
-ANSWER_KEYS = {"question", "answerable", "confidence", "answer", "evidence", "passages", "timings_ms"}
+ANSWER_KEYS = {
+    "question",
+    "answerable",
+    "grade",
+    "confidence",
+    "answer",
+    "evidence",
+    "sources",
+    "passages",
+    "timings_ms",
+}
 NOT_COVERED = "The documents do not cover this question. The closest passages:"
 
 
@@ -212,21 +223,38 @@ def test_ask_json_top_k_sets_the_passages(indexed: Settings) -> None:
     assert len(json.loads(rag("ask", QUESTION, "--json", "--top-k", "2").stdout)["passages"]) == 2
 
 
-def test_ask_quotes_sentences_with_checkable_citations(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+UNCERTAIN = "These sources may not answer the question:"
+SOURCE_LINE = re.compile(r"\d+\. (.+) \((\S+)\) (\S+)")
+QUOTE_LINE = re.compile(r"   \u201c(.+)\u201d(?:  \[answer: (.+?)\])? \[(\d+):(\d+)\]")
+
+
+def _quotes(stdout: str) -> list[tuple[str, str, str | None, int, int]]:
+    """(where the source is, quote, short answer, start, end) for each quote of the grouped view."""
+    quotes, where = [], ""
+    for line in stdout.splitlines():
+        if source := SOURCE_LINE.fullmatch(line):
+            where = source[3]
+        elif quote := QUOTE_LINE.fullmatch(line):
+            quotes.append((where, quote[1], quote[2], int(quote[3]), int(quote[4])))
+        else:
+            assert line.startswith(("   \u2026", "confidence ", UNCERTAIN)) or line.endswith("\u2026"), line
+    return quotes
+
+
+def test_ask_groups_quotes_by_source_with_checkable_citations(
+    indexed: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(pipeline, "coverage_for", lambda settings: _constant(30.0))
     result = rag("ask", QUESTION)
     assert result.exit_code == 0, result.output
-    # The citation line names the document by its url, or by its file when it has none.
+    # The source line names the document by its url, or by its file when it has none.
     documents = {d.url or d.source_file: d for d in open_local(indexed).documents.documents.values()}
-    lines = result.stdout.splitlines()
-    assert len(lines) >= 4 and len(lines) % 2 == 0
-    for quote_line, cite_line in zip(lines[::2], lines[1::2], strict=True):
-        quote = re.fullmatch(r"\d+\. \u201c(.+)\u201d", quote_line)
-        cite = re.fullmatch(r"   \u2014 (.+) \((\S+)\) (\S+) \[(\d+):(\d+)\]", cite_line)
-        assert quote and cite, (quote_line, cite_line)
-        assert documents[cite[3]].text[int(cite[4]) : int(cite[5])] == quote[1]
-    assert "Giant pandas, explained (2024-05-01) https://example.com/pandas [" in result.stdout
-    assert "City Zoo visitor guide (undated) zoo.html [" in result.stdout
+    quotes = _quotes(result.stdout)
+    assert quotes
+    for where, text, _, start, end in quotes:
+        assert documents[where].text[start:end] == text
+    assert "1. Giant pandas, explained (2024-05-01) https://example.com/pandas" in result.stdout
+    assert "City Zoo visitor guide (undated) zoo.html" in result.stdout
 
 
 def test_ask_with_a_reader_prints_its_confidence_and_short_answers(
@@ -238,8 +266,17 @@ def test_ask_with_a_reader_prints_its_confidence_and_short_answers(
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert re.fullmatch(r"confidence 0\.\d\d", lines[0]), lines[0]
-    quote = re.fullmatch(r"1\. \u201c(.+)\u201d  \[answer: (\w+)\]", lines[1])
-    assert quote and quote[1].startswith(quote[2])  # the fake's short answer is the first word
+    _, text, short, _, _ = _quotes(result.stdout)[0]
+    assert short and text.startswith(short)  # the fake's short answer is the first word
+
+
+def test_ask_labels_evidence_that_may_not_answer(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = dataclasses.replace(_constant(0.0), threshold=0.9, uncertain=0.1)  # probability 0.5: uncertain
+    monkeypatch.setattr(pipeline, "coverage_for", lambda settings: model)
+    result = rag("ask", QUESTION)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == UNCERTAIN
+    assert _quotes(result.stdout)
 
 
 def test_ask_says_when_the_documents_do_not_cover_it(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

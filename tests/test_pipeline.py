@@ -484,3 +484,76 @@ def test_reopen_keeps_the_loaded_models_over_the_index_in_service(read_qa: Pipel
     assert again.ranker.reader is read_qa.ranker.reader and again.ranker.documents is again.store.documents
     question = "How much does a zoo ticket cost?"
     assert again.ask(question).evidence == read_qa.ask(question).evidence
+
+
+# --- grades and sources ------------------------------------------------------------------------
+
+UNSURE = dataclasses.replace(_constant(0.0), threshold=0.9, uncertain=0.1)  # probability 0.5: uncertain
+
+
+def _quotes_are_verbatim(answer: Answer) -> None:
+    for source in answer.sources:
+        for quote in source.quotes:
+            c = quote.evidence.citation
+            assert c.doc_id == source.document.doc_id
+            assert source.document.text[c.start : c.end] == quote.evidence.text
+            for context in (quote.before, quote.after):
+                assert context is None or source.document.text[context.start : context.end] == context.text
+
+
+def test_an_answered_question_shows_what_each_source_says(qa: Pipeline) -> None:
+    answer = qa.ask("Which pandas eat bamboo?")
+    assert answer.grade == "answered" and answer.answerable
+    assert {s.document.doc_id for s in answer.sources} >= _doc_ids(answer)
+    assert all(1 <= len(s.quotes) <= 3 for s in answer.sources)
+    scores = [s.score for s in answer.sources]
+    assert scores == sorted(scores, reverse=True)
+    _quotes_are_verbatim(answer)
+
+
+def test_top_k_caps_the_sources(qa: Pipeline) -> None:
+    assert len(qa.ask("Which pandas eat bamboo?", top_k=1).sources) == 1
+
+
+def test_an_uncertain_question_shows_its_sources_but_is_not_answered(settings: Settings, index: Store) -> None:
+    answer = Pipeline(settings, HashEmbedder(), index, coverage=UNSURE).ask("Which pandas eat bamboo?")
+    assert answer.grade == "uncertain"
+    assert (answer.answerable, answer.answer, answer.evidence) == (False, "", ())
+    assert answer.sources
+    _quotes_are_verbatim(answer)
+
+
+def test_a_question_not_covered_shows_no_sources(settings: Settings, index: Store) -> None:
+    answer = Pipeline(settings, HashEmbedder(), index, coverage=NEVER).ask("Which pandas eat bamboo?")
+    assert (answer.grade, answer.sources) == ("not_covered", ())
+    assert answer.hits
+
+
+def test_the_shipped_calibration_has_an_uncertain_band_below_answered() -> None:
+    model = default_model()
+    assert model.uncertain is not None and 0 < model.uncertain < model.threshold
+    assert [model.grade(p) for p in (model.threshold, model.uncertain, model.uncertain - 0.01)] == [
+        "answered",
+        "uncertain",
+        "not_covered",
+    ]
+
+
+def test_with_a_reader_its_probabilities_grade_the_answer(settings: Settings, index: Store) -> None:
+    reader = BigramReader(threshold=0.99, uncertain=0.2)
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=NEVER, ranker=_ranker(reader, settings, index))
+    unsure = qa.ask("How much does a zoo ticket cost?")
+    assert unsure.confidence is not None and 0.2 <= unsure.confidence < 0.99
+    assert unsure.grade == "uncertain" and unsure.sources and not unsure.evidence
+    assert all(q.evidence.score >= 0.2 for s in unsure.sources for q in s.quotes if not q.answers_heading)
+    assert qa.ask(WEATHER).grade == "not_covered"
+
+
+def test_with_a_reader_the_sources_carry_its_short_answers(read_qa: Pipeline) -> None:
+    answer = read_qa.ask("How much does a zoo ticket cost?")
+    assert answer.grade == "answered"
+    quotes = [q.evidence for s in answer.sources for q in s.quotes]
+    marked = [e for e in quotes if e.answer_start is not None and e.answer_end is not None]
+    assert marked
+    for e in marked:
+        assert e.citation.start <= e.answer_start < e.answer_end <= e.citation.end  # type: ignore[operator]

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import BadQueryError
-from rag.types import Answer, Document
+from rag.extraction import is_question
+from rag.types import GRADES, Answer, Document, Grade
 
 QUESTION_TYPES = ("fact", "number", "name", "date", "opinion", "disputed", "keyword", "misspelt", "unanswerable")
 LANGUAGES = ("en", "zh", "mixed")
@@ -64,6 +65,9 @@ class Outcome:
     citations_ok: int
     citations_total: int
     unlocated: list[str] = field(default_factory=list)
+    grade: Grade = "not_covered"
+    grouped_shown: int = 0  # gold documents among the answer's sources (the grouped view)
+    question_only_cards: int = 0  # sources whose every quote is itself a question
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -127,7 +131,11 @@ def evaluate_one(question: Question, answer: Answer, documents: Mapping[str, Doc
     cited = [(e.citation.doc_id, e.citation.start, e.citation.end) for e in answer.evidence]
     gold_docs = {s.doc_id for s in spans}
     shown = {doc for doc, _, _ in cited} & gold_docs
+    quoted = [q.evidence for source in answer.sources for q in source.quotes]
+    contexts = [(s.document, c) for s in answer.sources for q in s.quotes for c in (q.before, q.after) if c]
     ok = sum(documents[e.citation.doc_id].text[e.citation.start : e.citation.end] == e.text for e in answer.evidence)
+    ok += sum(documents[e.citation.doc_id].text[e.citation.start : e.citation.end] == e.text for e in quoted)
+    ok += sum(documents[doc.doc_id].text[c.start : c.end] == c.text for doc, c in contexts)
     return Outcome(
         question=question,
         answerable_predicted=answer.answerable,
@@ -139,8 +147,11 @@ def evaluate_one(question: Question, answer: Answer, documents: Mapping[str, Doc
         sources_shown=len(shown),
         sources_total=len(gold_docs),
         citations_ok=ok,
-        citations_total=len(answer.evidence),
+        citations_total=len(answer.evidence) + len(quoted) + len(contexts),
         unlocated=missing,
+        grade=answer.grade,
+        grouped_shown=len({source.document.doc_id for source in answer.sources} & gold_docs),
+        question_only_cards=sum(all(is_question(q.evidence.text) for q in source.quotes) for source in answer.sources),
     )
 
 
@@ -190,13 +201,21 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, float | int]:
             "evidence_hit": _mean(float(o.evidence_hit) for o in answerable),
             "no_answer_false_rate": _mean(float(not o.answerable_predicted) for o in answerable),
         }
+        out |= {f"answerable_{g}": _mean(float(o.grade == g) for o in answerable) for g in GRADES}
+        # The grades' promise: an answer whose gold passage retrieval ranked in the top 5 is never hidden.
+        out["not_covered_with_gold_in_top5"] = sum(o.grade == "not_covered" and hit_at(o.ranks, 5) for o in answerable)
     if disputed:
         out["disputed_source_coverage"] = _ratio(
             sum(o.sources_shown for o in disputed), sum(o.sources_total for o in disputed)
         )
+        out["disputed_grouped_coverage"] = _ratio(
+            sum(o.grouped_shown for o in disputed), sum(o.sources_total for o in disputed)
+        )
+    out["question_only_cards"] = sum(o.question_only_cards for o in outcomes)
     if unanswerable:
         out["unanswerable"] = len(unanswerable)
         out["no_answer_true_rate"] = _mean(float(not o.answerable_predicted) for o in unanswerable)
+        out["unanswerable_not_covered"] = _mean(float(o.grade == "not_covered") for o in unanswerable)
     out["citation_integrity"] = _ratio(sum(o.citations_ok for o in outcomes), cit_total) if cit_total else 1.0
     return out
 

@@ -35,6 +35,11 @@ class Ranker(Protocol):
         """The probability from which a sentence counts as answering."""
         ...
 
+    @property
+    def uncertain(self) -> float | None:
+        """The probability from which evidence is shown as possibly answering; None: no such band."""
+        ...
+
     def rank(self, query: Query, sentences: Sequence[ScoredSentence]) -> list[Ranked]: ...
 
 

@@ -28,6 +28,7 @@ SENTENCE_CHARS = 160
 
 class SentenceReader(Protocol):
     threshold: float
+    uncertain: float | None
 
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]: ...
 
@@ -45,6 +46,10 @@ class ReaderRanker:
     @property
     def threshold(self) -> float:
         return self.reader.threshold
+
+    @property
+    def uncertain(self) -> float | None:
+        return self.reader.uncertain
 
     def rank(self, query: Query, sentences: Sequence[ScoredSentence]) -> list[Ranked]:
         """The sentences with the reader's judgement, most likely answer first."""

@@ -170,6 +170,10 @@ class Reader:
         # Below this probability the documents are taken not to answer (chosen on the dev set by a
         # stated cost: see rag.training.calibrate).
         self.threshold = float(manifest.get("calibration", {}).get("threshold", 0.5))
+        # From this probability up to the threshold, evidence is shown as "may not answer" (same cost
+        # rule); a manifest without it has no such band.
+        uncertain = manifest.get("calibration", {}).get("uncertain")
+        self.uncertain = None if uncertain is None else float(uncertain)
 
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
         """One batched forward pass over all candidate sentences."""
