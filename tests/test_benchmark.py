@@ -90,6 +90,25 @@ def test_every_citation_points_at_its_quote(overall: dict[str, float | int]) -> 
     assert overall["citation_integrity"] == 1.0
 
 
+# The grouped view (sources, grades): the answers issue's targets.
+def test_disputed_questions_show_their_sources_grouped(overall: dict[str, float | int]) -> None:
+    assert overall["disputed_grouped_coverage"] >= 0.90
+
+
+def test_no_answer_that_retrieval_found_is_hidden(overall: dict[str, float | int]) -> None:
+    print(
+        f"\n answerable graded answered {overall['answerable_answered']}, uncertain {overall['answerable_uncertain']},"
+        f" not covered {overall['answerable_not_covered']}"
+    )
+    assert overall["not_covered_with_gold_in_top5"] == 0
+
+
+def test_no_source_card_quotes_only_a_question(
+    overall: dict[str, float | int], held_out: dict[str, float | int]
+) -> None:
+    assert overall["question_only_cards"] == held_out["question_only_cards"] == 0
+
+
 @pytest.fixture(scope="module")
 def held_out(pipeline: Pipeline) -> dict[str, float | int]:
     summary = summarize(_run(pipeline, HELDOUT))

@@ -139,7 +139,7 @@ def screenshot(page: Page, name: str) -> None:
 def test_an_english_question_shows_quoted_sentences_and_their_sources(page: Page) -> None:
     ask(page, EN_QUESTION)
 
-    first = page.locator(".evidence-item").first
+    first = page.locator(".source-card").first
     expect(first.locator(".quote")).to_have_text(EN_SENTENCE)
     expect(first.locator(".quote")).to_have_attribute("lang", "en")
     title = first.locator(".source a.title")
@@ -155,10 +155,10 @@ def test_an_english_question_shows_quoted_sentences_and_their_sources(page: Page
 def test_a_chinese_question_renders_the_chinese_quote(page: Page) -> None:
     ask(page, ZH_QUESTION)
 
-    quote = page.locator(".evidence-item .quote").first
+    quote = page.locator(".source-card .quote").first
     expect(quote).to_have_text(ZH_SENTENCE)
     expect(quote).to_have_attribute("lang", "zh")
-    expect(page.locator(".evidence-item .source .title").first).to_have_text("DeepSeek-V3 技术报告解读")
+    expect(page.locator(".source-card .source .title").first).to_have_text("DeepSeek-V3 技术报告解读")
     screenshot(page, "answer-zh.png")
 
 
@@ -169,7 +169,7 @@ def test_a_chinese_question_renders_the_chinese_quote(page: Page) -> None:
 def test_clicking_a_quote_highlights_it_in_its_document(page: Page, question: str, sentence: str, name: str) -> None:
     ask(page, question)
 
-    page.locator(".evidence-item .quote").first.click()
+    page.locator(".source-card .quote").first.click()
 
     dialog = page.locator("#context")
     expect(dialog).to_be_visible()
@@ -191,7 +191,7 @@ def test_an_uncovered_question_says_so_and_lists_the_closest_passages(page: Page
 
     expect(page.locator("#no-answer")).to_be_visible()
     expect(page.locator("#no-answer")).to_contain_text("These documents do not cover this question.")
-    expect(page.locator(".evidence-item")).to_have_count(0)
+    expect(page.locator(".source-card")).to_have_count(0)
     expect(page.locator("#passages .passage")).to_have_count(5)
     expect(page.locator("#passages .passage").first).to_be_visible()
     screenshot(page, "not-covered.png")
@@ -200,9 +200,9 @@ def test_an_uncovered_question_says_so_and_lists_the_closest_passages(page: Page
 def test_markup_in_documents_is_shown_as_text_and_never_runs(page: Page) -> None:
     ask(page, "payload plain text")
 
-    quote = page.locator(".evidence-item .quote").first
+    quote = page.locator(".source-card .quote").first
     expect(quote).to_have_text(f"The payload {XSS_SCRIPT} is plain text here.")
-    expect(page.locator(".evidence-item .source .title").first).to_have_text(f"Payload {XSS_IMG} title")
+    expect(page.locator(".source-card .source .title").first).to_have_text(f"Payload {XSS_IMG} title")
     # A javascript: URL is not turned into a link.
     expect(page.locator("a[href^='javascript']")).to_have_count(0)
     quote.click()
@@ -228,8 +228,8 @@ def test_the_page_asks_for_the_api_key_and_then_sends_it(browser: Browser, keyed
         ask(page, EN_QUESTION)
 
         expect(page.locator("#error")).to_be_hidden()
-        expect(page.locator(".evidence-item .quote").first).to_have_text(EN_SENTENCE)
-        page.locator(".evidence-item .quote").first.click()
+        expect(page.locator(".source-card .quote").first).to_have_text(EN_SENTENCE)
+        page.locator(".source-card .quote").first.click()
         expect(page.locator("#context mark")).to_have_text(EN_SENTENCE)
 
 
@@ -244,12 +244,12 @@ def test_the_api_docs_render_without_a_network(page: Page, server: str) -> None:
 def test_a_quote_from_a_pdf_shows_its_page(browser: Browser) -> None:
     with ServerThread(Settings(), (PDF, *DOCUMENTS)) as url, opened(browser, url) as page:
         ask(page, "How much did the river survey cost in euros?")
-        first = page.locator(".evidence-item").first
+        first = page.locator(".source-card").first
         expect(first.locator("q")).to_have_text("The survey cost 84,000 euros in total.")
         expect(first.locator(".source .page")).to_have_text("p. 2")
         # A document without pages shows none.
         ask(page, EN_QUESTION)
-        expect(page.locator(".evidence-item").first.locator(".source .page")).to_have_count(0)
+        expect(page.locator(".source-card").first.locator(".source .page")).to_have_count(0)
 
 
 # --- the documents view: upload and delete, over a real pipeline ---------------------------------
@@ -318,7 +318,7 @@ def test_files_uploaded_with_the_picker_are_listed_and_answered_from(
         screenshot(page, "documents-uploaded.png")
 
         ask(page, RIVERS_QUESTION)
-        cited = page.locator(".evidence-item", has=page.locator(".source .file", has_text="rivers.pdf"))
+        cited = page.locator(".source-card", has=page.locator(".source .file", has_text="rivers.pdf"))
         expect(cited.first.locator("q")).to_contain_text("84,000 euros")
         expect(cited.first.locator(".source .page")).to_have_text("p. 2")
 
@@ -344,7 +344,7 @@ def test_a_dropped_chinese_docx_is_uploaded(browser: Browser, library_server: st
         expect(page.locator("#upload-results li.accepted")).to_have_text("龙井.docx added as 龙井")
         expect(page.locator("#documents-body tr[data-doc-id='龙井'] td").first).to_have_text("龙井茶采摘笔记")
         ask(page, "明前茶每公斤卖到多少钱？")
-        cited = page.locator(".evidence-item", has=page.locator(".source .file", has_text="龙井.docx"))
+        cited = page.locator(".source-card", has=page.locator(".source .file", has_text="龙井.docx"))
         expect(cited.first.locator("q")).to_contain_text("三千元")
 
 
@@ -388,3 +388,152 @@ def test_an_upload_to_a_server_without_a_key_says_how_to_turn_writes_on(
             page.click("#choose-files")
         chooser.value.set_files(str(note))
         expect(page.locator("#library-error")).to_contain_text("set RAG_API_KEY on the server")
+
+
+# --- the grouped answer over the real pipeline and model, on the seed corpus --------------------------
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+DISTILLED = "Did DeepSeek distill ChatGPT?"
+NOT_COVERED = "What is the capital of France?"
+# The shipped coverage model grades this one uncertain: its sources are about DeepSeek's people, and the
+# sentence scorer cannot tell the founder's sentence from the other founders'.
+UNCERTAIN = "Who founded DeepSeek?"
+
+
+@pytest.fixture(scope="module")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from rag.embedding import load_embedder
+    from rag.indexing import build_index
+    from rag.stores import open_backend
+
+    settings = Settings.from_env(seeds_dir=SEEDS, index_dir=tmp_path_factory.mktemp("index"), reader=False)
+    embedder = load_embedder(settings)
+    build_index(settings, embedder, open_backend(settings), [settings.seeds_dir])
+    with ServerThread(settings, pipeline=Pipeline.from_settings(settings, embedder)) as url:
+        yield url
+
+
+@pytest.fixture
+def real_page(browser: Browser, real_server: str) -> Iterator[Page]:
+    with opened(browser, real_server) as page:
+        yield page
+
+
+def _cards(page: Page) -> list[dict[str, object]]:
+    """Each source card: its title and its quotes' texts."""
+    return page.eval_on_selector_all(
+        ".source-card",
+        """cards => cards.map(card => ({
+            title: card.querySelector(".source .title").textContent,
+            quotes: [...card.querySelectorAll(".quote")].map(q => q.textContent),
+        }))""",
+    )
+
+
+@pytest.mark.model
+def test_the_distillation_question_shows_what_each_source_says(real_page: Page) -> None:
+    ask(real_page, DISTILLED)
+
+    cards = real_page.locator(".source-card")
+    expect(cards.first).to_be_visible()
+    found = _cards(real_page)
+    assert len(found) >= 3, found
+    assert len({card["title"] for card in found}) == len(found)  # one card per source
+    for card in found:
+        quotes = card["quotes"]
+        assert isinstance(quotes, list) and 1 <= len(quotes) <= 3
+        assert not all(str(q).rstrip("\"'”’」』)） ").endswith(("?", "？")) for q in quotes), card
+    expect(real_page.locator("#no-answer")).to_be_hidden()
+    expect(real_page.locator("#uncertain")).to_be_hidden()
+    screenshot(real_page, "grouped-answer.png")
+
+
+@pytest.mark.model
+def test_a_question_the_documents_do_not_cover_shows_the_not_covered_panel(real_page: Page) -> None:
+    ask(real_page, NOT_COVERED)
+
+    expect(real_page.locator("#no-answer")).to_be_visible()
+    expect(real_page.locator(".source-card")).to_have_count(0)
+    expect(real_page.locator("#passages .passage").first).to_be_visible()
+    screenshot(real_page, "grouped-not-covered.png")
+
+
+@pytest.mark.model
+def test_an_uncertain_answer_is_labelled(real_page: Page) -> None:
+    ask(real_page, UNCERTAIN)
+
+    expect(real_page.locator("#uncertain")).to_be_visible()
+    expect(real_page.locator("#uncertain")).to_contain_text("may not answer the question")
+    expect(real_page.locator(".source-card").first).to_be_visible()
+    expect(real_page.locator("#no-answer")).to_be_hidden()
+    screenshot(real_page, "grouped-uncertain.png")
+
+
+@pytest.mark.model
+def test_the_permalink_reproduces_the_answer(browser: Browser, real_page: Page, real_server: str) -> None:
+    ask(real_page, DISTILLED)
+    expect(real_page.locator(".source-card").first).to_be_visible()
+    asked = _cards(real_page)
+    link = real_page.url
+    assert "q=" in link
+
+    with opened(browser, link) as again:
+        expect(again.locator(".source-card").first).to_be_visible()
+        expect(again.locator("#question")).to_have_value(DISTILLED)
+        assert _cards(again) == asked
+
+
+@pytest.mark.model
+def test_going_back_shows_the_previous_question(real_page: Page) -> None:
+    ask(real_page, DISTILLED)
+    ask(real_page, NOT_COVERED)
+    expect(real_page.locator("#no-answer")).to_be_visible()
+
+    real_page.go_back()
+
+    expect(real_page.locator("#question")).to_have_value(DISTILLED)
+    expect(real_page.locator("#no-answer")).to_be_hidden()
+    expect(real_page.locator(".source-card").first).to_be_visible()
+
+
+@pytest.mark.model
+def test_a_quote_is_copied_with_its_citation_from_the_keyboard(browser: Browser, real_server: str) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=real_server)
+    page = context.new_page()
+    page.goto(real_server)
+    ask(page, DISTILLED)
+    first = page.locator(".source-card").first
+    quote = first.locator(".quote").first.inner_text()
+    title = first.locator(".source .title").inner_text()
+
+    copy = first.locator(".copy").first
+    copy.focus()
+    page.keyboard.press("Enter")
+
+    expect(copy).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    lines = copied.splitlines()
+    assert lines[0] == f"\u201c{quote}\u201d"
+    assert lines[1].startswith(f"\u2014 {title}, 2025-") and re.search(r"characters \d+\u2013\d+$", lines[1])
+    expect(page.locator("#status")).to_have_text("Copied the quote with its citation.")
+    context.close()
+
+
+@pytest.mark.model
+def test_the_context_around_a_quote_expands_from_the_keyboard(real_page: Page) -> None:
+    ask(real_page, DISTILLED)
+    block = real_page.locator(".quote-block", has=real_page.locator(".expand")).first
+    expand = block.locator(".expand")
+    line = block.locator(".context-line").first
+    collapsed = line.bounding_box()
+
+    expand.focus()
+    real_page.keyboard.press("Enter")
+
+    expect(expand).to_have_attribute("aria-expanded", "true")
+    expect(expand).to_have_text("Less context")
+    expanded = line.bounding_box()
+    assert collapsed and expanded and expanded["height"] >= collapsed["height"]
+    real_page.keyboard.press("Space")
+    expect(expand).to_have_attribute("aria-expanded", "false")

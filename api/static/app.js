@@ -1,4 +1,5 @@
-// The page: ask, show quoted sentences with their sources, open a quote in its document; with an API key,
+// The page: ask, show what each source says (quotes in context, a copy button each), open a quote in its
+// document; the address carries the question (/?q=...); with an API key,
 // list, upload and delete documents.
 // Document text, titles and URLs are untrusted: they reach the DOM through textContent and
 // createTextNode only, and links only when they are http(s).
@@ -118,7 +119,7 @@ async function checkReadiness() {
 
 // ---- asking ---------------------------------------------------------------------------------
 
-async function ask(question) {
+async function ask(question, { remember = true } = {}) {
   clearError();
   const button = $("ask-button");
   button.disabled = true;
@@ -131,11 +132,13 @@ async function ask(question) {
       body: JSON.stringify({ question }),
     });
     renderAnswer(answer);
-    const count = answer.evidence.length;
-    setStatus(answer.answerable ? `${count} quoted sentence${count === 1 ? "" : "s"}` : "");
+    setStatus(summary(answer));
+    // The address carries the question, so an answer can be shared and reloaded: /?q=...
     const url = new URL(window.location.href);
-    url.searchParams.set("q", question);
-    window.history.replaceState(null, "", url);
+    if (remember && url.searchParams.get("q") !== question) {
+      url.searchParams.set("q", question);
+      window.history.pushState({ q: question }, "", url);
+    }
   } catch (error) {
     setStatus("");
     showError(error);
@@ -145,14 +148,23 @@ async function ask(question) {
   }
 }
 
+function summary(answer) {
+  if (answer.grade === "not_covered") return "";
+  const n = answer.sources.length;
+  const sources = `${n} source${n === 1 ? "" : "s"}`;
+  return answer.grade === "answered" ? sources : `${sources} that may not answer the question`;
+}
+
 function renderAnswer(answer) {
   $("result").hidden = false;
-  $("no-answer").hidden = answer.answerable;
-  $("evidence").replaceChildren(...answer.evidence.map(renderEvidence));
+  $("result").dataset.grade = answer.grade;
+  $("no-answer").hidden = answer.grade !== "not_covered";
+  $("uncertain").hidden = answer.grade !== "uncertain";
+  $("sources").replaceChildren(...answer.sources.map(renderSourceCard));
   $("passages").replaceChildren(...answer.passages.map(renderPassage));
   $("passages-heading").textContent = `Closest passages (${answer.passages.length})`;
   // With no answer the passages are all there is to show: open them.
-  $("passages-panel").open = !answer.answerable;
+  $("passages-panel").open = answer.grade === "not_covered";
   $("timings").textContent = Object.entries(answer.timings_ms)
     .map(([name, ms]) => `${name} ${ms.toFixed(ms < 10 ? 1 : 0)} ms`)
     .join(" · ");
@@ -172,23 +184,89 @@ function renderSource(fields) {
   ]);
 }
 
-function renderEvidence(item) {
-  const citation = item.citation;
-  const quote = el("button", {
+// One card per source: its title, date and link, then its quotes, each between its neighbouring sentences.
+function renderSourceCard(source) {
+  const first = source.quotes[0];
+  const header = renderSource({ ...source, page: first ? first.page : null });
+  return el("li", { className: "source-card", "data-doc-id": source.doc_id }, [
+    header,
+    el("div", { className: "quotes" }, source.quotes.map((quote) => renderQuote(source, quote))),
+  ]);
+}
+
+function renderQuote(source, quote) {
+  const block = el("div", { className: "quote-block" + (quote.answers_heading ? " answers-heading" : "") });
+  const before = quote.context_before
+    ? el("p", { className: "context-line before", lang: languageOf(quote.context_before.text), text: quote.context_before.text })
+    : null;
+  const after = quote.context_after
+    ? el("p", { className: "context-line after", lang: languageOf(quote.context_after.text), text: quote.context_after.text })
+    : null;
+  const button = el("button", {
     type: "button",
     className: "quote",
-    lang: languageOf(item.text),
+    lang: languageOf(quote.text),
     title: "Show this sentence in its document",
-    "data-doc-id": citation.doc_id,
-    onclick: () => openContext(citation.doc_id, citation.start, citation.end, item.text),
-  }, [el("q", {}, quoteParts(item))]);
-  return el("li", { className: "evidence-item" }, [quote, renderSource(citation)]);
+    "data-doc-id": source.doc_id,
+    onclick: () => openContext(source.doc_id, quote.start, quote.end, quote.text),
+  }, [el("q", {}, quoteParts(quote))]);
+  const actions = [];
+  if (before || after) {
+    const expand = el("button", { type: "button", className: "expand", "aria-expanded": "false", text: "More context" });
+    expand.addEventListener("click", () => {
+      const open = block.classList.toggle("expanded");
+      expand.setAttribute("aria-expanded", String(open));
+      expand.textContent = open ? "Less context" : "More context";
+    });
+    actions.push(expand);
+  }
+  const copy = el("button", {
+    type: "button",
+    className: "copy",
+    text: "Copy with citation",
+    "aria-label": "Copy the quote with its citation",
+  });
+  copy.addEventListener("click", () => copyQuote(copy, citationText(source, quote)));
+  actions.push(copy);
+  if (quote.answers_heading) block.append(el("p", { className: "label", text: "What the source says next" }));
+  block.append(...[before, button, after].filter(Boolean), el("div", { className: "quote-actions" }, actions));
+  return block;
+}
+
+// The quote with its citation as plain text: what a person pastes into a note or a message.
+function citationText(source, quote) {
+  const parts = [source.title, day(source.published) || "undated", source.url || source.source_file];
+  if (quote.page != null) parts.push(`p. ${quote.page}`);
+  parts.push(`characters ${quote.start}–${quote.end}`);
+  return `“${quote.text}”\n— ${parts.join(", ")}`;
+}
+
+async function copyQuote(button, text) {
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    copied = true;
+  } catch {
+    // No clipboard permission (or an insecure context): fall back to a selected, off-screen textarea.
+    const area = el("textarea", { className: "visually-hidden", readonly: "" });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    copied = document.execCommand("copy");
+    area.remove();
+  }
+  setStatus(copied ? "Copied the quote with its citation." : "Could not copy: select the quote and copy it by hand.");
+  button.textContent = copied ? "Copied" : "Copy with citation";
+  window.setTimeout(() => {
+    button.textContent = "Copy with citation";
+  }, 2000);
+  button.focus();
 }
 
 // The quote with the reader's short answer marked; its offsets are into the document, like the quote's.
 function quoteParts(item) {
-  const start = item.answer_start, end = item.answer_end, base = item.citation.start;
-  if (start == null || end == null || start < base || end > item.citation.end || end <= start) {
+  const start = item.answer_start, end = item.answer_end, base = item.start;
+  if (start == null || end == null || start < base || end > item.end || end <= start) {
     return [item.text];
   }
   const text = item.text;
@@ -464,10 +542,16 @@ function init() {
     if (event.target === $("context")) $("context").close();
   });
   checkReadiness();
+  window.addEventListener("popstate", askFromAddress);
+  askFromAddress();
+}
+
+// The question in the address (/?q=...): asked on load and when going back and forward.
+function askFromAddress() {
   const initial = new URL(window.location.href).searchParams.get("q");
   if (initial && initial.trim()) {
     $("question").value = initial;
-    ask(initial.trim());
+    ask(initial.trim(), { remember: false });
   }
 }
 

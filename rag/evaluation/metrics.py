@@ -254,6 +254,16 @@ VARIANTS = {
 }
 HEADLINE = ("hit@1", "hit@5", "recall@5", "mrr@10", "ndcg@10", "evidence_hit", "disputed_source_coverage")
 NO_ANSWER = ("no_answer_true_rate", "no_answer_false_rate", "citation_integrity")
+# The grouped view: grades of answerable questions, sources of disputed ones, hidden answers, lone questions.
+GROUPED = (
+    "answerable_answered",
+    "answerable_uncertain",
+    "answerable_not_covered",
+    "unanswerable_not_covered",
+    "disputed_grouped_coverage",
+    "not_covered_with_gold_in_top5",
+    "question_only_cards",
+)
 
 
 def format_table(rows: dict[str, dict[str, float | int]], columns: Sequence[str]) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.evaluation.metrics import (
+    GROUPED,
     HEADLINE,
     NO_ANSWER,
     VARIANTS,
@@ -57,6 +58,8 @@ def _question_row(o: Any) -> dict[str, Any]:
         "first_relevant_rank": min(o.ranks, default=None),
         "evidence_hit": o.evidence_hit,
         "sources": f"{o.sources_shown}/{o.sources_total}",
+        "grade": o.grade,
+        "grouped_sources": f"{o.grouped_shown}/{o.sources_total}",
     }
 
 
@@ -69,6 +72,8 @@ def render_report(report: dict[str, Any]) -> str:
         format_table(overall, HEADLINE),
         "",
         format_table(overall, NO_ANSWER),
+        "",
+        format_table(overall, GROUPED),
     ]
     fused = variants["fused"]
     for axis in ("lang", "type"):
