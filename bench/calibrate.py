@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import Settings
-from rag.coverage import FEATURES, CoverageModel, fit
+from rag.coverage import DOUBTFUL_SHOWN_COST, FEATURES, HIDDEN_ANSWER_COST, CoverageModel, choose_uncertain, fit
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions
 from rag.pipeline import Pipeline
@@ -30,29 +30,6 @@ SETS = [ROOT / "benchmarks" / "questions.jsonl", ROOT / "benchmarks" / "heldout.
 def rates(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """(share of unanswerable judged not covered, share of answerable judged not covered)."""
     return float(np.mean(~predicted[labels == 0])), float(np.mean(~predicted[labels == 1]))
-
-
-# Choosing where "uncertain" starts (evidence shown with a "may not answer" label) below the answered
-# threshold: a right answer hidden behind "not covered" is lost to the person asking, while a doubtful
-# answer shown with its label and citations costs them a glance to dismiss. So hiding an answer counts
-# five times as much as showing a labelled doubtful one. (At three times, the threshold is 0.30 and
-# four benchmark answers whose passage retrieval ranked in the top 5 are hidden; 5 to 10 give 0.14.)
-HIDDEN_ANSWER_COST = 5.0
-DOUBTFUL_SHOWN_COST = 1.0
-
-
-def choose_uncertain(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
-    """The lower threshold (at most ``threshold``) with the least stated cost over the questions, per
-    question: the highest such threshold when several tie (fewest doubtful answers shown)."""
-    best_t, best_cost = threshold, np.inf
-    answerable, unanswerable = probabilities[labels == 1], probabilities[labels == 0]
-    for t in sorted({*np.round(probabilities, 4), threshold}, reverse=True):
-        if t > threshold:
-            continue
-        cost = HIDDEN_ANSWER_COST * np.mean(answerable < t) + DOUBTFUL_SHOWN_COST * np.mean(unanswerable >= t)
-        if cost < best_cost - 1e-12:
-            best_t, best_cost = float(t), float(cost)
-    return best_t, best_cost
 
 
 def judged(model: CoverageModel, x: np.ndarray) -> np.ndarray:
@@ -93,7 +70,8 @@ def main() -> None:
     true_rate, false_rate = rates(loo_p >= threshold, y)
     print(f"  leave-one-out over all {len(y)}: true {true_rate:.3f}, false {false_rate:.3f}")
 
-    uncertain, cost = choose_uncertain(loo_p, y, threshold)
+    candidates = np.round(loo_p, 4)
+    uncertain, cost = choose_uncertain(loo_p[y == 1], loo_p[y == 0], threshold, candidates)
     shown = loo_p >= uncertain
     print(
         f"uncertain from p >= {uncertain:.3f} (leave-one-out, cost {cost:.3f}: a hidden answer costs "

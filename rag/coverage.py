@@ -118,6 +118,35 @@ def model_for(embedding_model: str, ranker: str | None = None) -> CoverageModel:
     return model
 
 
+# Choosing where "uncertain" starts (evidence shown with a "may not answer" label) below the answered
+# threshold: a right answer hidden behind "not covered" is lost to the person asking, while a doubtful
+# answer shown with its label and citations costs them a glance to dismiss. So hiding an answer counts
+# five times as much as showing a labelled doubtful one. (At three times, the threshold is 0.30 and
+# four benchmark answers whose passage retrieval ranked in the top 5 are hidden; 5 to 10 give 0.14.)
+HIDDEN_ANSWER_COST = 5.0
+DOUBTFUL_SHOWN_COST = 1.0
+
+
+def choose_uncertain(
+    answerable: Sequence[float] | np.ndarray,
+    unanswerable: Sequence[float] | np.ndarray,
+    threshold: float,
+    candidates: Sequence[float] | np.ndarray,
+) -> tuple[float, float]:
+    """Where "uncertain" starts: the candidate at most ``threshold`` with the least stated cost over the
+    questions (probabilities of answerable and unanswerable ones, never seen by the fit that gave them);
+    the highest such candidate when several tie (fewest doubtful answers shown)."""
+    best_t, best_cost = threshold, np.inf
+    pos, neg = np.asarray(answerable), np.asarray(unanswerable)
+    for t in sorted({*map(float, candidates), threshold}, reverse=True):
+        if t > threshold:
+            continue
+        cost = HIDDEN_ANSWER_COST * np.mean(pos < t) + DOUBTFUL_SHOWN_COST * np.mean(neg >= t)
+        if cost < best_cost - 1e-12:
+            best_t, best_cost = float(t), float(cost)
+    return best_t, best_cost
+
+
 def grade(probability: float, answered: float, uncertain: float | None) -> Grade:
     """answered from ``answered`` up, uncertain from ``uncertain`` up (when set), not_covered below."""
     if probability >= answered:

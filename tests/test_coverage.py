@@ -1,8 +1,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from rag.coverage import FEATURES, CoverageModel, Signals, agreement, default_model, fit
+from rag import coverage
+from rag.coverage import (
+    DOUBTFUL_SHOWN_COST,
+    FEATURES,
+    HIDDEN_ANSWER_COST,
+    CoverageModel,
+    Signals,
+    agreement,
+    choose_uncertain,
+    default_model,
+    fit,
+)
 from rag.query import latin_share
 
 
@@ -36,3 +48,25 @@ def test_agreement_counts_dense_top_found_by_keywords() -> None:
 def test_latin_share() -> None:
     assert latin_share("DeepSeek 成本") == 8 / 10
     assert latin_share("123 ?") == 0.0
+
+
+def test_the_uncertain_band_starts_where_hiding_answers_would_cost_more() -> None:
+    # Five answerable questions and five unanswerable: hiding one answer costs 5/5, showing a doubtful one 1/5.
+    answerable = [0.9, 0.8, 0.7, 0.3, 0.2]
+    unanswerable = [0.25, 0.1, 0.05, 0.02, 0.01]
+    uncertain, cost = choose_uncertain(answerable, unanswerable, 0.5, [0.01, 0.05, 0.1, 0.2, 0.25, 0.3])
+    assert uncertain == 0.2  # every answer shown, one doubtful question shown with it
+    assert cost == pytest.approx(HIDDEN_ANSWER_COST * 0 + DOUBTFUL_SHOWN_COST * 1 / 5)
+
+
+def test_the_uncertain_band_never_starts_above_the_answered_threshold() -> None:
+    uncertain, _ = choose_uncertain([0.9], [0.1], 0.5, [0.6, 0.7])
+    assert uncertain == 0.5
+
+
+@pytest.mark.parametrize(
+    ("probability", "grade"), [(0.5, "answered"), (0.49, "uncertain"), (0.14, "uncertain"), (0.13, "not_covered")]
+)
+def test_a_probability_is_graded_by_the_two_thresholds(probability: float, grade: str) -> None:
+    assert coverage.grade(probability, 0.5, 0.14) == grade
+    assert coverage.grade(probability, 0.5, None) == ("answered" if probability >= 0.5 else "not_covered")

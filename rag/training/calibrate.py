@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
+from rag.coverage import choose_uncertain
 from rag.evaluation.metrics import char_f1
 from rag.rankers.readernet import ReaderNet, logits_and_spans
 from rag.training.pairs import Located, candidate, lexical_neighbours, locate_questions, paragraph_sentences
@@ -168,8 +169,14 @@ def calibration(figures: list[dict[str, Any]]) -> dict[str, Any]:
     threshold, rates = choose_threshold(covered, not_indexed + near_miss)
     rates["not_indexed_declined"] = float(np.mean([p < threshold for p in not_indexed]))
     rates["near_miss_declined"] = float(np.mean([p < threshold for p in near_miss]))
+    # Below the threshold, evidence is shown as "may not answer" down to where hiding it costs more (the
+    # stated cost of rag.coverage, shared with the coverage model's uncertain band).
+    grid = np.round(np.linspace(0.01, 0.99, 99), 2)
+    uncertain, _ = choose_uncertain(covered, not_indexed + near_miss, threshold, grid)
+    rates["answerable_not_covered"] = float(np.mean([p < uncertain for p in covered]))
+    rates["not_indexed_not_covered"] = float(np.mean([p < uncertain for p in not_indexed]))
     return {
-        "calibration": {"temperature": temperature, "shift": shift, "threshold": threshold},
+        "calibration": {"temperature": temperature, "shift": shift, "threshold": threshold, "uncertain": uncertain},
         "dev": {f["name"]: public(f) for f in figures},
         "dev_decisions": {k: round(v, 4) for k, v in rates.items()},
     }
@@ -180,7 +187,10 @@ def decisions(manifest: dict[str, Any]) -> str:
     return (
         f"threshold {manifest['calibration']['threshold']:.2f}: dev answerable declined "
         f"{rates['answerable_declined']:.3f}, not-indexed declined {rates['not_indexed_declined']:.3f}, "
-        f"near misses declined {rates['near_miss_declined']:.3f}"
+        f"near misses declined {rates['near_miss_declined']:.3f}; uncertain from "
+        f"{manifest['calibration'].get('uncertain', float('nan')):.2f}: answerable not covered "
+        f"{rates.get('answerable_not_covered', float('nan')):.3f}, not-indexed not covered "
+        f"{rates.get('not_indexed_not_covered', float('nan')):.3f}"
     )
 
 
