@@ -1,0 +1,131 @@
+"""Export a provisioned sentence-transformers model to ONNX, once, next to its weights.
+
+The graph is the transformer alone (``input_ids``, ``attention_mask`` -> ``last_hidden_state``), the
+layout of the hub's ONNX exports: mean pooling and L2 normalisation are two lines of NumPy in
+``rag.embedding_onnx``, and keeping them out of the graph leaves a plain BERT graph for ONNX Runtime's
+fusions and for dynamic quantisation. ``embedder.json`` records what the sentence-transformers model
+does around the transformer (prompts, max_seq_length, pooling), read from the model itself at export.
+
+Exporting needs torch and sentence-transformers; it runs at provisioning time, never when serving.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ModelError
+
+OPSET = 17
+MODEL_FILE = "model.onnx"
+INT8_FILE = "model_int8.onnx"
+CONFIG_FILE = "embedder.json"
+TOKENIZER_FILE = "tokenizer.json"
+# Bump when the files this module writes change, so exports made before are redone.
+LAYOUT = 1
+
+
+def onnx_dir(model_dir: Path) -> Path:
+    return model_dir / f"onnx-r{LAYOUT}"
+
+
+def ensure_onnx_model(model_dir: Path) -> Path:
+    """Return the ONNX directory of a sentence-transformers model directory, exporting it once (atomically)."""
+    target = onnx_dir(model_dir)
+    if (target / CONFIG_FILE).is_file():
+        return target
+    work = Path(tempfile.mkdtemp(prefix=".onnx-", dir=model_dir))
+    try:
+        export(model_dir, work)
+        try:
+            work.rename(target)
+        except OSError:
+            if not (target / CONFIG_FILE).is_file():  # not a concurrent winner: a real failure
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def export(model_dir: Path, out: Path) -> None:
+    """Write model.onnx (fp32), model_int8.onnx, tokenizer.json and embedder.json into ``out``."""
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ModuleNotFoundError as exc:
+        raise ModelError(
+            f"exporting the model to ONNX needs torch and sentence-transformers ({exc.name} is missing): "
+            "provision the model where they are installed (`make install`), then copy the model cache"
+        ) from None
+
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    config = _embedder_config(model)
+    module: Any = model[0]
+    transformer = (getattr(module, "model", None) or module.auto_model).eval()  # 6.x, 5.x
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
+        torch.onnx.export(
+            _last_hidden_state(transformer),
+            (torch.tensor([[0, 100, 200, 2]]), torch.ones(1, 4, dtype=torch.int64)),
+            str(out / MODEL_FILE),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                name: {0: "batch", 1: "tokens"} for name in ("input_ids", "attention_mask", "last_hidden_state")
+            },
+            opset_version=OPSET,
+            dynamo=False,  # the dynamo exporter needs onnxscript; the TorchScript one traces BERT as well
+        )
+    quantize_int8(out / MODEL_FILE, out / INT8_FILE)
+    shutil.copyfile(model_dir / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False), "utf-8")
+    for path in out.rglob("*"):
+        path.chmod(0o644)
+    out.chmod(0o755)
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 quantisation of the weights (activations are quantised per batch at run time)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+
+
+def _embedder_config(model: Any) -> dict[str, Any]:
+    pooling = model[1]
+    mode = getattr(pooling, "pooling_mode", None) or pooling.get_pooling_mode_str()  # 6.x, 5.x
+    if len(model) != 3 or mode != "mean":
+        raise ModelError(f"the ONNX export handles transformer + mean pooling + normalize, not {model}")
+    # sentence-transformers 6 renamed get_sentence_embedding_dimension.
+    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return {
+        "dimension": int(dimension()),
+        "max_seq_length": int(model.max_seq_length),
+        "prompts": {k: v for k, v in model.prompts.items() if v},
+        "pad_token": model.tokenizer.pad_token,
+        "pad_id": int(model.tokenizer.pad_token_id),
+        "pooling": "mean",
+        "normalize": True,
+    }
+
+
+def _last_hidden_state(transformer: Any) -> Any:
+    """The transformer as a module with one output, the last hidden state (a traced graph takes no dict)."""
+    import torch
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden: torch.Tensor = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask
+            ).last_hidden_state
+            return hidden
+
+    return LastHiddenState()
