@@ -12,6 +12,7 @@ Exporting needs torch and sentence-transformers; it runs at provisioning time, n
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import warnings
@@ -26,7 +27,8 @@ INT8_FILE = "model_int8.onnx"
 CONFIG_FILE = "embedder.json"
 TOKENIZER_FILE = "tokenizer.json"
 # Bump when the files this module writes change, so exports made before are redone.
-LAYOUT = 1
+# 2: int8 weights with reduce_range (README, "Runtime").
+LAYOUT = 2
 
 
 def onnx_dir(model_dir: Path) -> Path:
@@ -89,10 +91,19 @@ def export(model_dir: Path, out: Path) -> None:
 
 
 def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantisation of the weights (activations are quantised per batch at run time)."""
+    """Dynamic int8 quantisation: int8 weights per output channel, activations quantised per batch at run time.
+
+    reduce_range keeps weights to 7 bits: without VNNI (AVX2 only, as here) the uint8 x int8 product
+    can saturate, and full-range weights gave a cosine of 0.9895 to fp32 on a held-out Chinese question,
+    against at least 0.994 with it (README, "Runtime").
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    logging.disable(logging.WARNING)  # its advice to pre-process the graph first, printed on the root logger
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _embedder_config(model: Any) -> dict[str, Any]:
