@@ -110,7 +110,7 @@ def load_onnx_embedder(settings: Settings) -> OnnxEmbedder:
             f"{DEFAULT_MODEL!r} only, not {settings.embedding_model!r}: use RAG_RUNTIME=torch"
         )
     directory = ensure_onnx_model(ensure_default_model(settings.model_cache))
-    return OnnxEmbedder(directory, settings.embedding_model, settings.batch_size, int8=settings.runtime == "onnx-int8")
+    return OnnxEmbedder(directory, settings.embedding_model, settings.batch_size)
 
 
 def _quiet_transformers() -> None:

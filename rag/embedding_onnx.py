@@ -14,18 +14,18 @@ from typing import Any
 import numpy as np
 
 from rag.embedding import Kind, ModelInfo
-from rag.tools.onnx_export import CONFIG_FILE, INT8_FILE, MODEL_FILE, TOKENIZER_FILE
+from rag.tools.onnx_export import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE
 
 
 class OnnxEmbedder:
-    def __init__(self, directory: Path, name: str, batch_size: int = 32, int8: bool = False) -> None:
+    def __init__(self, directory: Path, name: str, batch_size: int = 32) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import onnxruntime
         from tokenizers import Tokenizer
 
         config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
         self.name = name
-        self.path = str(directory / (INT8_FILE if int8 else MODEL_FILE))
+        self.path = str(directory / MODEL_FILE)
         self.dimension = int(config["dimension"])
         self.max_seq_length = int(config["max_seq_length"])
         self.prompts: dict[str, str] = config["prompts"]
@@ -47,7 +47,7 @@ class OnnxEmbedder:
         ids = [e.ids for e in self.tokenizer.encode_batch([prompt + t for t in texts])]
         # Longest first, so each batch pads to a length close to its own texts' and a slow batch shows early.
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        with _bar(len(texts), kind, progress) as bar:
+        with _bar(len(texts), progress) as bar:
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
                 out[rows] = self._forward([ids[i] for i in rows])
@@ -77,7 +77,7 @@ def mean_pool_normalized(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return unit
 
 
-def _bar(total: int, kind: Kind, progress: bool) -> Any:
+def _bar(total: int, progress: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=kind, disable=not progress)
+    return tqdm(total=total, unit="text", disable=not progress)

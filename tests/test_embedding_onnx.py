@@ -62,13 +62,6 @@ def onnx_embedder() -> OnnxEmbedder:
     return embedder
 
 
-@pytest.fixture(scope="module")
-def int8_embedder() -> OnnxEmbedder:
-    embedder = load_embedder(Settings.from_env(runtime="onnx-int8"))
-    assert isinstance(embedder, OnnxEmbedder)
-    return embedder
-
-
 @pytest.mark.model
 @pytest.mark.parametrize("kind", KINDS)
 def test_onnx_gives_the_sentence_transformers_vectors(
@@ -82,17 +75,6 @@ def test_onnx_gives_the_sentence_transformers_vectors(
     cosines = np.sum(torch_vectors * onnx_vectors, axis=1)
     worst = int(np.argmin(cosines))
     assert cosines[worst] >= 0.999, f"cosine {cosines[worst]:.5f} for {texts[worst][:60]!r}"
-
-
-@pytest.mark.model
-@pytest.mark.parametrize("kind", KINDS)
-def test_int8_stays_close_to_fp32_on_held_out_sentences(
-    onnx_embedder: OnnxEmbedder, int8_embedder: OnnxEmbedder, kind: Kind
-) -> None:
-    texts = benchmark_texts("heldout.jsonl", 45, 60)
-    cosines = np.sum(onnx_embedder.embed(texts, kind) * int8_embedder.embed(texts, kind), axis=1)
-    worst = int(np.argmin(cosines))
-    assert cosines[worst] >= 0.99, f"cosine {cosines[worst]:.5f} for {texts[worst][:60]!r}"
 
 
 @pytest.mark.model
