@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,qdrant]'
+	$(BIN)/pip install --quiet -e '.[dev,qdrant,export]'
 	$(BIN)/rag model
 	RAG_RUNTIME=onnx $(BIN)/rag model >/dev/null
 	touch $(STAMP)

@@ -15,7 +15,7 @@ from rag.config import Settings
 from rag.embedding import Kind, SentenceTransformerEmbedder, load_embedder
 from rag.embedding_onnx import OnnxEmbedder, mean_pool_normalized
 from rag.errors import ModelError
-from rag.tools.onnx_export import ensure_onnx_model
+from rag.tools.onnx_export import ensure_onnx_model, export
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "sentence_transformers", "transformers", "sklearn", "scipy")
@@ -46,6 +46,14 @@ def test_mean_pooling_leaves_padding_out_and_gives_unit_vectors() -> None:
 def test_onnx_runtime_serves_the_default_model_only() -> None:
     with pytest.raises(ModelError, match="RAG_RUNTIME"):
         load_embedder(Settings(runtime="onnx", embedding_model="/some/other/model"))
+
+
+def test_exporting_without_the_export_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if not installed
+    with pytest.raises(ModelError, match=r"onnx is missing\): pip install 'rag\[export\]'"):
+        export(tmp_path, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -54,14 +54,16 @@ def ensure_onnx_model(model_dir: Path) -> Path:
 
 
 def export(model_dir: Path, out: Path) -> None:
-    """Write model.onnx, tokenizer.json and embedder.json into ``out``."""
+    """Write model.onnx (its weights in model.onnx.data), tokenizer.json and embedder.json into ``out``."""
     try:
+        import onnx  # noqa: F401  (fuse() saves with it; missing, it would fail only after the trace)
         import torch
         from sentence_transformers import SentenceTransformer
     except ModuleNotFoundError as exc:
         raise ModelError(
-            f"exporting the model to ONNX needs torch and sentence-transformers ({exc.name} is missing): "
-            "provision the model where they are installed (`make install`), then copy the model cache"
+            f"exporting the model to ONNX needs torch, sentence-transformers and onnx ({exc.name} is missing): "
+            "pip install 'rag[export]' (make install does), or provision the model where they are and copy "
+            "the model cache"
         ) from None
 
     model = SentenceTransformer(str(model_dir), device="cpu")
