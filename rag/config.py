@@ -17,6 +17,7 @@ from rag.errors import ConfigError
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 INDEX_TYPES = ("flat", "hnsw")
 STORES = ("local", "qdrant")
+RUNTIMES = ("torch", "onnx")
 MAX_TOP_K = 20  # sources (and passages) one answer may list
 MAX_QUESTION_CHARS = 1000
 
@@ -87,6 +88,9 @@ class Settings:
     seeds_dir: Path = setting(Path("seeds"), _path)
     embedding_model: str = setting(DEFAULT_MODEL, _text, lambda v: bool(v.strip()), "non-empty")
     model_cache: Path = setting(_default_cache, _path)
+    # what runs the embedding model: sentence-transformers on torch, or its ONNX export on ONNX Runtime,
+    # which gives the same vectors without importing torch (README, "Runtime")
+    runtime: str = setting("torch", _text, lambda v: v in RUNTIMES, f"one of {RUNTIMES}")
     chunk_size: int = setting(300, _int, lambda v: v >= 50, "at least 50")
     chunk_overlap: int = setting(0, _int)  # checked against chunk_size in __post_init__
     index_type: str = setting("flat", _text, lambda v: v in INDEX_TYPES, f"one of {INDEX_TYPES}")

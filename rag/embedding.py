@@ -16,6 +16,8 @@ from rag.tools.provision import ensure_default_model
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from rag.embedding_onnx import OnnxEmbedder
+
 Kind = Literal["query", "passage"]
 
 
@@ -76,7 +78,9 @@ def resolve_model_path(settings: Settings) -> str:
     return settings.embedding_model
 
 
-def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder | OnnxEmbedder:
+    if settings.runtime != "torch":
+        return load_onnx_embedder(settings)
     _quiet_transformers()
     # Imported here, not at the top: sentence-transformers pulls in torch, transformers, scikit-learn
     # and SciPy (~5 s), which the HTTP layer over a fake pipeline, `rag --help` and the tests of every
@@ -92,6 +96,21 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
             f"Config 'RAG_EMBEDDING_MODEL' has value '{settings.embedding_model}'. Could not load it as {where}: {exc}"
         ) from exc
     return SentenceTransformerEmbedder(model, settings.embedding_model, path, settings.batch_size)
+
+
+def load_onnx_embedder(settings: Settings) -> OnnxEmbedder:
+    # Imported here: rag.embedding_onnx reads the export's file names from rag.tools.onnx_export,
+    # and neither imports torch unless the model has yet to be exported.
+    from rag.embedding_onnx import OnnxEmbedder
+    from rag.tools.onnx_export import ensure_onnx_model
+
+    if settings.embedding_model != DEFAULT_MODEL:
+        raise ModelError(
+            f"Config 'RAG_RUNTIME' has value '{settings.runtime}'. The ONNX runtime serves the default model "
+            f"{DEFAULT_MODEL!r} only, not {settings.embedding_model!r}: use RAG_RUNTIME=torch"
+        )
+    directory = ensure_onnx_model(ensure_default_model(settings.model_cache))
+    return OnnxEmbedder(directory, settings.embedding_model, settings.batch_size)
 
 
 def _quiet_transformers() -> None:

@@ -1,0 +1,83 @@
+"""The embedder on ONNX Runtime: the exported transformer, the ``tokenizers`` library, pooling in NumPy.
+
+It gives the sentence-transformers model's vectors (cosine ≥ 0.999, tests/test_embedding_onnx.py)
+without importing torch, transformers, sentence-transformers, scikit-learn or SciPy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.embedding import Kind, ModelInfo
+from rag.tools.onnx_export import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE
+
+
+class OnnxEmbedder:
+    def __init__(self, directory: Path, name: str, batch_size: int = 32) -> None:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
+        self.name = name
+        self.path = str(directory / MODEL_FILE)
+        self.dimension = int(config["dimension"])
+        self.max_seq_length = int(config["max_seq_length"])
+        self.prompts: dict[str, str] = config["prompts"]
+        self.batch_size = batch_size
+        self.tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+        # As sentence-transformers: the prompt is part of the text, and prompt + text is cut at max_seq_length.
+        self.tokenizer.enable_truncation(self.max_seq_length)
+        self.tokenizer.no_padding()  # each batch is padded to its own longest text, below
+        self.pad_id = int(config["pad_id"])
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # errors only: its warnings about unused initializers are noise here
+        self.session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+
+    def embed(self, texts: list[str], kind: Kind, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        prompt = self.prompts.get(kind, "")
+        ids = [e.ids for e in self.tokenizer.encode_batch([prompt + t for t in texts])]
+        # Longest first, so each batch pads to a length close to its own texts' and a slow batch shows early.
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        with _bar(len(texts), progress) as bar:
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                out[rows] = self._forward([ids[i] for i in rows])
+                bar.update(len(rows))
+        return out
+
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in batch)
+        input_ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        (hidden,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+        return mean_pool_normalized(hidden, mask)
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(self.name, self.path, self.dimension, self.max_seq_length, dict(self.prompts))
+
+
+def mean_pool_normalized(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The mean of each text's token vectors (padding left out), scaled to unit length."""
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    unit: np.ndarray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit
+
+
+def _bar(total: int, progress: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="text", disable=not progress)
