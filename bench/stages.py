@@ -11,8 +11,7 @@ from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions
 from rag.pipeline import Pipeline
-from rag.rankers.reader import ReaderRanker
-from rag.rankers.readernet import reader_for
+from rag.rankers.reader import ReaderRanker, reader_for
 from rag.stores import open_backend
 
 QUESTIONS = Path("benchmarks/questions.jsonl")

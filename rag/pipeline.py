@@ -17,8 +17,7 @@ from rag.extraction import ScoredSentence
 from rag.indexing import serving_mismatch
 from rag.query import Query, QueryAnalyzer
 from rag.rankers.base import Ranked, Ranker, select
-from rag.rankers.reader import ReaderRanker
-from rag.rankers.readernet import reader_for
+from rag.rankers.reader import ReaderRanker, reader_for
 from rag.retrieval import Retrieval, Retriever, RRFJoiner, default_retrievers, retrieve
 from rag.sources import Pick
 from rag.stores import open_backend

@@ -11,6 +11,7 @@ import pytest
 
 from rag.config import DEFAULT_MODEL, Settings
 from rag.errors import ModelError
+from rag.rankers.reader import reader_for
 from rag.rankers.readernet import (
     MANIFEST,
     MAX_ANSWER_TOKENS,
@@ -19,7 +20,6 @@ from rag.rankers.readernet import (
     default_dir,
     load_reader,
     read_manifest,
-    reader_for,
 )
 from rag.types import Candidate
 

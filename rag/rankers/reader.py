@@ -1,15 +1,17 @@
 """The reader as a ranker: the best candidate sentences of extraction, read with the question in one
 batch, each with its document's title and the sentence before it.
 
-The reader itself (``rag.rankers.readernet``) is a torch model; this module only needs something
-that reads, so tests hand in a fake.
+The reader itself (``rag.rankers.readernet``) is a torch model, imported only by ``reader_for`` when
+the reader is on; this module only needs something that reads, so tests hand in a fake.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
+from rag.config import Settings
 from rag.extraction import ScoredSentence
 from rag.query import Query
 from rag.rankers.base import Ranked
@@ -69,6 +71,17 @@ class ReaderRanker:
                 before = previous.sentences[si].text
         title = self.documents.documents[s.chunk.doc_id].title
         return clip(title, before, s.sentence.text)
+
+
+def reader_for(settings: Settings) -> SentenceReader | None:
+    """The shipped reader for ``settings``' embedding model, or None with RAG_READER=off. The model
+    (torch and transformers) is imported only when the reader is on: serving without it needs neither."""
+    if not settings.reader:
+        return None
+    from rag.embedding import resolve_model_path
+    from rag.rankers.readernet import load_reader
+
+    return load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
 
 
 def candidates(scored: Sequence[ScoredSentence], n: int) -> list[ScoredSentence]:

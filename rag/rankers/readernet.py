@@ -26,8 +26,6 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
 
-from rag.config import Settings
-from rag.embedding import resolve_model_path
 from rag.errors import ModelError
 from rag.types import Candidate, Reading
 
@@ -217,13 +215,6 @@ def read_manifest(source: Path) -> dict[str, Any]:
         raise ModelError(f"no reader in {source} ({MANIFEST} missing): run `make reader` to train one")
     manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
     return manifest
-
-
-def reader_for(settings: Settings) -> Reader | None:
-    """The shipped reader for ``settings``' embedding model, or None with RAG_READER=off."""
-    if not settings.reader:
-        return None
-    return load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
 
 
 def load_reader(model_dir: Path, base_model: str, source: Path | None = None) -> Reader:
