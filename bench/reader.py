@@ -17,7 +17,15 @@ from rag.rankers.reader import ReaderRanker, reader_for
 from rag.stores import open_backend
 
 SETS = {"benchmark": Path("benchmarks/questions.jsonl"), "held-out": Path("benchmarks/heldout.jsonl")}
-COLUMNS = ("evidence_hit", "disputed_source_coverage", "no_answer_true_rate", "no_answer_false_rate")
+COLUMNS = (
+    "evidence_hit",
+    "disputed_source_coverage",
+    "no_answer_true_rate",
+    "no_answer_false_rate",
+    "disputed_grouped_coverage",
+    "answerable_not_covered",
+    "unanswerable_not_covered",
+)
 
 
 def main(candidates: tuple[int, ...] = (8, 16, 32)) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
-from rag.coverage import choose_uncertain
+from rag.coverage import DOUBTFUL_SHOWN_COST, HIDDEN_ANSWER_COST, choose_uncertain
 from rag.evaluation.metrics import char_f1
 from rag.rankers.readernet import ReaderNet, logits_and_spans
 from rag.training.pairs import Located, candidate, lexical_neighbours, locate_questions, paragraph_sentences
@@ -176,6 +176,12 @@ def calibration(figures: list[dict[str, Any]]) -> dict[str, Any]:
     rates["answerable_not_covered"] = float(np.mean([p < uncertain for p in covered]))
     rates["not_indexed_not_covered"] = float(np.mean([p < uncertain for p in not_indexed]))
     return {
+        "cost": {
+            "false_decline": FALSE_DECLINE_COST,
+            "false_answer": FALSE_ANSWER_COST,
+            "hidden_answer": HIDDEN_ANSWER_COST,
+            "doubtful_shown": DOUBTFUL_SHOWN_COST,
+        },
         "calibration": {"temperature": temperature, "shift": shift, "threshold": threshold, "uncertain": uncertain},
         "dev": {f["name"]: public(f) for f in figures},
         "dev_decisions": {k: round(v, 4) for k, v in rates.items()},

@@ -28,8 +28,6 @@ from rag.config import DEFAULT_MODEL, Settings
 from rag.embedding import resolve_model_path
 from rag.rankers.readernet import ReaderNet, build_net, default_dir, encode, load_reader, save_reader, token_targets
 from rag.training.calibrate import (
-    FALSE_ANSWER_COST,
-    FALSE_DECLINE_COST,
     DevSet,
     calibration,
     decisions,
@@ -187,7 +185,6 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "seed": cfg.seed,
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("datasets", "out")},
         "code_version": _git_version(),
-        "cost": {"false_decline": FALSE_DECLINE_COST, "false_answer": FALSE_ANSWER_COST},
         "history": history,
         "train_minutes": round((time.perf_counter() - started) / 60, 1),
         **calibration(figures),
