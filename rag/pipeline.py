@@ -5,7 +5,6 @@ query -> retrievers -> joiner -> extraction -> [ranker] -> evidence -> coverage 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag import coverage, extraction, sources
@@ -153,7 +152,7 @@ class Pipeline:
                     picks, evidence, confidence = self._ranked_evidence(query, scored, top_k, self.ranker)
                 grade = self._reader_grade(confidence, self.ranker) if picks else "not_covered"
                 with timings("sources"):
-                    grouped = self._sources(grade, picks, scored, top_k, query, self.ranker)
+                    grouped = self._sources(grade, picks, scored, top_k, self.ranker)
             answerable = bool(evidence) and grade == "answered"
         return Answer(
             question=query.text,
@@ -222,24 +221,19 @@ class Pipeline:
         picks: list[Pick],
         scored: list[ScoredSentence],
         top_k: int,
-        query: Query | None = None,
         ranker: Ranker | None = None,
     ) -> tuple[Source, ...]:
         """What each source says, for an answered or uncertain question; nothing when not covered."""
         if grade == "not_covered" or not picks:
             return ()
         documents = self.store.documents.documents
-        if ranker is None or query is None:
+        if ranker is None:
             # Extraction's scores: each source that comes within SOURCE_MARGIN of the best sentence.
             floor = picks[0].score - sources.SOURCE_MARGIN
             return sources.group(picks, [p.sentence for p in picks], documents, floor, top_k)
         floor = ranker.threshold if grade == "answered" or ranker.uncertain is None else ranker.uncertain
         floor = min(floor, picks[0].score)  # the best pick is shown, whatever else reaches the floor
-
-        def rescore(sentences: Sequence[ScoredSentence]) -> list[Pick]:
-            return [Pick(r.scored, r.probability, r.answer) for r in ranker.rank(query, sentences)]
-
-        return sources.group(picks, scored, documents, floor, top_k, rescore)
+        return sources.group(picks, scored, documents, floor, top_k, judged=True)
 
     def _document_of(self, s: ScoredSentence) -> Document:
         return self.store.documents.documents[s.chunk.doc_id]

@@ -9,7 +9,8 @@ answering it) is never left alone: the sentence after it is quoted with it, when
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from rag.extraction import ScoredSentence, is_question, near_duplicate, to_evidence
@@ -39,24 +40,21 @@ class Pick:
         return self.sentence.chunk.doc_id
 
 
-# Scores the sentences that follow quoted questions, when the picks did not already score them.
-Rescore = Callable[[Sequence[ScoredSentence]], list[Pick]]
-
-
 def group(
     picks: Sequence[Pick],
     scored: Sequence[ScoredSentence],
     documents: Mapping[str, Document],
     floor: float,
     max_sources: int,
-    rescore: Rescore | None = None,
+    judged: bool = False,
 ) -> tuple[Source, ...]:
     """One Source per document whose best pick reaches ``floor``, most relevant first, at most
     ``max_sources``; each with its best picks (up to MAX_QUOTES, near-duplicates once).
 
     ``picks`` are best first; ``scored`` are every candidate sentence (where the sentence after a quoted
-    question is looked for). Without ``rescore`` such a sentence is quoted whatever its score (extraction's
-    scores do not judge whether a sentence answers); with it, only when its score reaches ``floor``.
+    question is looked for). With ``judged`` picks (a reader's probabilities) that sentence is quoted only
+    when it is a pick that reaches ``floor``; otherwise whatever its score (extraction's scores do not judge
+    whether a sentence answers).
     """
     passing = [p for p in picks if p.score >= floor]
     by_doc: dict[str, list[Pick]] = {}
@@ -64,14 +62,11 @@ def group(
         if p.doc_id in by_doc or len(by_doc) < max_sources:
             by_doc.setdefault(p.doc_id, []).append(p)
     following = {
-        id(p): _next_sentence(p.sentence, scored, documents[p.doc_id])
+        id(p): next_sentence(p.sentence, scored, documents[p.doc_id])
         for p in passing
         if is_question(p.sentence.sentence.text)
     }
     known = {p.sentence.row: p for p in picks}
-    unknown = [s for s in following.values() if s is not None and s.row not in known]
-    if rescore is not None and unknown:
-        known.update({p.sentence.row: p for p in rescore(unknown)})
     sources = []
     for doc_id, doc_picks in by_doc.items():
         document = documents[doc_id]
@@ -87,8 +82,8 @@ def group(
             if nxt is None:
                 quotes.append(_quote(p, document))
                 continue
-            answer = known.get(nxt.row) or Pick(nxt, p.score)
-            if (rescore is not None and answer.score < floor) or len(quotes) + 2 > MAX_QUOTES:
+            answer = known.get(nxt.row) or Pick(nxt, -math.inf if judged else p.score)
+            if (judged and answer.score < floor) or len(quotes) + 2 > MAX_QUOTES:
                 continue
             quotes.append(_quote(p, document, after=False))
             if not any(q.evidence.citation.start == nxt.sentence.start for q in quotes):
@@ -151,7 +146,7 @@ def with_answer(evidence: Evidence, pick: Pick) -> Evidence:
     )
 
 
-def _next_sentence(
+def next_sentence(
     question: ScoredSentence, scored: Sequence[ScoredSentence], document: Document
 ) -> ScoredSentence | None:
     """The candidate sentence right after ``question`` in its document (only whitespace between, so the

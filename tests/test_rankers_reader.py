@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+from embedders import BigramReader
+
 from rag.extraction import ScoredSentence
+from rag.ingest.chunking import chunk_document
+from rag.query import Query
 from rag.rankers.base import Ranked, select
-from rag.rankers.reader import PER_SOURCE, candidates
-from rag.types import Chunk, Sentence
+from rag.rankers.reader import PER_SOURCE, ReaderRanker, candidates
+from rag.types import Chunk, Document, Sentence
 
 
 def _scored(doc: str, text: str, score: float, row: int = 0) -> ScoredSentence:
@@ -52,3 +57,34 @@ def test_when_nothing_reaches_the_floor_the_best_sentence_is_kept() -> None:
 def test_near_duplicates_are_shown_once() -> None:
     judged = [_read("a", "DeepSeek 的训练成本是600万美元。", 0.9), _read("b", "DeepSeek的训练成本是600万美元", 0.8)]
     assert len(select(judged, 5, floor=0.5)) == 1
+
+
+class _Documents:
+    """Just enough of a DocumentStore for the ranker: one document of one chunk, sentence rows in order."""
+
+    def __init__(self, document: Document, chunk: Chunk) -> None:
+        self.documents = {document.doc_id: document}
+        self._chunk = chunk
+
+    def sentence_at(self, row: int) -> tuple[int, int]:
+        return 0, row
+
+    def chunk(self, position: int) -> Chunk:
+        return self._chunk
+
+
+def test_a_heading_question_is_read_with_the_sentence_after_it_in_the_same_batch() -> None:
+    text = "成本真的只有600万美元吗？\n600万美元只是最后一次训练的算力。\n别的话题。"
+    doc = Document("d", "d.txt", "标题", None, None, None, "zh", text)
+    (chunk,) = chunk_document(doc, 1000, 0)
+    scored = [ScoredSentence(row, chunk, s, 1 - row / 10, 0.0, 1 - row / 10) for row, s in enumerate(chunk.sentences)]
+    question, answer, other = scored
+    reader = BigramReader()
+    ranker = ReaderRanker(reader, _Documents(doc, chunk), 1)  # type: ignore[arg-type]
+
+    ranked = ranker.rank(
+        Query("成本多少", np.zeros(4, dtype=np.float32), [], None, frozenset(), 0.0), [question, other, answer]
+    )
+
+    assert reader.batches == [2]
+    assert {r.scored.sentence.text for r in ranked} == {question.sentence.text, answer.sentence.text}

@@ -131,21 +131,20 @@ def test_a_question_with_nothing_after_it_is_not_quoted_alone() -> None:
 
 
 def test_with_a_reader_the_sentence_after_a_heading_is_quoted_only_when_it_answers() -> None:
-    asked: list[str] = []
+    def picks(answer_probability: float) -> list[Pick]:
+        return _picks({"DeepSeek 的成本": 0.9, "本期聊聊": 0.8, "600 万美元只是": answer_probability})
 
-    def rescore(sentences: Sequence[ScoredSentence], probability: float) -> list[Pick]:
-        asked.extend(s.sentence.text for s in sentences)
-        return [Pick(s, probability) for s in sentences]
-
-    picks = _picks({"DeepSeek 的成本": 0.9, "本期聊聊": 0.8})
-    (notes,) = group(picks, ALL, DOCUMENTS, 0.5, 5, lambda s: rescore(s, 0.7))
+    (notes,) = group(picks(0.7), ALL, DOCUMENTS, 0.5, 5, judged=True)
     assert _texts(notes.quotes) == [
         "本期聊聊 DeepSeek。",
         "DeepSeek 的成本真的只有 600 万美元吗？",
         "600 万美元只是最后一次训练的算力成本。",
     ]
-    assert asked == ["600 万美元只是最后一次训练的算力成本。"]
-    (notes,) = group(picks, ALL, DOCUMENTS, 0.5, 5, lambda s: rescore(s, 0.2))
+    assert [q.answers_heading for q in notes.quotes] == [False, False, True]
+    (notes,) = group(picks(0.2), ALL, DOCUMENTS, 0.5, 5, judged=True)
+    assert _texts(notes.quotes) == ["本期聊聊 DeepSeek。"]
+    # A sentence the reader did not read is not taken to answer.
+    (notes,) = group(_picks({"DeepSeek 的成本": 0.9, "本期聊聊": 0.8}), ALL, DOCUMENTS, 0.5, 5, judged=True)
     assert _texts(notes.quotes) == ["本期聊聊 DeepSeek。"]
 
 

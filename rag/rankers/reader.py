@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Protocol
 
 from rag.config import Settings
-from rag.extraction import ScoredSentence
+from rag.extraction import ScoredSentence, is_question
 from rag.query import Query
 from rag.rankers.base import Ranked
+from rag.sources import next_sentence
 from rag.stores.base import DocumentStore
 from rag.types import Candidate, Reading
 
@@ -54,8 +55,17 @@ class ReaderRanker:
         return self.reader.uncertain
 
     def rank(self, query: Query, sentences: Sequence[ScoredSentence]) -> list[Ranked]:
-        """The sentences with the reader's judgement, most likely answer first."""
+        """The sentences with the reader's judgement, most likely answer first. A chosen sentence that is
+        a question (a heading) is read with the sentence after it, in the same batch: that sentence is
+        what the answer quotes with it when it answers."""
         chosen = candidates(sentences, self.candidates)
+        rows = {s.row for s in chosen}
+        for s in list(chosen):
+            if is_question(s.sentence.text):
+                after = next_sentence(s, sentences, self.documents.documents[s.chunk.doc_id])
+                if after is not None and after.row not in rows:
+                    chosen.append(after)
+                    rows.add(after.row)
         readings = self.reader.read(query.text, [self.candidate(s) for s in chosen])
         out = [Ranked(s, r.probability, r.answer) for s, r in zip(chosen, readings, strict=True)]
         out.sort(key=lambda r: -r.probability)
