@@ -9,21 +9,13 @@ from api_helpers import EN_QUESTION, UNCOVERED, ask, error_of
 from fakes import DOCUMENTS, FakePipeline
 from fastapi.testclient import TestClient
 
+from api.schemas import AskResponse
 from rag.errors import StoreUnavailableError
 from rag.serialize import answer_to_dict
 
 ZH_QUESTION = "DeepSeek-V3 的总参数量是多少？"
-ANSWER_KEYS = {
-    "question",
-    "answerable",
-    "grade",
-    "confidence",
-    "answer",
-    "evidence",
-    "sources",
-    "passages",
-    "timings_ms",
-}
+# The JSON of an answer is exactly the HTTP contract.
+ANSWER_KEYS = set(AskResponse.model_fields)
 PASSAGE_KEYS = {"chunk_id", "doc_id", "source_file", "title", "text", "score", "start", "end"}
 CITATION_KEYS = {"doc_id", "source_file", "title", "url", "published", "chunk_id", "start", "end", "page"}
 SUMMARY_KEYS = {"doc_id", "source_file", "title", "author", "published", "url", "language", "chars"}

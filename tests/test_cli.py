@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 from embedders import CEDICT_SAMPLE, CORPUS, BigramReader, HashEmbedder, open_local, write_corpus
 
+from api.schemas import AskResponse
 from rag import embedding, pipeline
 from rag.cli import main
 from rag.config import Settings
@@ -20,17 +21,8 @@ from rag.serialize import answer_to_dict
 from rag.text import crosslingual
 
 QUESTION = "Which pandas eat bamboo?"
-ANSWER_KEYS = {
-    "question",
-    "answerable",
-    "grade",
-    "confidence",
-    "answer",
-    "evidence",
-    "sources",
-    "passages",
-    "timings_ms",
-}
+# The JSON of an answer is exactly the HTTP contract.
+ANSWER_KEYS = set(AskResponse.model_fields)
 NOT_COVERED = "The documents do not cover this question. The closest passages:"
 
 
