@@ -71,16 +71,29 @@ def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str],
     """Share of the query's idf mass that the sentence contains. Each query word is a group of
     alternatives (the word and its translations): present if any is, weighted by its rarest known
     alternative. A word the corpus does not know at all weighs as the rarest word."""
-    if not query_terms:
-        return 0.0
-    rarest = max(idf.values(), default=1.0)
-    present = set(tokens)
-    total = found = 0.0
-    for group in query_terms:
-        weight = max((idf[t] for t in group if t in idf), default=rarest)
-        total += weight
-        found += weight if present.intersection(group) else 0.0
-    return found / total
+    return QueryWeights.of(query_terms, idf).overlap(tokens)
+
+
+@dataclass(frozen=True)
+class QueryWeights:
+    """The query's word groups with their idf weights, worked out once per question, not per sentence."""
+
+    groups: tuple[frozenset[str], ...]
+    weights: tuple[float, ...]
+
+    @classmethod
+    def of(cls, query_terms: Sequence[Sequence[str]], idf: dict[str, float]) -> QueryWeights:
+        rarest = max(idf.values(), default=1.0)  # reads the whole lexicon: once per question
+        weights = tuple(max((idf[t] for t in group if t in idf), default=rarest) for group in query_terms)
+        return cls(tuple(frozenset(group) for group in query_terms), weights)
+
+    def overlap(self, tokens: Iterable[str]) -> float:
+        total = sum(self.weights)
+        if not total:
+            return 0.0
+        present = set(tokens)
+        found = sum(w for group, w in zip(self.groups, self.weights, strict=True) if not present.isdisjoint(group))
+        return found / total
 
 
 def is_question(text: str) -> bool:
@@ -159,8 +172,9 @@ def score_sentences(
     each one's cosine with the query in ``similarities`` and its keyword terms in ``sentence_terms``;
     ``expected``: the answer type the question asks for (see ``rag.query.expected_answer``)."""
     scored = []
+    weights = QueryWeights.of(query_terms, idf)
     for (row, chunk, sentence, context), sim, terms in zip(candidates, similarities, sentence_terms, strict=True):
-        overlap = keyword_overlap(query_terms, terms, idf)
+        overlap = weights.overlap(terms)
         score = float(sim) + OVERLAP_WEIGHT * overlap + CONTEXT_WEIGHT * context
         if expected and holds(expected, sentence.text):
             score += ANSWER_TYPE_BONUS
