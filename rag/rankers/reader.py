@@ -97,7 +97,7 @@ def reader_for(settings: Settings) -> SentenceReader | None:
         raise ModelError(
             f"Config 'RAG_READER' has value 'on', but the reader needs torch and transformers and {exc.name} "
             "is not installed: this installation (the Docker image is one) serves without the reader. "
-            "Set RAG_READER=off, or install the project with torch (README, \"The reader\")"
+            'Set RAG_READER=off, or install the project with torch (README, "The reader")'
         ) from None
     return load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
 
