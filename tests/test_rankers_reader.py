@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+import pytest
 from embedders import BigramReader
 
+from rag.config import Settings
+from rag.errors import ModelError
 from rag.extraction import ScoredSentence
 from rag.ingest.chunking import chunk_document
 from rag.query import Query
 from rag.rankers.base import Ranked, select
-from rag.rankers.reader import PER_SOURCE, ReaderRanker, candidates
+from rag.rankers.reader import PER_SOURCE, ReaderRanker, candidates, reader_for
 from rag.types import Chunk, Document, Sentence
 
 
@@ -88,3 +93,11 @@ def test_a_heading_question_is_read_with_the_sentence_after_it_in_the_same_batch
 
     assert reader.batches == [2]
     assert {r.scored.sentence.text for r in ranked} == {question.sentence.text, answer.sentence.text}
+
+
+def test_the_reader_without_torch_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in the Docker image, which serves without torch: RAG_READER=on says so instead of a traceback."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ModuleNotFoundError
+    monkeypatch.delitem(sys.modules, "rag.rankers.readernet", raising=False)
+    with pytest.raises(ModelError, match=r"RAG_READER.*torch is not installed.*serves without the reader"):
+        reader_for(Settings(reader=True))

@@ -89,8 +89,16 @@ def reader_for(settings: Settings) -> SentenceReader | None:
     if not settings.reader:
         return None
     from rag.embedding import resolve_model_path
-    from rag.rankers.readernet import load_reader
+    from rag.errors import ModelError
 
+    try:
+        from rag.rankers.readernet import load_reader
+    except ModuleNotFoundError as exc:  # an installation without torch, such as the Docker image
+        raise ModelError(
+            f"Config 'RAG_READER' has value 'on', but the reader needs torch and transformers and {exc.name} "
+            "is not installed: this installation (the Docker image is one) serves without the reader. "
+            'Set RAG_READER=off, or install the project with torch (README, "The reader")'
+        ) from None
     return load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
 
 
