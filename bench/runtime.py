@@ -15,9 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from rag.config import Settings
+from rag.config import RUNTIMES, Settings
 
-RUNTIMES = ("torch", "onnx")
 QUESTIONS = Path("benchmarks/questions.jsonl")
 COLUMNS = {
     "import_s": "import (s)",

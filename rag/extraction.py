@@ -80,20 +80,20 @@ class QueryWeights:
 
     groups: tuple[frozenset[str], ...]
     weights: tuple[float, ...]
+    total: float
 
     @classmethod
     def of(cls, query_terms: Sequence[Sequence[str]], idf: dict[str, float]) -> QueryWeights:
         rarest = max(idf.values(), default=1.0)  # reads the whole lexicon: once per question
         weights = tuple(max((idf[t] for t in group if t in idf), default=rarest) for group in query_terms)
-        return cls(tuple(frozenset(group) for group in query_terms), weights)
+        return cls(tuple(frozenset(group) for group in query_terms), weights, sum(weights))
 
     def overlap(self, tokens: Iterable[str]) -> float:
-        total = sum(self.weights)
-        if not total:
+        if not self.total:
             return 0.0
         present = set(tokens)
         found = sum(w for group, w in zip(self.groups, self.weights, strict=True) if not present.isdisjoint(group))
-        return found / total
+        return found / self.total
 
 
 def is_question(text: str) -> bool:
