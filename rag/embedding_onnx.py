@@ -1,4 +1,4 @@
-"""The embedder on ONNX Runtime: the exported transformer, the ``tokenizers`` library, pooling in NumPy.
+"""The embedder on ONNX Runtime: the exported transformer, its tokenizer (``rag.subwords``), pooling in NumPy.
 
 It gives the sentence-transformers model's vectors (cosine ≥ 0.999, tests/test_embedding_onnx.py)
 without importing torch, transformers, sentence-transformers, scikit-learn or SciPy.
@@ -7,21 +7,19 @@ without importing torch, transformers, sentence-transformers, scikit-learn or Sc
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rag.embedding import Kind, ModelInfo
-from rag.tools.onnx_export import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE
+from rag.subwords import PieceTokenizer
+from rag.tools.onnx_export import CONFIG_FILE, MODEL_FILE
 
 
 class OnnxEmbedder:
     def __init__(self, directory: Path, name: str, batch_size: int = 32) -> None:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import onnxruntime
-        from tokenizers import Tokenizer
 
         config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
         self.name = name
@@ -30,10 +28,9 @@ class OnnxEmbedder:
         self.max_seq_length = int(config["max_seq_length"])
         self.prompts: dict[str, str] = config["prompts"]
         self.batch_size = batch_size
-        self.tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
         # As sentence-transformers: the prompt is part of the text, and prompt + text is cut at max_seq_length.
-        self.tokenizer.enable_truncation(self.max_seq_length)
-        self.tokenizer.no_padding()  # each batch is padded to its own longest text, below
+        # Each batch is padded to its own longest text, below.
+        self.tokenizer = PieceTokenizer(directory, self.max_seq_length)
         self.pad_id = int(config["pad_id"])
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings about unused initializers are noise here
@@ -44,7 +41,7 @@ class OnnxEmbedder:
         if not texts:
             return out
         prompt = self.prompts.get(kind, "")
-        ids = [e.ids for e in self.tokenizer.encode_batch([prompt + t for t in texts])]
+        ids = self.tokenizer.encode_batch([prompt + t for t in texts])
         # Longest first, so each batch pads to a length close to its own texts' and a slow batch shows early.
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         with _bar(len(texts), progress) as bar:

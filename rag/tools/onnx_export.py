@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ModelError
+from rag.subwords import TOKENIZER_FILE, split_tokenizer
 
 OPSET = 17
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "embedder.json"
-TOKENIZER_FILE = "tokenizer.json"
 # Bump when the files this module writes change, so exports made before are redone.
 # 2: an int8 copy (not kept: README, "Runtime"); 3: eager attention, fused by ONNX Runtime;
-# 4: the weights in model.onnx.data, mapped into memory.
-LAYOUT = 4
+# 4: the weights in model.onnx.data, mapped into memory; 6: a Unigram tokenizer split into pieces.model and
+# pretokenizer.json (rag.subwords).
+LAYOUT = 6
 
 
 def onnx_dir(model_dir: Path) -> Path:
@@ -54,14 +55,16 @@ def ensure_onnx_model(model_dir: Path) -> Path:
 
 
 def export(model_dir: Path, out: Path) -> None:
-    """Write model.onnx (its weights in model.onnx.data), tokenizer.json and embedder.json into ``out``."""
+    """Write model.onnx (its weights in model.onnx.data), the tokenizer (``rag.subwords``) and embedder.json."""
     try:
         import onnx  # noqa: F401  (fuse() saves with it; missing, it would fail only after the trace)
+        import sentencepiece  # noqa: F401  (split_tokenizer writes its model format)
         import torch
         from sentence_transformers import SentenceTransformer
     except ModuleNotFoundError as exc:
         raise ModelError(
-            f"exporting the model to ONNX needs torch, sentence-transformers and onnx ({exc.name} is missing): "
+            f"exporting the model to ONNX needs torch, sentence-transformers, onnx and sentencepiece ({exc.name} "
+            "is missing): "
             "pip install 'rag[export]' (make install does), or provision the model where they are and copy "
             "the model cache"
         ) from None
@@ -93,7 +96,7 @@ def export(model_dir: Path, out: Path) -> None:
         )
     fuse(traced, out / MODEL_FILE, transformer.config.num_attention_heads, transformer.config.hidden_size)
     traced.unlink()
-    shutil.copyfile(model_dir / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    split_tokenizer(model_dir / TOKENIZER_FILE, out)
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False), "utf-8")
     for path in out.rglob("*"):
         path.chmod(0o644)
