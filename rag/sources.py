@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from rag.extraction import ScoredSentence, is_question, near_duplicate, to_evidence
-from rag.ingest.chunking import split_sentences
+from rag.ingest.chunking import first_sentence, last_sentence
 from rag.types import Context, Document, Evidence, Quote, Sentence, Source
 
 MAX_QUOTES = 3  # per source
@@ -112,13 +112,13 @@ def neighbours(document: Document, start: int, end: int) -> tuple[Context | None
     """The sentences just before ``start`` and just after ``end`` in the document's clean text."""
     text = document.text
     lo = max(0, start - CONTEXT_WINDOW)
-    before = split_sentences(text[lo:start], offset=lo)
-    after = split_sentences(text[end : end + CONTEXT_WINDOW], offset=end)
-    return (_context(before[-1]) if before else None), (_context(after[0]) if after else None)
+    before = last_sentence(text[lo:start], offset=lo)
+    after = first_sentence(text[end : end + CONTEXT_WINDOW], offset=end)
+    return _context(before), _context(after)
 
 
-def _context(sentence: Sentence) -> Context:
-    return Context(sentence.text, sentence.start, sentence.end)
+def _context(sentence: Sentence | None) -> Context | None:
+    return Context(sentence.text, sentence.start, sentence.end) if sentence else None
 
 
 def _quote(

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.ingest.chunking import chunk_document, split_sentences
+from rag.ingest.chunking import chunk_document, first_sentence, last_sentence, split_sentences
 from rag.ingest.loading import load_corpus
 from rag.types import Chunk, Document
 
@@ -183,3 +183,11 @@ def test_generated_sentences_quote_the_text_exactly(pieces: list[str], offset: i
         assert text[sentence.start - offset : sentence.end - offset] == sentence.text
         assert sentence.text == sentence.text.strip()
         assert "\n" not in sentence.text
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(text=st.text(alphabet="ab好字。，!.?”\n \u3000", max_size=120), offset=st.integers(min_value=0, max_value=99))
+def test_first_and_last_sentence_are_those_of_the_full_split(text: str, offset: int) -> None:
+    sentences = split_sentences(text, offset)
+    assert first_sentence(text, offset) == (sentences[0] if sentences else None)
+    assert last_sentence(text, offset) == (sentences[-1] if sentences else None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -64,23 +64,44 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     return sentences
 
 
-def _sentence_ends(text: str) -> list[int]:
-    ends: list[int] = []
-    i, start = 0, 0
+def first_sentence(text: str, offset: int = 0) -> Sentence | None:
+    """``split_sentences(text, offset)[0]`` (None for none), reading no further than that sentence."""
+    start = 0
+    for end in _sentence_ends(text):
+        sentence = _sentence(text, start, end, offset)
+        if sentence is not None:
+            return sentence
+        start = end
+    return None
+
+
+def last_sentence(text: str, offset: int = 0) -> Sentence | None:
+    """``split_sentences(text, offset)[-1]`` (None for none), building only that sentence."""
+    ends = list(_sentence_ends(text))
+    for start, end in zip(reversed([0, *ends[:-1]]), reversed(ends), strict=True):
+        sentence = _sentence(text, start, end, offset)
+        if sentence is not None:
+            return sentence
+    return None
+
+
+def _sentence_ends(text: str) -> Iterator[int]:
+    i, start = 0, -1  # start: the last end given, -1 before the first
     while i < len(text):
         char = text[i]
         if char == "\n":
             i += 1
-        elif char in SENTENCE_ENDS or (char == "." and _ends_latin_sentence(text, start, i)):
+        elif char in SENTENCE_ENDS or (char == "." and _ends_latin_sentence(text, max(start, 0), i)):
             i += 1
             while i < len(text) and (text[i] in SENTENCE_ENDS or text[i] in CLOSERS):
                 i += 1
         else:
             i += 1
             continue
-        ends.append(i)
+        yield i
         start = i
-    return [*ends, len(text)] if not ends or ends[-1] != len(text) else ends
+    if start != len(text):
+        yield len(text)
 
 
 def _ends_latin_sentence(text: str, start: int, i: int) -> bool:
@@ -93,7 +114,7 @@ def _ends_latin_sentence(text: str, start: int, i: int) -> bool:
 def _sentence(text: str, start: int, end: int, offset: int) -> Sentence | None:
     start, end = _strip(text, start, end)
     piece = text[start:end]
-    if sum(1 for char in piece if char.isalnum()) < MIN_SENTENCE_CONTENT:
+    if sum(map(str.isalnum, piece)) < MIN_SENTENCE_CONTENT:
         return None
     return Sentence(start=offset + start, end=offset + end, text=piece)
 
