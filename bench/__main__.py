@@ -15,6 +15,7 @@ def main() -> int:
         steps.insert(0, [str(HERE / "corpus_stats.py")])
     if (HERE / "load.py").exists():
         steps.append([str(HERE / "load.py")])
+    steps.append(["-m", "bench.footprint", "--output", "reports/footprint.json"])
     status = 0
     for args in steps:
         print(f"\n== {' '.join(args)}", flush=True)
