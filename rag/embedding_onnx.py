@@ -1,6 +1,7 @@
-"""The embedder on ONNX Runtime: the exported transformer, the ``tokenizers`` library, pooling in NumPy.
+"""The embedder on ONNX Runtime: the exported transformer, the ``tokenizers`` library, the word-embedding
+lookup and pooling in NumPy.
 
-It gives the sentence-transformers model's vectors (cosine ≥ 0.999, tests/test_embedding_onnx.py)
+It gives the sentence-transformers model's vectors (cosine ≥ 0.9999, tests/test_embedding_onnx.py)
 without importing torch, transformers, sentence-transformers, scikit-learn or SciPy.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rag.embedding import Kind, ModelInfo
-from rag.tools.onnx_export import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE
+from rag.tools.onnx_export import CONFIG_FILE, EMBEDDINGS_FILE, MODEL_FILE, TOKENIZER_FILE
 
 
 class OnnxEmbedder:
@@ -38,6 +39,8 @@ class OnnxEmbedder:
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings about unused initializers are noise here
         self.session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+        # Mapped, not read: a lookup pages in the rows of the tokens it meets, and worker processes share them.
+        self.word_embeddings = np.load(directory / EMBEDDINGS_FILE, mmap_mode="r")
 
     def embed(self, texts: list[str], kind: Kind, progress: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -61,11 +64,18 @@ class OnnxEmbedder:
         for row, ids in enumerate(batch):
             input_ids[row, : len(ids)] = ids
             mask[row, : len(ids)] = 1
-        (hidden,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+        embeds = dequantized_rows(self.word_embeddings[input_ids])
+        (hidden,) = self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})
         return mean_pool_normalized(hidden, mask)
 
     def info(self) -> ModelInfo:
         return ModelInfo(self.name, self.path, self.dimension, self.max_seq_length, dict(self.prompts))
+
+
+def dequantized_rows(rows: np.ndarray) -> np.ndarray:
+    """Rows of word_embeddings.npy (int8 values and a scale each) as float32 vectors."""
+    vectors: np.ndarray = rows["values"] * rows["scale"][..., None]
+    return vectors
 
 
 def mean_pool_normalized(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
