@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, BinaryIO, Generic, Protocol, Self, TypeVar
 from rag.config import Settings
 from rag.errors import BadDocumentError, DocumentNotFoundError, NotDeletableError, UploadTooLargeError
 from rag.ingest.binary import Limits
+from rag.ingest.files import SUFFIXES, content_key, discover_files, doc_id_for
 from rag.ingest.isolation import MB
-from rag.ingest.loading import SUFFIXES, content_key, discover_files, doc_id_for, load_document
+from rag.ingest.loading import load_document
 from rag.types import Document
 
 if TYPE_CHECKING:

@@ -23,13 +23,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import faiss
 import numpy as np
 
 from rag.errors import ConfigError, IndexMissingError, IndexStaleError
 from rag.stores.base import REBUILD_HINT, IndexContent, Manifest, Ranking, Store, chunk_from_dict
-from rag.text.lexicon import Lexicon
 from rag.types import Chunk, Document
 
 CURRENT = "current"
@@ -74,6 +72,10 @@ class LocalBackend:
             raise
 
     def open(self) -> Store:
+        # Imported here, not with the module: the lexicon's module brings the query-time text tools (pypinyin,
+        # wordfreq: most of a second), which reading the manifest, as `rag index` does first, does not need.
+        from rag.text.lexicon import Lexicon
+
         root = self.index_dir / CURRENT
         manifest = self.manifest()
         if manifest is None:
@@ -82,6 +84,8 @@ class LocalBackend:
             documents = [Document(**d) for d in _read_json(root / "documents.json")]
             chunks = [chunk_from_dict(c) for c in _read_json(root / "chunks.json")]
             passages = faiss.read_index(str(root / "chunks.faiss"))
+            import bm25s  # here, not with the module: see _write_bm25
+
             bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False)
             sentence_vectors = np.load(root / "sentences.npy")
             terms = _read_json(root / "sentence_terms.json")
@@ -212,6 +216,8 @@ def _write_faiss(index: Any, path: Path) -> None:
 
 
 def _write_bm25(token_lists: Sequence[Sequence[str]], directory: Path) -> None:
+    import bm25s  # here, not with the module: it imports SciPy when installed (a few tenths of a second)
+
     bm25 = bm25s.BM25()
     bm25.index([list(t) or ["\u2205"] for t in token_lists], show_progress=False)  # bm25s needs a token per passage
     bm25.save(str(directory), show_progress=False)
