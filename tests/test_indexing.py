@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import bm25s
 import numpy as np
 import pytest
 from embedders import (
@@ -168,6 +169,17 @@ def test_keyword_search_ranks_the_passage_with_the_rare_word_first(settings: Set
     assert ranking and all(score > 0 for _, score in ranking)
     assert store.documents.chunk(ranking[0][0]).doc_id == "tea_zh"
     assert store.keywords.search(tokenize("zebra"), 10) == []  # a word no passage has scores nothing
+
+
+@pytest.mark.parametrize("terms", [["熊猫", "竹子"], ["panda", "panda", "zoo"], ["龙井茶", "zebra"], ["zebra"], []])
+def test_keyword_scores_are_those_bm25s_gives_for_the_saved_index(settings: Settings, terms: list[str]) -> None:
+    build(settings)
+    keywords = open_local(settings).keywords
+    assert isinstance(keywords, local.LocalKeywords)
+    reference = bm25s.BM25.load(str(settings.index_dir / "current" / "bm25"))
+    known = [t for t in terms if t in reference.vocab_dict]
+    expected = reference.get_scores(known) if known else np.zeros(keywords.scores([]).shape, dtype=np.float32)
+    np.testing.assert_array_equal(keywords.scores(terms), expected)  # to the bit: summed in the same order
 
 
 def test_a_rebuild_replaces_the_previous_build(settings: Settings) -> None:
