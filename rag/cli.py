@@ -73,8 +73,7 @@ def model(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
     """Build the index of PATHS (files or folders; default RAG_SEEDS_DIR), when it is stale."""
-    from rag.embedding import load_embedder
-    from rag.indexing import build_index, index_elsewhere, staleness
+    from rag.freshness import staleness
     from rag.stores import describe_store, open_backend
 
     settings = settings_from(ctx)
@@ -89,6 +88,10 @@ def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) ->
         click.echo(f"index is up to date: {current.documents} documents, {current.chunks} chunks")
         return
     click.echo(f"building the index ({reason or 'rebuild requested'})", err=True)
+    # Only now: the model and the build's text tools take seconds to import, and the index is usually fresh.
+    from rag.embedding import load_embedder
+    from rag.indexing import build_index, index_elsewhere
+
     donor = index_elsewhere(settings) if current is None and not rebuild else None
     if donor is not None:
         click.echo("taking the vectors of unchanged text from the index in the other store", err=True)

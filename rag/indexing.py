@@ -1,29 +1,28 @@
 """Building the index: ingest -> chunk -> embed -> lexicon -> a backend's atomic write.
 
-The corpus-freshness check lives here, at ``rag index``: serving reads only the index, so an API
-replica needs no copy of the source documents.
+Whether a build is needed is ``rag.freshness``'s answer, at ``rag index``: serving reads only the index,
+so an API replica needs no copy of the source documents.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import BadDocumentError, RagError
+from rag.freshness import chunking_settings, corpus_hash, digest, serving_mismatch, settled_stats
 from rag.ingest import chunking
 from rag.ingest.binary import Limits
-from rag.ingest.loading import discover_files, load_corpus
+from rag.ingest.files import discover_files
+from rag.ingest.loading import load_corpus
 from rag.stores import open_backend
 from rag.stores.base import FORMAT_VERSION, Backend, IndexContent, Manifest, Store
 from rag.text.lexicon import build_lexicon
@@ -96,6 +95,7 @@ def build_index(
     """
     started = time.perf_counter()
     files = discover_files(sources)
+    stats = settled_stats(files)  # before reading: a file changed during the build is read again next time
     corpus = load_corpus(sources, Limits.from_settings(settings))
     chunks = [
         c for doc in corpus.documents for c in chunking.chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
@@ -136,6 +136,7 @@ def build_index(
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         build_seconds=round(time.perf_counter() - started, 2),
         versions=_versions(),
+        files=stats,
     )
     content = IndexContent(
         manifest, corpus.documents, chunks, chunk_vectors, sentence_vectors, keyword_tokens, sentence_terms, lexicon
@@ -222,48 +223,6 @@ def _compare(
         embedded_sentences=sentences,
         reused_vectors=reused,
     )
-
-
-def serving_mismatch(manifest: Manifest | None, settings: Settings) -> str | None:
-    """Why an index cannot serve these settings, judged from its manifest alone, or None when it can."""
-    if manifest is None:
-        return f"no index in {settings.index_dir}"
-    if manifest.format_version != FORMAT_VERSION:
-        return f"index format {manifest.format_version} is not {FORMAT_VERSION}"
-    if manifest.model != settings.embedding_model:
-        return f"index was built with model {manifest.model!r}, configured is {settings.embedding_model!r}"
-    if manifest.chunking_hash != digest(chunking_settings(settings)):
-        return f"chunking settings changed (index: {manifest.chunking})"
-    return None
-
-
-def staleness(manifest: Manifest | None, settings: Settings, sources: Sequence[Path]) -> str | None:
-    """Why the index does not reflect these settings and source files, or None when it does."""
-    mismatch = serving_mismatch(manifest, settings)
-    if mismatch or manifest is None:
-        return mismatch
-    wanted = sorted(str(p.resolve()) for p in sources)
-    if manifest.sources != wanted:
-        return f"index covers {manifest.sources}, configured are {wanted}"
-    if manifest.corpus_hash != corpus_hash(discover_files(sources)):
-        return "documents changed since the index was built"
-    return None
-
-
-def chunking_settings(settings: Settings) -> dict[str, Any]:
-    return {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "version": chunking.VERSION}
-
-
-def digest(payload: object) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
-def corpus_hash(files: Sequence[Path]) -> str:
-    h = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.name + str(p)):
-        h.update(path.name.encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()[:16]
 
 
 def _embed(embedder: Embedder, texts: list[str], progress: bool, what: str) -> np.ndarray:

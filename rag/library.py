@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, BinaryIO, Generic, Protocol, Self, TypeVar
 from rag.config import Settings
 from rag.errors import BadDocumentError, DocumentNotFoundError, NotDeletableError, UploadTooLargeError
 from rag.ingest.binary import Limits
+from rag.ingest.files import SUFFIXES, content_key, discover_files, doc_id_for
 from rag.ingest.isolation import MB
-from rag.ingest.loading import SUFFIXES, content_key, discover_files, doc_id_for, load_document
 from rag.types import Document
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ class Library(Generic[P]):
             limit = self.limits.max_file_bytes / MB
             return Outcome(upload.name, reason=f"too large: over the limit of {limit:g} MB (RAG_MAX_FILE_MB)")
         try:
-            document = load_document(path, self.limits)
+            document = _read(path, self.limits)
         except BadDocumentError as error:
             path.unlink()
             return Outcome(upload.name, reason=str(error))
@@ -339,6 +339,14 @@ def _hidden(relative: Path) -> bool:
 
 def _text_of(path: Path, limits: Limits) -> str | None:
     try:
-        return load_document(path, limits).text
+        return _read(path, limits).text
     except BadDocumentError:
         return None
+
+
+def _read(path: Path, limits: Limits) -> Document:
+    # Imported at the first upload or deletion, not with the module: the parsers (BeautifulSoup, pypdf,
+    # python-docx) take a few tenths of a second to import, and the app builds a Library at start.
+    from rag.ingest.loading import load_document
+
+    return load_document(path, limits)

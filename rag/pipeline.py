@@ -13,7 +13,7 @@ from rag.coverage import CoverageModel, Signals
 from rag.embedding import Embedder, load_embedder
 from rag.errors import DocumentNotFoundError, IndexStaleError
 from rag.extraction import ScoredSentence
-from rag.indexing import serving_mismatch
+from rag.freshness import serving_mismatch
 from rag.query import Query, QueryAnalyzer
 from rag.rankers.base import Ranked, Ranker, select
 from rag.rankers.reader import ReaderRanker, reader_for

@@ -54,8 +54,9 @@ class QueryAnalyzer:
     def __init__(self, embedder: Embedder, lexicon: Lexicon) -> None:
         self.embedder = embedder
         self.lexicon = lexicon
-        # Dictionaries load on first use (jieba ~1.5 s, wordfreq's English list ~0.4 s and its frequencies
-        # 0.13 s, pypinyin ~0.4 s, the glosses' stems): here, not in the first request.
+        # Dictionaries that load on first use (wordfreq's English list and its frequencies, pypinyin's, the
+        # glosses' stems): here, not in the first request. jieba's loads a part per character as questions
+        # need it (rag.text.segmenter).
         tokenize("")
         english_words(), zipf("the"), read_aloud("中"), lexicon.dictionary.stems
 

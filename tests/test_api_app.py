@@ -1,20 +1,42 @@
-"""api/app.py: the pipeline loads in the background at startup, a loader bug is reported, /docs works offline."""
+"""api/app.py: the pipeline loads in the background at startup, a loader bug is reported, /docs works offline,
+and serving imports nothing that only a build, an upload or torch needs."""
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from api_helpers import EN_QUESTION, ask, error_of, failing, wait_until_settled
+from embedders import HashEmbedder, build_local, write_corpus
 from fakes import FakePipeline
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from rag.config import Settings
+from rag.config import DEFAULT_MODEL, Settings
 from rag.errors import ConfigError, IndexMissingError
+
+ROOT = Path(__file__).resolve().parent.parent
+# Not in the Docker image (torch and its stack), or needed only to build an index or read an upload.
+NOT_FOR_SERVING = (
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "sklearn",
+    "scipy",
+    "bm25s",
+    "langchain_text_splitters",
+    "pypdf",
+    "docx",
+    "bs4",
+)
 
 
 def test_readyz_is_503_while_loading_and_200_once_loaded() -> None:
@@ -106,3 +128,37 @@ def test_docs_work_offline_from_packaged_assets(client: TestClient) -> None:
     assert "/docs/assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
     assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+
+
+@pytest.mark.model
+def test_serving_on_onnx_runtime_imports_nothing_that_only_torch_a_build_or_an_upload_needs(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Hashed vectors of the real model's size under its name: the real model then serves this index.
+    write_corpus(settings.seeds_dir)
+    settings = replace(settings, embedding_model=DEFAULT_MODEL)
+    build_local(settings, HashEmbedder(DEFAULT_MODEL, 384))
+    code = (
+        "import sys, time\n"
+        "from fastapi.testclient import TestClient\n"
+        "from api.app import create_app\n"
+        "with TestClient(create_app()) as client:\n"
+        "    deadline = time.monotonic() + 120\n"
+        "    while client.get('/readyz').status_code != 200:\n"
+        "        assert time.monotonic() < deadline, client.get('/readyz').json()\n"
+        "        time.sleep(0.05)\n"
+        "    answered = client.post('/ask', json={'question': 'What do giant pandas eat?'})\n"
+        "    assert answered.status_code == 200, answered.text\n"
+        f"print(sorted(m for m in {NOT_FOR_SERVING!r} if m in sys.modules))\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "RAG_RUNTIME": "onnx",
+        "RAG_SEEDS_DIR": str(settings.seeds_dir),
+        "RAG_INDEX_DIR": str(settings.index_dir),
+    }
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -1,16 +1,15 @@
-"""Indexing into the local store: built atomically, loaded intact, and known to be stale when what it covers
-changes (rag.indexing and rag.stores.local)."""
+"""Indexing into the local store: built atomically, and loaded intact (rag.indexing and rag.stores.local);
+the index is known to be stale when what it covers changes (tests/test_freshness.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+import bm25s
 import numpy as np
 import pytest
 from embedders import (
@@ -26,7 +25,7 @@ from embedders import (
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import BadDocumentError, IndexMissingError, IndexStaleError
-from rag.indexing import staleness
+from rag.freshness import staleness
 from rag.ingest import chunking
 from rag.ingest.chunking import chunk_corpus
 from rag.ingest.loading import load_corpus
@@ -172,6 +171,17 @@ def test_keyword_search_ranks_the_passage_with_the_rare_word_first(settings: Set
     assert store.keywords.search(tokenize("zebra"), 10) == []  # a word no passage has scores nothing
 
 
+@pytest.mark.parametrize("terms", [["熊猫", "竹子"], ["panda", "panda", "zoo"], ["龙井茶", "zebra"], ["zebra"], []])
+def test_keyword_scores_are_those_bm25s_gives_for_the_saved_index(settings: Settings, terms: list[str]) -> None:
+    build(settings)
+    keywords = open_local(settings).keywords
+    assert isinstance(keywords, local.LocalKeywords)
+    reference = bm25s.BM25.load(str(settings.index_dir / "current" / "bm25"))
+    known = [t for t in terms if t in reference.vocab_dict]
+    expected = reference.get_scores(known) if known else np.zeros(keywords.scores([]).shape, dtype=np.float32)
+    np.testing.assert_array_equal(keywords.scores(terms), expected)  # to the bit: summed in the same order
+
+
 def test_a_rebuild_replaces_the_previous_build(settings: Settings) -> None:
     build(settings)
     first = current_build(settings.index_dir)
@@ -180,100 +190,6 @@ def test_a_rebuild_replaces_the_previous_build(settings: Settings) -> None:
     second = current_build(settings.index_dir)
     assert second != first and builds(settings.index_dir) == [second]
     assert "extra" in open_local(settings).documents.documents
-
-
-# --- staleness ---------------------------------------------------------------------------------
-
-
-def _edit(settings: Settings) -> Settings:
-    (settings.seeds_dir / "panda_zh.txt").write_text(CORPUS["panda_zh.txt"] + "\n大熊猫的寿命约为二十年。", "utf-8")
-    return settings
-
-
-def _add(settings: Settings) -> Settings:
-    (settings.seeds_dir / "extra.md").write_text("# Red pandas\n\nRed pandas are not bears.", "utf-8")
-    return settings
-
-
-def _remove(settings: Settings) -> Settings:
-    (settings.seeds_dir / "tea_zh.txt").unlink()
-    return settings
-
-
-def _add_to_subfolder(settings: Settings) -> Settings:
-    (settings.seeds_dir / "more").mkdir()
-    (settings.seeds_dir / "more" / "note.txt").write_text("Pandas sleep a lot.", "utf-8")
-    return settings
-
-
-STALE: list[Any] = [
-    pytest.param(_edit, "documents changed", id="document-edited"),
-    pytest.param(_add, "documents changed", id="document-added"),
-    pytest.param(_remove, "documents changed", id="document-removed"),
-    pytest.param(_add_to_subfolder, "documents changed", id="document-added-in-subfolder"),
-    pytest.param(lambda s: dataclasses.replace(s, embedding_model="other/model"), "other/model", id="model"),
-    pytest.param(lambda s: dataclasses.replace(s, chunk_size=200), "chunking", id="chunk-size"),
-    pytest.param(lambda s: dataclasses.replace(s, chunk_overlap=20), "chunking", id="chunk-overlap"),
-    pytest.param(lambda s: dataclasses.replace(s, index_dir=s.index_dir.parent / "other"), "no index", id="no-index"),
-]
-
-
-def test_a_fresh_build_is_not_stale(settings: Settings) -> None:
-    build(settings)
-    assert staleness(read_manifest(settings.index_dir), settings, [settings.seeds_dir]) is None
-
-
-@pytest.mark.parametrize(("change", "reason"), STALE)
-def test_the_index_is_stale_when_what_it_covers_changes(
-    settings: Settings, change: Callable[[Settings], Settings], reason: str
-) -> None:
-    build(settings)
-    changed = change(settings)
-    found = staleness(read_manifest(changed.index_dir), changed, [changed.seeds_dir])
-    assert found is not None and reason in found
-
-
-def test_the_index_is_stale_when_the_sources_change(settings: Settings) -> None:
-    build(settings)
-    one_file = [settings.seeds_dir / "panda_en.md"]
-    found = staleness(read_manifest(settings.index_dir), settings, one_file)
-    assert found is not None and "panda_en.md" in found
-
-
-def _unsupported(settings: Settings) -> None:
-    (settings.seeds_dir / "notes.json").write_text("{}", "utf-8")
-
-
-def _hidden(settings: Settings) -> None:
-    (settings.seeds_dir / ".draft.md").write_text("# Draft\n\nNot yet.", "utf-8")
-
-
-def _touched(settings: Settings) -> None:
-    os.utime(settings.seeds_dir / "zoo.html", (1, 1))
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        pytest.param(_unsupported, id="unsupported-file-added"),
-        pytest.param(_hidden, id="hidden-file-added"),
-        pytest.param(_touched, id="file-touched-not-changed"),
-    ],
-)
-def test_files_that_are_not_documents_leave_the_index_fresh(
-    settings: Settings, change: Callable[[Settings], None]
-) -> None:
-    build(settings)
-    change(settings)
-    assert staleness(read_manifest(settings.index_dir), settings, [settings.seeds_dir]) is None
-
-
-def test_a_relative_path_to_the_same_folder_is_the_same_source(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    build(settings)
-    monkeypatch.chdir(tmp_path)
-    assert staleness(read_manifest(settings.index_dir), settings, [Path("seeds")]) is None
 
 
 # --- failures leave the previous index serving -------------------------------------------------
@@ -316,7 +232,7 @@ def test_a_failed_build_leaves_the_previous_index_serving(
     build(settings)
     before = open_local(settings)
     link = current_build(settings.index_dir)
-    _add(settings)
+    (settings.seeds_dir / "extra.md").write_text("# Red pandas\n\nRed pandas are not bears.", "utf-8")
     embedder = failure(monkeypatch)
     with pytest.raises(error):
         build(settings, embedder)

@@ -14,8 +14,9 @@ from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel
 from rag.ingest.binary import Limits
 from rag.ingest.chunking import chunk_document
+from rag.ingest.files import discover_files
 from rag.ingest.isolation import MB
-from rag.ingest.loading import discover_files, load_corpus, load_document
+from rag.ingest.loading import load_corpus, load_document
 from rag.pipeline import Pipeline
 from rag.types import Document
 

@@ -16,7 +16,7 @@ from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel
 from rag.embedding import Kind
 from rag.errors import DocumentNotFoundError, NotDeletableError, UploadTooLargeError
-from rag.ingest.loading import doc_id_for
+from rag.ingest.files import doc_id_for
 from rag.library import UPLOADS, WRITE_LOCK, Library, Upload, free_name, name_problem, type_problem
 from rag.pipeline import Pipeline
 from rag.text import crosslingual

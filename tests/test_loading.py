@@ -9,11 +9,11 @@ import pytest
 from rag.errors import BadDocumentError
 from rag.ingest.chunking import chunk_corpus
 from rag.ingest.cleaning import Format
+from rag.ingest.files import discover_files
 from rag.ingest.loading import (
     corpus_summary,
     detect_format,
     detect_language,
-    discover_files,
     load_corpus,
     load_document,
 )

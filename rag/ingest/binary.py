@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rag.config import Settings
-from rag.ingest import docx, pdf
 from rag.ingest.blocks import Pages
 from rag.ingest.isolation import MB, run_isolated
 
@@ -33,6 +32,11 @@ class Limits:
 
 def read_binary(raw: bytes, suffix: str, limits: Limits) -> Pages | None:
     """The pages of a PDF or a DOCX; None when ``raw`` is neither (``suffix`` only names a damaged one)."""
+    # Imported here, not with the module: pypdf and python-docx take a few tenths of a second to import, and
+    # the server reads the limits at start but parses only what is uploaded. (Before the fork, so that the
+    # child starts with them loaded.)
+    from rag.ingest import docx, pdf
+
     if pdf.is_pdf(raw):
         return run_isolated(pdf.read_pdf, raw, limits.parse_seconds, limits.memory_bytes)
     if docx.is_docx(raw, suffix):

@@ -2,33 +2,21 @@
 
 The text is cut down a hierarchy of separators only where a piece does not fit: paragraphs, then
 lines, then sentences (Chinese and Latin end marks, kept at the end of the sentence they close), then
-commas, then spaces, then characters. LangChain's RecursiveCharacterTextSplitter packs the pieces into
-chunks of at most ``chunk_size`` characters, with its overlap. Offsets come from the pieces, never from
-searching the text for a chunk's words, and sentences are cut inside each chunk, so a sentence never
-spans two chunks and ``text[start:end] == chunk.text`` holds by construction.
+commas, then spaces, then characters. LangChain's RecursiveCharacterTextSplitter (``rag.ingest.splitter``)
+packs the pieces into chunks of at most ``chunk_size`` characters, with its overlap. Offsets come from
+the pieces, never from searching the text for a chunk's words, and sentences are cut inside each chunk,
+so a sentence never spans two chunks and ``text[start:end] == chunk.text`` holds by construction.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Iterable, Iterator
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.types import Chunk, Document, Sentence
 
 SENTENCE_ENDS = "。！？!?；;"
 # Closing quotes and brackets after an end mark belong to the sentence they close: 。” ？」 !)
 CLOSERS = "”’」』）)】》\"'"
-SEPARATORS = [
-    "\n\n",
-    "\n",
-    rf"[{SENTENCE_ENDS}]+[{CLOSERS}]*|\.(?=\s)",
-    "[，,]",
-    " ",
-    "",
-]
 # Bump when a change to chunking would change the chunks: indexes built before are then stale.
 VERSION = 1
 MIN_SENTENCE_CONTENT = 2  # letters or digits; "。" or "A" alone is not a sentence
@@ -41,7 +29,11 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[C
         raise ValueError(
             f"chunk_overlap must be between 0 and chunk_size - 1. Currently, the chunk_overlap is {chunk_overlap}"
         )
-    spans = _SentenceSplitter(chunk_size, chunk_overlap).split_spans(doc.text)
+    # Imported here, not with the module: LangChain takes a few tenths of a second to import, and the server
+    # (which splits sentences) and the freshness check (which reads VERSION) never chunk.
+    from rag.ingest.splitter import SpanSplitter
+
+    spans = SpanSplitter(chunk_size, chunk_overlap).split_spans(doc.text)
     return [_chunk(doc, index, start, end) for index, (start, end) in enumerate(spans)]
 
 
@@ -112,97 +104,20 @@ def _ends_latin_sentence(text: str, start: int, i: int) -> bool:
 
 
 def _sentence(text: str, start: int, end: int, offset: int) -> Sentence | None:
-    start, end = _strip(text, start, end)
+    start, end = trim(text, start, end)
     piece = text[start:end]
     if sum(map(str.isalnum, piece)) < MIN_SENTENCE_CONTENT:
         return None
     return Sentence(start=offset + start, end=offset + end, text=piece)
 
 
-class _SentenceSplitter(RecursiveCharacterTextSplitter):
-    """RecursiveCharacterTextSplitter that says where its chunks are.
-
-    Two changes to the stock splitter. It cuts down the separator hierarchy only where a piece does
-    not fit, then packs all pieces in one pass: the stock splitter closes a chunk before every
-    paragraph too long to fit, so a heading such as "亮点" or "Show notes" ahead of a long paragraph
-    became a chunk of its own. And LangChain packs piece numbers, not piece text: each piece goes in
-    as a token ("<7>") measured by the length of the piece it stands for, so every chunk comes back as
-    a run of pieces whose offsets are known. Nothing is searched for, so a repeated sentence cannot be
-    mistaken for another, with or without overlap.
-    """
-
-    def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
-        self._token_lengths: dict[str, int] = {}
-        super().__init__(
-            separators=SEPARATORS,
-            is_separator_regex=True,
-            keep_separator="end",
-            chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap,
-            length_function=self._token_length,
-            strip_whitespace=False,
-        )
-
-    def split_spans(self, text: str) -> list[tuple[int, int]]:
-        pieces = self._pieces(text, self._separators)
-        bounds = list(itertools.accumulate(map(len, pieces), initial=0))
-        tokens = [f"<{i}>" for i in range(len(pieces))]
-        self._token_lengths = dict(zip(tokens, map(len, pieces), strict=True))
-        spans: list[tuple[int, int]] = []
-        for run in self._merge_splits(tokens, ""):
-            numbers = [int(n) for n in _TOKEN.findall(run)]
-            start, end = _strip(text, bounds[numbers[0]], bounds[numbers[-1] + 1])
-            if start < end:
-                spans.append((start, end))
-        return _drop_contained(spans)
-
-    def _token_length(self, token: str) -> int:
-        return self._token_lengths.get(token, len(token))
-
-    def _pieces(self, text: str, separators: list[str]) -> list[str]:
-        level = next((i for i, sep in enumerate(separators) if not sep or re.search(sep, text)), None)
-        if level is None:
-            return [text]
-        separator = separators[level]
-        if not separator:
-            return list(text)
-        pieces: list[str] = []
-        for piece in _split_keeping_end(text, separator):
-            if len(piece) < self._chunk_size:
-                pieces.append(piece)
-            else:
-                pieces.extend(self._pieces(piece, separators[level + 1 :]))
-        return pieces
-
-
-_TOKEN = re.compile(r"<(\d+)>")
-
-
-def _split_keeping_end(text: str, separator: str) -> list[str]:
-    parts = re.split(f"({separator})", text)
-    pieces = [text_part + sep for text_part, sep in zip(parts[0::2], [*parts[1::2], ""], strict=True)]
-    return [piece for piece in pieces if piece]
-
-
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` without the whitespace at either end, as offsets."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
-
-
-def _drop_contained(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    # Once blank pieces are stripped, a chunk can cover no more than its neighbour does (only blanks
-    # were carried over or added); it would be a duplicate.
-    kept: list[tuple[int, int]] = []
-    for start, end in spans:
-        if kept and kept[-1][0] <= start and end <= kept[-1][1]:
-            continue
-        if kept and start <= kept[-1][0]:
-            kept.pop()
-        kept.append((start, end))
-    return kept
 
 
 def _chunk(doc: Document, index: int, start: int, end: int) -> Chunk:

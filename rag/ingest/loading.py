@@ -16,7 +16,7 @@ import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from rag.errors import BadDocumentError
 from rag.ingest.binary import Limits, read_binary
 from rag.ingest.blocks import Block, Pages, map_lines, normalise_space
 from rag.ingest.cleaning import Format, clean_body
+from rag.ingest.files import HTML_SUFFIXES, MARKDOWN_SUFFIXES, candidates, content_key, doc_id_for
 from rag.ingest.html_page import TAG
 from rag.ingest.isolation import MB
 from rag.ingest.metadata import Meta, clean_url, iso_date
@@ -37,11 +38,6 @@ from rag.text.scripts import HAN
 from rag.types import Chunk, Corpus, Document, Skipped
 
 log = logging.getLogger("rag.ingest.loading")
-
-MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
-HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
-BINARY_SUFFIXES = frozenset({".pdf", ".docx"})
-SUFFIXES = frozenset({".txt", ".text"}) | MARKDOWN_SUFFIXES | HTML_SUFFIXES | BINARY_SUFFIXES
 
 # Legacy encodings worth guessing: the Chinese ones. Anything else that is not UTF-8 is refused
 # rather than decoded as mojibake.
@@ -61,7 +57,7 @@ def load_corpus(paths: Sequence[Path], limits: Limits | None = None) -> Corpus:
     skipped: list[Skipped] = []
     duplicates: list[Skipped] = []
     first_with_text: dict[str, str] = {}
-    for path, problem in _expand(paths):
+    for path, problem in candidates(paths):
         if problem is None:
             try:
                 document = load_document(path, limits or Limits())
@@ -80,11 +76,6 @@ def load_corpus(paths: Sequence[Path], limits: Limits | None = None) -> Corpus:
         first_with_text[key] = document.source_file
         documents.append(_with_unique_id(document, {d.doc_id for d in documents}))
     return Corpus(tuple(documents), tuple(skipped), tuple(duplicates))
-
-
-def discover_files(paths: Sequence[Path]) -> list[Path]:
-    """The files load_corpus reads from these paths, in the order it reads them."""
-    return [path for path, problem in _expand(paths) if problem is None]
 
 
 def load_document(path: Path, limits: Limits | None = None) -> Document:
@@ -212,48 +203,12 @@ def detect_language(text: str) -> str:
     return "zh" if han and han >= len(_LATIN_WORD.findall(text)) else "en"
 
 
-# --- files ------------------------------------------------------------------------------------
-
-
-def _expand(paths: Sequence[Path]) -> Iterator[tuple[Path, str | None]]:
-    seen: set[Path] = set()
-    for given in paths:
-        for path, problem in _files_in(given):
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
-                yield path, problem
-
-
-def _files_in(given: Path) -> Iterator[tuple[Path, str | None]]:
-    if given.is_dir():
-        # Unsupported or hidden files inside a folder are not documents; they are passed over silently.
-        found = (p for p in given.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-        for path in sorted(found, key=lambda p: p.relative_to(given).as_posix()):
-            if not any(part.startswith(".") for part in path.relative_to(given).parts):
-                yield path, None
-    elif not given.exists():
-        yield given, "no such file or folder"
-    elif given.suffix.lower() not in SUFFIXES:
-        yield given, f"unsupported file type '{given.suffix or given.name}'"
-    else:
-        yield given, None
-
-
 def _looks_binary(raw: bytes) -> bool:
     sample = raw[:8192]
     if b"\x00" in sample:
         return True
     control = sum(1 for byte in sample if byte < 32 and byte not in b"\t\n\r\f\v\x1b")
     return control > len(sample) * 0.05
-
-
-def content_key(text: str) -> str:
-    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
-
-
-def doc_id_for(source_file: str) -> str:
-    # The file stem: readable, and the same on every machine (seeds are named NNN_hash.txt).
-    return re.sub(r"[^\w.-]+", "_", Path(source_file).stem).strip("_") or "document"
 
 
 def _with_unique_id(document: Document, taken: set[str]) -> Document:

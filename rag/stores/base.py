@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from rag.text.lexicon import Lexicon
 from rag.types import Chunk, Document, Sentence
+
+if TYPE_CHECKING:
+    from rag.text.lexicon import Lexicon
 
 FORMAT_VERSION = 5  # 5: idf, names and sentence terms computed at index time and saved with the index
 REBUILD_HINT = "run `rag index` (or `make index`) to rebuild it"
@@ -39,6 +41,9 @@ class Manifest:
     built_at: str
     build_seconds: float
     versions: dict[str, str]
+    # Each document file's resolved path -> [size, modification time in ns] when the build read it, if it had
+    # not just changed (rag.freshness): the check reads only files that differ. Empty in older manifests.
+    files: dict[str, list[int]] = field(default_factory=dict)
 
 
 class VectorIndex(Protocol):

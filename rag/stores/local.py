@@ -1,4 +1,4 @@
-"""The zero-setup backend: FAISS for vectors, bm25s for keywords, JSON for the rest, in one directory.
+"""The zero-setup backend: FAISS for vectors, BM25 scores written by bm25s for keywords, JSON for the rest.
 
 Layout under ``RAG_INDEX_DIR``::
 
@@ -23,13 +23,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import faiss
 import numpy as np
 
 from rag.errors import ConfigError, IndexMissingError, IndexStaleError
 from rag.stores.base import REBUILD_HINT, IndexContent, Manifest, Ranking, Store, chunk_from_dict
-from rag.text.lexicon import Lexicon
 from rag.types import Chunk, Document
 
 CURRENT = "current"
@@ -38,6 +36,7 @@ HNSW_NEIGHBOURS = 32
 HNSW_MIN_VECTORS = 10_000
 # A build directory this old that is not in service was left by an interrupted build.
 ABANDONED_SECONDS = 3600
+BM25_METHOD = "lucene"  # bm25s's default; LocalKeywords sums its scores, which need no term-absence correction
 
 
 class LocalBackend:
@@ -74,6 +73,10 @@ class LocalBackend:
             raise
 
     def open(self) -> Store:
+        # Imported here, not with the module: the lexicon's module brings the query-time text tools (pypinyin,
+        # wordfreq: most of a second), which reading the manifest, as `rag index` does first, does not need.
+        from rag.text.lexicon import Lexicon
+
         root = self.index_dir / CURRENT
         manifest = self.manifest()
         if manifest is None:
@@ -82,7 +85,7 @@ class LocalBackend:
             documents = [Document(**d) for d in _read_json(root / "documents.json")]
             chunks = [chunk_from_dict(c) for c in _read_json(root / "chunks.json")]
             passages = faiss.read_index(str(root / "chunks.faiss"))
-            bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False)
+            keywords = LocalKeywords.load(root / "bm25", len(chunks))
             sentence_vectors = np.load(root / "sentences.npy")
             terms = _read_json(root / "sentence_terms.json")
             lexicon = Lexicon.from_json(_read_json(root / "lexicon.json"))
@@ -92,7 +95,7 @@ class LocalBackend:
         if corpus.sentence_count != len(sentence_vectors) or passages.ntotal != len(chunks):
             raise IndexStaleError(f"index in {self.index_dir} is inconsistent: {REBUILD_HINT}")
         vectors = LocalVectors(passages, sentence_vectors, corpus.sentence_chunks)
-        return Store(manifest, corpus, vectors, LocalKeywords(bm25, len(chunks)), lexicon)
+        return Store(manifest, corpus, vectors, keywords, lexicon)
 
 
 class LocalDocuments:
@@ -174,17 +177,37 @@ class LocalVectors:
 
 
 class LocalKeywords:
-    """BM25 (bm25s, Lucene variant) over the terms the build tokenised."""
+    """BM25 (Lucene's variant) over the terms the build tokenised: the score matrix bm25s computed and saved
+    (one column of per-passage scores for each term, compressed by column), summed here as bm25s sums it, so
+    that serving imports neither bm25s nor the SciPy it imports when installed."""
 
-    def __init__(self, bm25: Any, size: int) -> None:
-        self._bm25 = bm25
+    def __init__(
+        self, vocabulary: Mapping[str, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, size: int
+    ) -> None:
+        self._vocabulary = vocabulary
+        self._data = data
+        self._indices = indices
+        self._indptr = indptr
         self._size = size
 
+    @classmethod
+    def load(cls, directory: Path, size: int) -> LocalKeywords:
+        params = _read_json(directory / "params.index.json")
+        if params.get("method") != BM25_METHOD or params.get("num_docs") != size:
+            found = f"{params.get('method')!r} over {params.get('num_docs')} passages"
+            raise ValueError(f"bm25/ holds a BM25 index of {found}, expected {BM25_METHOD!r} over {size}")
+        data, indices, indptr = (np.load(directory / f"{name}.csc.index.npy") for name in ("data", "indices", "indptr"))
+        return cls(_read_json(directory / "vocab.index.json"), data, indices, indptr, size)
+
     def scores(self, terms: Sequence[str]) -> np.ndarray:
-        known = [t for t in terms if t in self._bm25.vocab_dict]
-        if not known:
-            return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        """Each passage's score: the sum of its column entries over the known terms, a repeated term twice."""
+        scores = np.zeros(self._size, dtype=np.float32)
+        for term in terms:
+            column = self._vocabulary.get(term)
+            if column is not None:
+                start, end = self._indptr[column], self._indptr[column + 1]
+                np.add.at(scores, self._indices[start:end], self._data[start:end])
+        return scores
 
     def search(self, terms: Sequence[str], n: int) -> Ranking:
         scores = self.scores(terms)
@@ -212,7 +235,10 @@ def _write_faiss(index: Any, path: Path) -> None:
 
 
 def _write_bm25(token_lists: Sequence[Sequence[str]], directory: Path) -> None:
-    bm25 = bm25s.BM25()
+    import bm25s  # here, not with the module: only a build needs it, and it imports SciPy when installed
+
+    # NumPy builds the score matrix, as it does where SciPy is not installed (the Docker image): the same arrays.
+    bm25 = bm25s.BM25(method=BM25_METHOD, csc_backend="numpy")
     bm25.index([list(t) or ["\u2205"] for t in token_lists], show_progress=False)  # bm25s needs a token per passage
     bm25.save(str(directory), show_progress=False)
 

@@ -29,7 +29,6 @@ import numpy as np
 from rag.errors import IndexMissingError, IndexStaleError
 from rag.stores.base import REBUILD_HINT, IndexContent, Manifest, Ranking, Store, chunk_from_dict
 from rag.stores.qdrant_engines import Collection, Engine, Point, Sparse
-from rag.text.lexicon import Lexicon
 from rag.types import Chunk, Document
 
 KINDS = ("chunks", "sentences", "documents", "meta")
@@ -150,6 +149,8 @@ class QdrantBackend:
         manifest = None if names is None else self._manifest(names)
         if names is None or manifest is None:
             raise IndexMissingError(f"no index in Qdrant under the prefix {self.prefix!r}: {REBUILD_HINT}")
+        from rag.text.lexicon import Lexicon  # here, not with the module: see LocalBackend.open
+
         try:
             lexicon = Lexicon.from_json(self.engine.retrieve(names["meta"], [LEXICON_ID])[0].payload["lexicon"])
             documents = [Document(**r.payload["document"]) for r in _read_all(self.engine, names, manifest.documents)]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from functools import cache
 
-import jieba
+from rag.text.segmenter import Segmenter
 
 # Function words that match everywhere and rank nothing. Kept short on purpose: BM25's idf
 # handles the rest, and a long list would drop words that matter in short queries.
@@ -140,11 +139,8 @@ STOPWORDS = frozenset(
 
 
 @cache
-def _jieba() -> object:
-    # Loading the dictionary takes ~1 s: on first use (the pipeline warms it at start), not at import.
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
+def _segmenter() -> Segmenter:
+    return Segmenter()
 
 
 # Chinese question words: "哪一年", "多长", "有没有" ask for the answer, they are not part of it.
@@ -155,10 +151,9 @@ GLUED_VERSION = re.compile(r"^([a-z]{3,})(\d+)$")
 
 def tokenize(text: str) -> list[str]:
     """Search-mode jieba segmentation (which also yields the shorter words inside long ones)."""
-    jieba = _jieba()
     normalized = unicodedata.normalize("NFKC", text).lower()
-    tokens = []
-    for token in (tok.strip() for tok in jieba.lcut_for_search(normalized)):  # type: ignore[attr-defined]
+    tokens: list[str] = []
+    for token in (tok.strip() for tok in _segmenter().cut_for_search(normalized)):
         glued = GLUED_VERSION.match(token)
         tokens += [token, glued[1], glued[2]] if glued else [token]
     return [t for t in tokens if _is_term(t)]
@@ -166,7 +161,7 @@ def tokenize(text: str) -> list[str]:
 
 def segment(text: str) -> list[str]:
     """Precise-mode jieba segmentation, unfiltered: the words of ``text`` in order, covering all of it."""
-    return list(_jieba().lcut(text))  # type: ignore[attr-defined]
+    return _segmenter().cut(text)
 
 
 def _is_term(token: str) -> bool:

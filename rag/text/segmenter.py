@@ -1,0 +1,97 @@
+"""jieba's segmentation, with its dictionary loaded one first character at a time as texts need it.
+
+jieba reads its whole dictionary on first use: about 500,000 words and their prefixes, 1 s and 60 MB, the
+largest part of the server's start. But every lookup jieba makes while segmenting a text is a substring of
+that text, so only the words that begin with one of its characters can matter. The dictionary is kept split
+by first character (built once from jieba's own, and cached beside jieba's cache), and the parts a text
+needs are added before it is segmented: the words come out as jieba's own, and a server loads a few
+hundred parts in its first questions instead of the whole dictionary at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import os
+import tempfile
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import jieba
+
+CACHE_FORMAT = 1
+Parts = dict[str, bytes]  # first character -> its words and prefixes with their counts, marshalled
+
+log = logging.getLogger("rag.text.segmenter")
+
+
+class Segmenter:
+    def __init__(self, cache: Path | None = None) -> None:
+        jieba.setLogLevel(logging.WARNING)
+        total, self._parts = _load(cache or default_cache())
+        self._tokenizer = jieba.Tokenizer()
+        self._tokenizer.FREQ, self._tokenizer.total, self._tokenizer.initialized = {}, total, True
+        self._lock = threading.Lock()
+
+    def cut_for_search(self, text: str) -> list[str]:
+        """jieba's search mode: the words of ``text``, and the shorter words inside long ones."""
+        self._add_parts(text)
+        return list(self._tokenizer.lcut_for_search(text))
+
+    def cut(self, text: str) -> list[str]:
+        """jieba's precise mode: the words of ``text`` in order, covering all of it."""
+        self._add_parts(text)
+        return list(self._tokenizer.lcut(text))
+
+    def _add_parts(self, text: str) -> None:
+        # Under the lock even when nothing is missing: a part another thread is adding is not yet usable.
+        with self._lock:
+            for char in set(text) & self._parts.keys():
+                self._tokenizer.FREQ.update(marshal.loads(self._parts.pop(char)))
+
+
+def default_cache() -> Path:
+    """Beside jieba's own cache, named by jieba's version and its dictionary's size."""
+    size = Path(jieba.__file__).with_name(jieba.DEFAULT_DICT_NAME).stat().st_size
+    return Path(tempfile.gettempdir()) / f"rag-jieba-{jieba.__version__}-{size}.parts"
+
+
+def split_dictionary() -> tuple[int, Parts]:
+    """jieba's default dictionary as (total count, parts by first character)."""
+    tokenizer = jieba.Tokenizer()
+    words, total = tokenizer.gen_pfdict(tokenizer.get_dict_file())
+    by_first: defaultdict[str, dict[str, int]] = defaultdict(dict)
+    for word, count in words.items():
+        by_first[word[0]][word] = count
+    return total, {char: marshal.dumps(part) for char, part in by_first.items()}
+
+
+def _load(cache: Path) -> tuple[int, Parts]:
+    try:
+        # Only a file of this user's or root's: another user could have left one in a shared /tmp.
+        if cache.stat().st_uid in (os.getuid(), 0):
+            with cache.open("rb") as f:
+                version, total, parts = marshal.load(f)
+            if version == CACHE_FORMAT:
+                return total, parts
+    except (OSError, EOFError, ValueError, TypeError):
+        pass  # none yet, or unreadable: built below
+    total, parts = split_dictionary()
+    _save(cache, total, parts)
+    return total, parts
+
+
+def _save(cache: Path, total: int, parts: Parts) -> None:
+    temporary: Path | None = None
+    try:
+        fd, name = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}-")
+        temporary = Path(name)
+        with os.fdopen(fd, "wb") as f:
+            marshal.dump((CACHE_FORMAT, total, parts), f)
+        temporary.chmod(0o644)  # mkstemp's file is private; a server may run as another user
+        temporary.replace(cache)
+    except OSError as error:
+        log.warning("could not cache jieba's dictionary in %s (%s): it is split again at the next start", cache, error)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
