@@ -12,15 +12,8 @@ import pytest
 from rag.config import DEFAULT_MODEL, Settings
 from rag.errors import ModelError
 from rag.rankers.reader import reader_for
-from rag.rankers.readernet import (
-    MANIFEST,
-    MAX_ANSWER_TOKENS,
-    WEIGHTS,
-    best_span,
-    default_dir,
-    load_reader,
-    read_manifest,
-)
+from rag.rankers.readernet import load_reader
+from rag.rankers.reading import MANIFEST, MAX_ANSWER_TOKENS, WEIGHTS, best_span, default_dir, read_manifest
 from rag.types import Candidate
 
 OFFSETS = [(0, 0), (0, 2), (2, 4), (4, 6), (6, 8), (0, 0)]  # [CLS] four sentence tokens [SEP]
