@@ -253,7 +253,7 @@ def test_ask_with_a_reader_prints_its_confidence_and_short_answers(
     indexed: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RAG_READER", "on")
-    monkeypatch.setattr(pipeline, "reader_for", lambda settings: BigramReader())
+    monkeypatch.setattr(pipeline, "reader_for", lambda settings, embedder=None: BigramReader())
     result = rag("ask", QUESTION)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()

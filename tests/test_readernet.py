@@ -67,8 +67,9 @@ def test_a_missing_reader_says_how_to_train_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.model
-def test_the_reader_prefers_the_answering_sentence_across_languages() -> None:
-    reader = reader_for(Settings.from_env({"RAG_READER": "on"}))
+@pytest.mark.parametrize("runtime", [pytest.param("torch", id="torch"), pytest.param("onnx", id="onnx")])
+def test_the_reader_prefers_the_answering_sentence_across_languages(runtime: str) -> None:
+    reader = reader_for(Settings.from_env({"RAG_READER": "on", "RAG_RUNTIME": runtime}))
     assert reader is not None
     candidates = [
         Candidate("DeepSeek", "", "a16z的联合创始人马克·安德森称赞了这个模型。"),

@@ -1,0 +1,142 @@
+"""The reader on ONNX Runtime: its export (``rag.tools.reader_export``), the embedder's word pieces and word
+embeddings, span decoding in NumPy.
+
+It gives the torch reader's probabilities and spans (tests/test_reader_onnx.py) without importing torch or
+transformers. The pair is laid out by hand as the torch reader's tokenizer lays it out, ``<s> question
+</s></s> title | before | sentence </s>``, the question cut at QUESTION_TOKENS pieces and the rest at
+MAX_TOKENS, so that any PieceTokenizer over the same vocabulary serves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import Settings
+from rag.embedding import onnx_model_dir
+from rag.pieces import PieceTokenizer, TokenizersPieces
+from rag.rankers.reading import (
+    MAX_TOKENS,
+    QUESTION_TOKENS,
+    SEPARATOR,
+    Calibration,
+    best_span,
+    checked_manifest,
+    default_dir,
+    trim,
+)
+from rag.tools.onnx_export import TOKENIZER_FILE
+from rag.tools.reader_export import CONFIG_FILE, MODEL_FILE, ensure_reader_onnx
+from rag.types import Candidate, Reading
+
+# Around the question and the second text: <s> question </s></s> second </s>.
+SPECIAL_PIECES = 4
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    cls: int
+    sep: int
+    pad: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    sentence_mask: np.ndarray  # 1 for pieces inside the candidate sentence
+    offsets: list[list[tuple[int, int]]]  # per piece, its offsets inside the sentence ((0, 0) outside it)
+
+
+def encode(tokenizer: PieceTokenizer, question: str, passages: Sequence[Candidate], special: SpecialIds) -> Batch:
+    """The (question, title | before | sentence) pairs as the torch reader's tokenizer encodes them, padded
+    to the longest, with where each sentence's pieces are."""
+    seconds = [f"{p.title}{SEPARATOR}{p.before}{SEPARATOR}{p.sentence}" for p in passages]
+    asked, *read = tokenizer.pieces([question, *seconds])
+    first = asked.ids[:QUESTION_TOKENS]
+    room = MAX_TOKENS - SPECIAL_PIECES - len(first)  # what is left for the second text ("only_second")
+    lead = len(first) + 3  # <s> question </s></s>
+    width = max(lead + min(room, len(r.ids)) + 1 for r in read)
+    input_ids = np.full((len(passages), width), special.pad, dtype=np.int64)
+    attention = np.zeros((len(passages), width), dtype=np.int64)
+    sentence_mask = np.zeros((len(passages), width), dtype=np.int64)
+    offsets: list[list[tuple[int, int]]] = []
+    for row, (passage, text, pieces) in enumerate(zip(passages, seconds, read, strict=True)):
+        ids = [special.cls, *first, special.sep, special.sep, *pieces.ids[:room], special.sep]
+        input_ids[row, : len(ids)] = ids
+        attention[row, : len(ids)] = 1
+        begin = len(text) - len(passage.sentence)
+        spans = [(0, 0)] * width
+        for t, (start, end) in enumerate(pieces.offsets[:room], start=lead):
+            if start >= begin and end > start:
+                sentence_mask[row, t] = 1
+                spans[t] = (start - begin, end - begin)
+        offsets.append(spans)
+    return Batch(input_ids, attention, sentence_mask, offsets)
+
+
+class OnnxReader:
+    def __init__(self, directory: Path, tokenizer: PieceTokenizer, manifest: dict[str, Any]) -> None:
+        import onnxruntime
+
+        config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
+        self.path = str(directory / MODEL_FILE)
+        self.tokenizer = tokenizer
+        self.special = SpecialIds(int(config["cls_id"]), int(config["sep_id"]), int(config["pad_id"]))
+        self.calibration = Calibration.from_manifest(manifest)
+        self.threshold = self.calibration.threshold
+        self.uncertain = self.calibration.uncertain
+        self.words = word_embeddings(directory, config["word_embeddings"])
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # errors only, as the embedder's session
+        self.session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+
+    def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
+        """One batched forward pass over all candidate sentences."""
+        if not passages:
+            return []
+        batch = encode(self.tokenizer, question, passages, self.special)
+        logits, spans = self.logits(batch)
+        probabilities = self.calibration.probabilities(logits).tolist()
+        readings = []
+        for row, (p, c) in enumerate(zip(probabilities, passages, strict=True)):
+            span = best_span(spans[row, :, 0], spans[row, :, 1], batch.sentence_mask[row], batch.offsets[row])
+            readings.append(Reading(float(p), trim(span, c.sentence)))
+        return readings
+
+    def logits(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        """Uncalibrated relevance logits per pair, and start/end logits per piece."""
+        feeds = {
+            "inputs_embeds": np.ascontiguousarray(self.words[batch.input_ids], dtype=np.float32),
+            "attention_mask": batch.attention_mask,
+            "sentence_mask": batch.sentence_mask,
+        }
+        relevance, spans = self.session.run(None, feeds)
+        return relevance, spans
+
+
+def word_embeddings(directory: Path, table: dict[str, Any]) -> np.ndarray:
+    """The base model's word embeddings, mapped from the embedder's export (the folder above): a batch reads
+    only its own pieces' rows, and the pages are those the embedder's session maps."""
+    path = directory.parent / str(table["file"])
+    shape = (int(table["rows"]), int(table["dim"]))
+    return np.memmap(path, dtype=np.dtype(table["dtype"]), mode="r", offset=int(table["offset"]), shape=shape)
+
+
+def load_onnx_reader(settings: Settings, tokenizer: PieceTokenizer | None = None) -> OnnxReader:
+    """The shipped reader on ONNX Runtime, exported first if it has not been; with ``tokenizer`` (the
+    embedder's, as a PieceTokenizer) the process holds one copy of the vocabulary, not two."""
+    source = default_dir()
+    manifest = checked_manifest(source, settings.embedding_model)
+    embedder_dir = onnx_model_dir(settings)
+    directory = ensure_reader_onnx(embedder_dir, source, settings.embedding_model)
+    if tokenizer is None:
+        from tokenizers import Tokenizer
+
+        tokenizer = TokenizersPieces(Tokenizer.from_file(str(embedder_dir / TOKENIZER_FILE)))
+    return OnnxReader(directory, tokenizer, manifest)
