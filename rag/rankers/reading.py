@@ -8,7 +8,6 @@ The model itself runs on torch (``rag.rankers.readernet``, which trains it) or o
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -82,18 +81,16 @@ class Calibration:
 def best_span(
     start_logits: np.ndarray, end_logits: np.ndarray, sentence_mask: np.ndarray, offsets: list[tuple[int, int]]
 ) -> tuple[int, int] | None:
-    """The highest-scoring answer span of at most MAX_ANSWER_TOKENS tokens inside the sentence."""
+    """The highest-scoring answer span of at most MAX_ANSWER_TOKENS tokens inside the sentence: for each
+    start its best end, then the best start (the first one on a tie, and its first best end)."""
     inside = np.flatnonzero(sentence_mask)
     if inside.size == 0:
         return None
-    best, where = -math.inf, None
-    for s in inside:
-        ends = inside[(inside >= s) & (inside < s + MAX_ANSWER_TOKENS)]
-        e = ends[int(np.argmax(end_logits[ends]))]
-        score = start_logits[s] + end_logits[e]
-        if score > best:
-            best, where = score, (offsets[s][0], offsets[e][1])
-    return where
+    gap = inside[None, :] - inside[:, None]  # [start, end]: how many tokens the end lies after the start
+    ends = np.where((gap >= 0) & (gap < MAX_ANSWER_TOKENS), end_logits[inside][None, :], -np.inf)
+    best_end = np.argmax(ends, axis=1)
+    start = int(np.argmax(start_logits[inside] + end_logits[inside][best_end]))
+    return offsets[inside[start]][0], offsets[inside[best_end[start]]][1]
 
 
 def trim(span: tuple[int, int] | None, sentence: str) -> tuple[int, int] | None:
