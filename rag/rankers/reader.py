@@ -15,7 +15,6 @@ from typing import Protocol
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.extraction import ScoredSentence, is_question
-from rag.pieces import piece_tokenizer
 from rag.query import Query
 from rag.rankers.base import Ranked
 from rag.sources import next_sentence
@@ -97,8 +96,7 @@ def reader_for(settings: Settings, embedder: Embedder | None = None) -> Sentence
         from rag.embedding_onnx import OnnxEmbedder
         from rag.rankers.reader_onnx import load_onnx_reader
 
-        shared = piece_tokenizer(embedder.tokenizer) if isinstance(embedder, OnnxEmbedder) else None
-        return load_onnx_reader(settings, shared)
+        return load_onnx_reader(settings, embedder.tokenizer if isinstance(embedder, OnnxEmbedder) else None)
     from rag.embedding import resolve_model_path
     from rag.errors import ModelError
 

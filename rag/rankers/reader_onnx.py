@@ -4,7 +4,8 @@ embeddings, span decoding in NumPy.
 It gives the torch reader's probabilities and spans (tests/test_reader_onnx.py) without importing torch or
 transformers. The pair is laid out by hand as the torch reader's tokenizer lays it out, ``<s> question
 </s></s> title | before | sentence </s>``, the question cut at QUESTION_TOKENS pieces and the rest at
-MAX_TOKENS, so that any PieceTokenizer over the same vocabulary serves.
+MAX_TOKENS, so that any tokenizer over the same vocabulary that gives pieces with their offsets serves:
+the embedder's (``rag.subwords``), so that a process holds the vocabulary once.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from rag.config import Settings
 from rag.embedding import onnx_model_dir
-from rag.pieces import PieceTokenizer, TokenizersPieces
 from rag.rankers.reading import (
     MAX_TOKENS,
     QUESTION_TOKENS,
@@ -30,12 +30,18 @@ from rag.rankers.reading import (
     default_dir,
     trim,
 )
-from rag.tools.onnx_export import TOKENIZER_FILE
+from rag.subwords import Pieces, PieceTokenizer
 from rag.tools.reader_export import CONFIG_FILE, MODEL_FILE, ensure_reader_onnx
 from rag.types import Candidate, Reading
 
 # Around the question and the second text: <s> question </s></s> second </s>.
 SPECIAL_PIECES = 4
+
+
+class Subwords(Protocol):
+    """What the reader needs of a tokenizer: each text's piece ids and their offsets, no special tokens."""
+
+    def pieces(self, texts: Sequence[str]) -> list[Pieces]: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class Batch:
     offsets: list[list[tuple[int, int]]]  # per piece, its offsets inside the sentence ((0, 0) outside it)
 
 
-def encode(tokenizer: PieceTokenizer, question: str, passages: Sequence[Candidate], special: SpecialIds) -> Batch:
+def encode(tokenizer: Subwords, question: str, passages: Sequence[Candidate], special: SpecialIds) -> Batch:
     """The (question, title | before | sentence) pairs as the torch reader's tokenizer encodes them, padded
     to the longest, with where each sentence's pieces are."""
     seconds = [f"{p.title}{SEPARATOR}{p.before}{SEPARATOR}{p.sentence}" for p in passages]
@@ -81,7 +87,7 @@ def encode(tokenizer: PieceTokenizer, question: str, passages: Sequence[Candidat
 
 
 class OnnxReader:
-    def __init__(self, directory: Path, tokenizer: PieceTokenizer, manifest: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, tokenizer: Subwords, manifest: dict[str, Any]) -> None:
         import onnxruntime
 
         config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
@@ -128,15 +134,11 @@ def word_embeddings(directory: Path, table: dict[str, Any]) -> np.ndarray:
     return np.memmap(path, dtype=np.dtype(table["dtype"]), mode="r", offset=int(table["offset"]), shape=shape)
 
 
-def load_onnx_reader(settings: Settings, tokenizer: PieceTokenizer | None = None) -> OnnxReader:
+def load_onnx_reader(settings: Settings, tokenizer: Subwords | None = None) -> OnnxReader:
     """The shipped reader on ONNX Runtime, exported first if it has not been; with ``tokenizer`` (the
-    embedder's, as a PieceTokenizer) the process holds one copy of the vocabulary, not two."""
+    embedder's) the process holds one copy of the vocabulary, not two."""
     source = default_dir()
     manifest = checked_manifest(source, settings.embedding_model)
     embedder_dir = onnx_model_dir(settings)
     directory = ensure_reader_onnx(embedder_dir, source, settings.embedding_model)
-    if tokenizer is None:
-        from tokenizers import Tokenizer
-
-        tokenizer = TokenizersPieces(Tokenizer.from_file(str(embedder_dir / TOKENIZER_FILE)))
-    return OnnxReader(directory, tokenizer, manifest)
+    return OnnxReader(directory, tokenizer or PieceTokenizer(embedder_dir, MAX_TOKENS), manifest)
