@@ -17,7 +17,7 @@ from rag.embedding import load_embedder
 from rag.embedding_onnx import OnnxEmbedder
 from rag.errors import ModelError
 from rag.rankers.reader import reader_for
-from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, encode
+from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, WordTable, encode
 from rag.rankers.reading import MAX_TOKENS, QUESTION_TOKENS, SEPARATOR, Calibration, default_dir
 from rag.subwords import Pieces
 from rag.tools.reader_export import ensure_reader_onnx, export
@@ -57,6 +57,17 @@ def test_the_question_is_cut_first_then_the_sentence_and_rows_are_padded() -> No
     short = int(batch.attention_mask[1].sum())
     assert batch.input_ids[1, short:].tolist() == [SPECIAL.pad] * (MAX_TOKENS - short)
     assert batch.sentence_mask[1, short:].sum() == 0
+
+
+def test_the_word_table_reads_the_rows_of_a_batch_from_its_file(tmp_path: Path) -> None:
+    table = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)
+    (tmp_path / "weights.data").write_bytes(b"header--" + table.tobytes())
+    words = WordTable(tmp_path / "weights.data", offset=8, rows=5, dim=3, dtype="float32")
+    ids = np.array([[4, 0, 4], [1, 1, 2]])
+    np.testing.assert_array_equal(words[ids], table[ids])
+    assert words[ids].dtype == np.float32
+    with pytest.raises(ModelError, match="too few for 6 word embeddings"):
+        WordTable(tmp_path / "weights.data", offset=8, rows=6, dim=3, dtype="float32")
 
 
 def test_calibration_is_platt_scaling_in_float32() -> None:

@@ -11,6 +11,8 @@ the embedder's (``rag.subwords``), so that a process holds the vocabulary once.
 from __future__ import annotations
 
 import json
+import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embedding import onnx_model_dir
+from rag.errors import ModelError
 from rag.rankers.reading import (
     MAX_TOKENS,
     QUESTION_TOKENS,
@@ -118,7 +121,7 @@ class OnnxReader:
     def logits(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         """Uncalibrated relevance logits per pair, and start/end logits per piece."""
         feeds = {
-            "inputs_embeds": np.ascontiguousarray(self.words[batch.input_ids], dtype=np.float32),
+            "inputs_embeds": self.words[batch.input_ids],
             "attention_mask": batch.attention_mask,
             "sentence_mask": batch.sentence_mask,
         }
@@ -126,12 +129,44 @@ class OnnxReader:
         return relevance, spans
 
 
-def word_embeddings(directory: Path, table: dict[str, Any]) -> np.ndarray:
-    """The base model's word embeddings, mapped from the embedder's export (the folder above): a batch reads
-    only its own pieces' rows, and the pages are those the embedder's session maps."""
-    path = directory.parent / str(table["file"])
-    shape = (int(table["rows"]), int(table["dim"]))
-    return np.memmap(path, dtype=np.dtype(table["dtype"]), mode="r", offset=int(table["offset"]), shape=shape)
+class WordTable:
+    """The base model's word embeddings, read row by row from the embedder's export (the folder above).
+
+    Read, not mapped: a mapped page brings its cached neighbours into the process with it (the kernel's
+    fault-around), so a few batches of scattered rows had the whole 384 MB table counted in the server's
+    resident memory. Reading a batch's rows costs a system call each, in the page cache the embedder's
+    session shares."""
+
+    def __init__(self, path: Path, offset: int, rows: int, dim: int, dtype: str) -> None:
+        self.path, self.offset, self.rows, self.dim = path, offset, rows, dim
+        self.dtype = np.dtype(dtype)
+        self.row_bytes = dim * self.dtype.itemsize
+        size = path.stat().st_size
+        if offset + rows * self.row_bytes > size:
+            raise ModelError(f"{path} holds {size} bytes, too few for {rows} word embeddings at {offset}")
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
+        unique, where = np.unique(ids, return_inverse=True)
+        found = np.empty((len(unique), self.dim), dtype=np.float32)
+        for row, piece in enumerate(unique.tolist()):
+            found[row] = np.frombuffer(
+                os.pread(self._fd, self.row_bytes, self.offset + piece * self.row_bytes), self.dtype
+            )
+        out: np.ndarray = found[where.reshape(-1)].reshape(*ids.shape, self.dim)
+        return out
+
+
+def word_embeddings(directory: Path, table: dict[str, Any]) -> WordTable:
+    """The word embeddings ``reader-onnx.json`` points at, in the embedder's export (the folder above)."""
+    return WordTable(
+        directory.parent / str(table["file"]),
+        int(table["offset"]),
+        int(table["rows"]),
+        int(table["dim"]),
+        str(table["dtype"]),
+    )
 
 
 def load_onnx_reader(settings: Settings, tokenizer: Subwords | None = None) -> OnnxReader:

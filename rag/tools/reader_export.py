@@ -4,8 +4,8 @@ The graph is the reader after its word-embedding lookup: ``inputs_embeds`` (the 
 pieces), ``attention_mask`` and ``sentence_mask`` -> ``relevance`` (a logit per pair) and ``spans`` (start
 and end logits per token). The word embeddings are the base model's, which training leaves frozen, and the
 embedder's export holds them already (384 MB in fp32): ``reader-onnx.json`` records where they lie in that
-export's weights file, and the reader (``rag.rankers.reader_onnx``) maps the file and gathers the rows of a
-batch with NumPy instead of holding a second copy. So the reader's export lives in the embedder's export
+export's weights file, and the reader (``rag.rankers.reader_onnx``) reads a batch's rows from that file
+instead of holding a second copy. So the reader's export lives in the embedder's export
 folder: exported anew, that folder takes its readers with it.
 
 The folder is named by a digest of the reader's weights, so a retrained reader is exported again.
