@@ -77,11 +77,11 @@ RUN rag index
 #   module has the runtime built in) and its Python tools (the export above used them); jieba's POS tagger,
 #   keyword extraction and Paddle model (segmentation needs dict.txt and finalseg/); swagger-ui-py's other
 #   bundles and source maps (/docs serves swagger-ui-bundle.js, swagger-ui.css and the favicons); the
-#   reader's weights (rag/models: the reader needs torch).
+#   reader's weights (rag/models/reader.safetensors: only its export reads them; its manifest stays).
 # - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
 #   that it is provisioned), its small config files and onnx-r7/ (model.onnx, its weights, word_embeddings.npy, its tokenizer,
-#   embedder.json, and the reader's export in reader-r1-*/). Its fp32 safetensors weights and its copy of tokenizer.json go (488 MB): only torch
-#   reads them, to load the model or the reader.
+#   embedder.json, and the reader's export in reader-r2-*/). Its fp32 safetensors weights and its copy of
+#   tokenizer.json go (488 MB): only torch reads them, to load the model or the reader.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
 # - Bytecode: all of it, except for LangSmith's, of which only what a build imports is compiled (a module
 #   without bytecode still imports, a little slower).
@@ -101,7 +101,7 @@ RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
  && rm -rf "$site"/onnxruntime/capi/libonnxruntime.so.* "$site"/onnxruntime/transformers \
       "$site"/onnxruntime/quantization "$site"/onnxruntime/tools \
-      "$site"/jieba/posseg "$site"/jieba/analyse "$site"/jieba/lac_small "$site"/rag/models \
+      "$site"/jieba/posseg "$site"/jieba/analyse "$site"/jieba/lac_small "$site"/rag/models/reader.safetensors \
  && find "$site"/swagger_ui/static -type f ! -name swagger-ui-bundle.js ! -name swagger-ui.css ! -name 'favicon-*' \
       ! -name LICENSE -delete \
  && python -m compileall -q -j 0 -x '/site-packages/(langsmith|pip|setuptools)/' "$site" \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -16,9 +17,10 @@ from rag.config import DEFAULT_MODEL, Settings
 from rag.embedding import load_embedder
 from rag.embedding_onnx import OnnxEmbedder
 from rag.errors import ModelError
-from rag.rankers.reader import reader_for
-from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, WordTable, encode
-from rag.rankers.reading import MAX_TOKENS, QUESTION_TOKENS, SEPARATOR, Calibration, default_dir
+from rag.rankers import reader_onnx
+from rag.rankers.reader import SentenceReader, reader_for
+from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, encode
+from rag.rankers.reading import MANIFEST, MAX_TOKENS, QUESTION_TOKENS, SEPARATOR, Calibration, default_dir
 from rag.subwords import Pieces
 from rag.tools.reader_export import ensure_reader_onnx, export
 from rag.types import Candidate
@@ -57,17 +59,6 @@ def test_the_question_is_cut_first_then_the_sentence_and_rows_are_padded() -> No
     short = int(batch.attention_mask[1].sum())
     assert batch.input_ids[1, short:].tolist() == [SPECIAL.pad] * (MAX_TOKENS - short)
     assert batch.sentence_mask[1, short:].sum() == 0
-
-
-def test_the_word_table_reads_the_rows_of_a_batch_from_its_file(tmp_path: Path) -> None:
-    table = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)
-    (tmp_path / "weights.data").write_bytes(b"header--" + table.tobytes())
-    words = WordTable(tmp_path / "weights.data", offset=8, rows=5, dim=3, dtype="float32")
-    ids = np.array([[4, 0, 4], [1, 1, 2]])
-    np.testing.assert_array_equal(words[ids], table[ids])
-    assert words[ids].dtype == np.float32
-    with pytest.raises(ModelError, match="too few for 6 word embeddings"):
-        WordTable(tmp_path / "weights.data", offset=8, rows=6, dim=3, dtype="float32")
 
 
 def test_calibration_is_platt_scaling_in_float32() -> None:
@@ -142,16 +133,44 @@ def test_pairs_are_encoded_as_the_torch_readers_tokenizer_encodes_them(onnx_read
         assert ours.offsets == as_arrays.offsets, question
 
 
-@pytest.mark.model
-def test_onnx_gives_the_torch_readers_probabilities_and_answers(onnx_reader: OnnxReader, torch_reader) -> None:  # type: ignore[no-untyped-def]
-    worst, read = 0.0, 0
-    for question, candidates in pairs():
-        ours, theirs = onnx_reader.read(question, candidates), torch_reader.read(question, candidates)
-        worst = max(worst, *(abs(a.probability - b.probability) for a, b in zip(ours, theirs, strict=True)))
-        assert [a.answer for a in ours] == [b.answer for b in theirs], question
+def compare(ours: SentenceReader, theirs: SentenceReader) -> tuple[int, float, float, float]:
+    """Over pairs(): how many pairs, the largest probability difference, the share of answer spans and of
+    questions' best sentences that are the same."""
+    read, worst, spans, best = 0, 0.0, 0, 0
+    asked = pairs()
+    for question, candidates in asked:
+        a, b = ours.read(question, candidates), theirs.read(question, candidates)
+        worst = max(worst, *(abs(x.probability - y.probability) for x, y in zip(a, b, strict=True)))
+        spans += sum(x.answer == y.answer for x, y in zip(a, b, strict=True))
+        best += max(range(len(a)), key=lambda i: a[i].probability) == max(range(len(b)), key=lambda i: b[i].probability)
         read += len(candidates)
-    print(f"\n{read} pairs: largest probability difference {worst:.2e}")
-    assert read >= 40 and worst <= 1e-4
+    return read, worst, spans / read, best / len(asked)
+
+
+@pytest.mark.model
+def test_onnx_on_the_same_weights_gives_the_torch_readers_probabilities_and_answers(
+    onnx_reader: OnnxReader,
+    torch_reader,  # type: ignore[no-untyped-def]
+) -> None:
+    """The export and the hand-made input against the torch reader, both reading the fp32 word embeddings."""
+    table = torch_reader.net.encoder.embeddings.word_embeddings.weight.detach().numpy()
+    exact = OnnxReader(
+        Path(onnx_reader.path).parent, onnx_reader.tokenizer, lambda ids: table[ids], torch_reader.manifest
+    )
+    read, worst, spans, best = compare(exact, torch_reader)
+    print(f"\n{read} pairs, fp32 word embeddings: largest probability difference {worst:.2e}")
+    assert read >= 40 and worst <= 1e-4 and spans == best == 1.0
+
+
+@pytest.mark.model
+def test_onnx_on_the_embedders_int8_word_embeddings_stays_close_to_torch(
+    onnx_reader: OnnxReader,
+    torch_reader,  # type: ignore[no-untyped-def]
+) -> None:
+    """As served: the word embeddings are the embedder's int8 table (a scale per row), not fp32."""
+    read, worst, spans, best = compare(onnx_reader, torch_reader)
+    print(f"\n{read} pairs, int8 word embeddings: largest difference {worst:.2e}, spans {spans:.3f}, best {best:.3f}")
+    assert worst <= 0.01 and spans >= 0.95 and best == 1.0
 
 
 @pytest.mark.model
@@ -160,6 +179,17 @@ def test_exporting_the_reader_twice_does_not_export_it_again(onnx_reader: OnnxRe
     before = model.stat().st_mtime_ns
     assert ensure_reader_onnx(model.parent.parent, default_dir(), DEFAULT_MODEL) == model.parent
     assert model.stat().st_mtime_ns == before
+
+
+@pytest.mark.model
+def test_serving_needs_the_readers_manifest_not_its_weights(
+    onnx_reader: OnnxReader, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the Docker image, which keeps rag/models/reader.json and drops the weights once exported."""
+    shutil.copy(default_dir() / MANIFEST, tmp_path / MANIFEST)
+    monkeypatch.setattr(reader_onnx, "default_dir", lambda: tmp_path)
+    reader = reader_onnx.load_onnx_reader(Settings.from_env(runtime="onnx", reader=True))
+    assert reader.path == onnx_reader.path
 
 
 @pytest.mark.model

@@ -96,7 +96,7 @@ def reader_for(settings: Settings, embedder: Embedder | None = None) -> Sentence
         from rag.embedding_onnx import OnnxEmbedder
         from rag.rankers.reader_onnx import load_onnx_reader
 
-        return load_onnx_reader(settings, embedder.tokenizer if isinstance(embedder, OnnxEmbedder) else None)
+        return load_onnx_reader(settings, embedder if isinstance(embedder, OnnxEmbedder) else None)
     from rag.embedding import resolve_model_path
     from rag.errors import ModelError
 

@@ -11,9 +11,7 @@ the embedder's (``rag.subwords``), so that a process holds the vocabulary once.
 from __future__ import annotations
 
 import json
-import os
-import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +20,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embedding import onnx_model_dir
-from rag.errors import ModelError
+from rag.embedding_onnx import OnnxEmbedder, dequantized_rows, mapped_rows
 from rag.rankers.reading import (
     MAX_TOKENS,
     QUESTION_TOKENS,
@@ -34,11 +32,16 @@ from rag.rankers.reading import (
     trim,
 )
 from rag.subwords import Pieces, PieceTokenizer
+from rag.tools.onnx_export import EMBEDDINGS_FILE
 from rag.tools.reader_export import CONFIG_FILE, MODEL_FILE, ensure_reader_onnx
 from rag.types import Candidate, Reading
 
 # Around the question and the second text: <s> question </s></s> second </s>.
 SPECIAL_PIECES = 4
+
+
+# The word vectors of a batch of piece ids: (rows, pieces) -> (rows, pieces, hidden), float32.
+WordLookup = Callable[[np.ndarray], np.ndarray]
 
 
 class Subwords(Protocol):
@@ -90,17 +93,17 @@ def encode(tokenizer: Subwords, question: str, passages: Sequence[Candidate], sp
 
 
 class OnnxReader:
-    def __init__(self, directory: Path, tokenizer: Subwords, manifest: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, tokenizer: Subwords, words: WordLookup, manifest: dict[str, Any]) -> None:
         import onnxruntime
 
         config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
         self.path = str(directory / MODEL_FILE)
         self.tokenizer = tokenizer
+        self.words = words
         self.special = SpecialIds(int(config["cls_id"]), int(config["sep_id"]), int(config["pad_id"]))
         self.calibration = Calibration.from_manifest(manifest)
         self.threshold = self.calibration.threshold
         self.uncertain = self.calibration.uncertain
-        self.words = word_embeddings(directory, config["word_embeddings"])
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only, as the embedder's session
         self.session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
@@ -121,7 +124,7 @@ class OnnxReader:
     def logits(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         """Uncalibrated relevance logits per pair, and start/end logits per piece."""
         feeds = {
-            "inputs_embeds": self.words[batch.input_ids],
+            "inputs_embeds": self.words(batch.input_ids),
             "attention_mask": batch.attention_mask,
             "sentence_mask": batch.sentence_mask,
         }
@@ -129,51 +132,16 @@ class OnnxReader:
         return relevance, spans
 
 
-class WordTable:
-    """The base model's word embeddings, read row by row from the embedder's export (the folder above).
-
-    Read, not mapped: a mapped page brings its cached neighbours into the process with it (the kernel's
-    fault-around), so a few batches of scattered rows had the whole 384 MB table counted in the server's
-    resident memory. Reading a batch's rows costs a system call each, in the page cache the embedder's
-    session shares."""
-
-    def __init__(self, path: Path, offset: int, rows: int, dim: int, dtype: str) -> None:
-        self.path, self.offset, self.rows, self.dim = path, offset, rows, dim
-        self.dtype = np.dtype(dtype)
-        self.row_bytes = dim * self.dtype.itemsize
-        size = path.stat().st_size
-        if offset + rows * self.row_bytes > size:
-            raise ModelError(f"{path} holds {size} bytes, too few for {rows} word embeddings at {offset}")
-        self._fd = os.open(path, os.O_RDONLY)
-        weakref.finalize(self, os.close, self._fd)
-
-    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
-        unique, where = np.unique(ids, return_inverse=True)
-        found = np.empty((len(unique), self.dim), dtype=np.float32)
-        for row, piece in enumerate(unique.tolist()):
-            found[row] = np.frombuffer(
-                os.pread(self._fd, self.row_bytes, self.offset + piece * self.row_bytes), self.dtype
-            )
-        out: np.ndarray = found[where.reshape(-1)].reshape(*ids.shape, self.dim)
-        return out
-
-
-def word_embeddings(directory: Path, table: dict[str, Any]) -> WordTable:
-    """The word embeddings ``reader-onnx.json`` points at, in the embedder's export (the folder above)."""
-    return WordTable(
-        directory.parent / str(table["file"]),
-        int(table["offset"]),
-        int(table["rows"]),
-        int(table["dim"]),
-        str(table["dtype"]),
-    )
-
-
-def load_onnx_reader(settings: Settings, tokenizer: Subwords | None = None) -> OnnxReader:
-    """The shipped reader on ONNX Runtime, exported first if it has not been; with ``tokenizer`` (the
-    embedder's) the process holds one copy of the vocabulary, not two."""
+def load_onnx_reader(settings: Settings, embedder: OnnxEmbedder | None = None) -> OnnxReader:
+    """The shipped reader on ONNX Runtime, exported first if it has not been. It reads with the embedder's
+    tokenizer and word-embedding table (the base model's, which training left as they were): with
+    ``embedder`` given, the process holds one copy of each."""
     source = default_dir()
     manifest = checked_manifest(source, settings.embedding_model)
     embedder_dir = onnx_model_dir(settings)
     directory = ensure_reader_onnx(embedder_dir, source, settings.embedding_model)
-    return OnnxReader(directory, tokenizer or PieceTokenizer(embedder_dir, MAX_TOKENS), manifest)
+    if embedder is None:
+        tokenizer, table = PieceTokenizer(embedder_dir, MAX_TOKENS), mapped_rows(embedder_dir / EMBEDDINGS_FILE)
+    else:
+        tokenizer, table = embedder.tokenizer, embedder.word_embeddings
+    return OnnxReader(directory, tokenizer, lambda ids: dequantized_rows(table[ids]), manifest)

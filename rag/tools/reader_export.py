@@ -2,14 +2,16 @@
 
 The graph is the reader after its word-embedding lookup: ``inputs_embeds`` (the word vectors of the input's
 pieces), ``attention_mask`` and ``sentence_mask`` -> ``relevance`` (a logit per pair) and ``spans`` (start
-and end logits per token). The word embeddings are the base model's, which training leaves frozen, and the
-embedder's export holds them already (384 MB in fp32): ``reader-onnx.json`` records where they lie in that
-export's weights file, and the reader (``rag.rankers.reader_onnx``) reads a batch's rows from that file
-instead of holding a second copy. So the reader's export lives in the embedder's export
-folder: exported anew, that folder takes its readers with it.
+and end logits per token). The word embeddings are the base model's, which training leaves as they were,
+and the embedder's export holds them already (``word_embeddings.npy``): the reader
+(``rag.rankers.reader_onnx``) looks its pieces up there, as the embedder does, instead of holding a second
+copy. So the reader's export lives in the embedder's export folder: exported anew, that folder takes its
+readers with it.
 
-The folder is named by a digest of the reader's weights, so a retrained reader is exported again.
-Exporting needs torch, transformers and onnx; it runs at provisioning time, never when serving.
+The folder is named by a digest of the reader's manifest (``reader.json``, which every training or
+calibration run rewrites), so that a retrained reader is exported again and serving needs the manifest
+only, not the weights. Exporting needs torch, transformers and onnx; it runs at provisioning time, never
+when serving.
 """
 
 from __future__ import annotations
@@ -23,17 +25,17 @@ from typing import Any
 
 from rag.errors import ModelError
 from rag.rankers.reading import MANIFEST, WEIGHTS
-from rag.tools.onnx_export import MODEL_FILE as EMBEDDER_FILE
 from rag.tools.onnx_export import OPSET, fuse, write_once
 
 MODEL_FILE = "reader.onnx"
 CONFIG_FILE = "reader-onnx.json"
 # Bump when the files this module writes change, so exports made before are redone.
-LAYOUT = 1
+# 2: the word embeddings are the embedder's word_embeddings.npy, not a place in its model.onnx.data.
+LAYOUT = 2
 
 
 def reader_onnx_dir(embedder_dir: Path, source: Path) -> Path:
-    digest = hashlib.sha256((source / WEIGHTS).read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256((source / MANIFEST).read_bytes()).hexdigest()[:12]
     return embedder_dir / f"reader-r{LAYOUT}-{digest}"
 
 
@@ -64,12 +66,11 @@ def export(embedder_dir: Path, source: Path, base_model: str, out: Path) -> None
     encoder: Any = net.encoder
     # Eager attention traces to the pattern ONNX Runtime fuses into one Attention op (as the embedder's).
     encoder.set_attn_implementation("eager")
-    table = net.encoder.embeddings.word_embeddings.weight.detach().numpy()
+    hidden = int(encoder.config.hidden_size)
     config = {
         "layout": LAYOUT,
         "base_model": base_model,
         "weights_sha256": hashlib.sha256((source / WEIGHTS).read_bytes()).hexdigest(),
-        "word_embeddings": _shared_table(embedder_dir, table),
         **_special_ids(reader.tokenizer),
     }
     traced = out / "traced.onnx"
@@ -79,7 +80,7 @@ def export(embedder_dir: Path, source: Path, base_model: str, out: Path) -> None
         torch.onnx.export(
             _without_lookup(net),
             (
-                torch.zeros(1, width, table.shape[1]),
+                torch.zeros(1, width, hidden),
                 torch.ones(1, width, dtype=torch.int64),
                 torch.tensor([[0, 0, 0, 1, 1, 0]]),
             ),
@@ -103,34 +104,6 @@ def export(embedder_dir: Path, source: Path, base_model: str, out: Path) -> None
     for path in out.rglob("*"):
         path.chmod(0o644)
     out.chmod(0o755)
-
-
-def _shared_table(embedder_dir: Path, table: Any) -> dict[str, Any]:
-    """Where the embedder's export holds the reader's word embeddings, checked to be the same numbers."""
-    import numpy as np
-    import onnx
-
-    graph = onnx.load(str(embedder_dir / EMBEDDER_FILE), load_external_data=False).graph
-    for tensor in graph.initializer:
-        if list(tensor.dims) != list(table.shape) or tensor.data_type != onnx.TensorProto.FLOAT:
-            continue
-        where = {entry.key: entry.value for entry in tensor.external_data}
-        found = {
-            "file": where["location"],
-            "offset": int(where.get("offset", 0)),
-            "rows": int(table.shape[0]),
-            "dim": int(table.shape[1]),
-            "dtype": "float32",
-        }
-        mapped = np.memmap(
-            embedder_dir / found["file"], dtype=np.float32, mode="r", offset=found["offset"], shape=table.shape
-        )
-        if np.array_equal(mapped, table):
-            return found
-    raise ModelError(
-        f"the embedding model's export in {embedder_dir} holds no word embeddings equal to the reader's: "
-        "the reader was not trained on this model (retrain it with `make reader`)"
-    )
 
 
 def _special_ids(tokenizer: Any) -> dict[str, int]:
