@@ -26,7 +26,7 @@ from rag.tools.reader_export import ensure_reader_onnx, export
 from rag.types import Candidate
 
 ROOT = Path(__file__).resolve().parent.parent
-# SciPy is not among them: the keyword index (bm25s) imports scipy.sparse whichever runtime serves.
+# SciPy is not among them: the test builds its index in the same interpreter, and building imports bm25s.
 HEAVY = ("torch", "sentence_transformers", "transformers", "sklearn")
 SPECIAL = SpecialIds(cls=0, sep=2, pad=1)
 
