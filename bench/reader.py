@@ -32,7 +32,7 @@ def main(candidates: tuple[int, ...] = (8, 16, 32)) -> None:
     settings = Settings.from_env()
     embedder = load_embedder(settings)
     store = open_backend(settings).open()
-    reader = reader_for(dataclasses.replace(settings, reader=True))
+    reader = reader_for(dataclasses.replace(settings, reader=True), embedder)
     variants: list[tuple[str, Pipeline]] = [("reader off", Pipeline(settings, embedder, store))]
     for n in candidates:
         ranker = ReaderRanker(reader, store.documents, n) if reader else None

@@ -31,7 +31,7 @@ def main() -> None:
     store = open_backend(settings).open()
     index_s = time.perf_counter() - started
     started = time.perf_counter()
-    reader = reader_for(settings)
+    reader = reader_for(settings, embedder)
     reader_s = time.perf_counter() - started
     ranker = ReaderRanker(reader, store.documents, settings.reader_candidates) if reader else None
     pipeline = Pipeline(settings, embedder, store, ranker=ranker)

@@ -52,12 +52,16 @@ def echo_json(payload: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def model(ctx: click.Context, as_json: bool) -> None:
-    """Show the embedding model in use (provisioning it on first use)."""
+    """Show the embedding model in use, and the reader when RAG_READER=on (provisioning them on first use)."""
     from rag.embedding import load_embedder
+    from rag.rankers.reader import reader_for
 
-    info = load_embedder(settings_from(ctx)).info()
+    settings = settings_from(ctx)
+    embedder = load_embedder(settings)
+    info = embedder.info()
+    reader = reader_for(settings, embedder)
     if as_json:
-        echo_json(asdict(info))
+        echo_json({**asdict(info), "reader": reader.path if reader else None})
         return
     click.echo(f"name:            {info.name}")
     click.echo(f"path:            {info.path}")
@@ -65,6 +69,8 @@ def model(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"max_seq_length:  {info.max_seq_length}")
     for key, prompt in info.prompts.items():
         click.echo(f"prompt {key + ':':<9}{prompt!r}")
+    if reader:
+        click.echo(f"reader:          {reader.path}")
 
 
 @main.command("index")

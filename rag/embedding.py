@@ -102,6 +102,12 @@ def load_onnx_embedder(settings: Settings) -> OnnxEmbedder:
     # Imported here: rag.embedding_onnx reads the export's file names from rag.tools.onnx_export,
     # and neither imports torch unless the model has yet to be exported.
     from rag.embedding_onnx import OnnxEmbedder
+
+    return OnnxEmbedder(onnx_model_dir(settings), settings.embedding_model, settings.batch_size)
+
+
+def onnx_model_dir(settings: Settings) -> Path:
+    """The default model's ONNX export, made on first use; the ONNX runtime serves no other model."""
     from rag.tools.onnx_export import ensure_onnx_model
 
     if settings.embedding_model != DEFAULT_MODEL:
@@ -109,8 +115,7 @@ def load_onnx_embedder(settings: Settings) -> OnnxEmbedder:
             f"Config 'RAG_RUNTIME' has value '{settings.runtime}'. The ONNX runtime serves the default model "
             f"{DEFAULT_MODEL!r} only, not {settings.embedding_model!r}: use RAG_RUNTIME=torch"
         )
-    directory = ensure_onnx_model(ensure_default_model(settings.model_cache))
-    return OnnxEmbedder(directory, settings.embedding_model, settings.batch_size)
+    return ensure_onnx_model(ensure_default_model(settings.model_cache))
 
 
 def _quiet_transformers() -> None:

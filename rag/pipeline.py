@@ -69,9 +69,10 @@ class Pipeline:
     ) -> Pipeline:
         """The pipeline over the index in service; reads only the index, never the source documents."""
         store = open_store(settings)
-        reader = reader_for(settings)
+        embedder = embedder or load_embedder(settings)
+        reader = reader_for(settings, embedder)
         ranker = ReaderRanker(reader, store.documents, settings.reader_candidates) if reader else None
-        return cls(settings, embedder or load_embedder(settings), store, coverage, ranker)
+        return cls(settings, embedder, store, coverage, ranker)
 
     def reopen(self) -> Pipeline:
         """The same loaded models over the index in service now, as a rebuild left it: nothing is loaded again."""

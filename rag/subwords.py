@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,12 @@ from rag.errors import ModelError
 PIECES_FILE = "pieces.model"
 PRETOKENIZER_FILE = "pretokenizer.json"
 TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass(frozen=True)
+class Pieces:
+    ids: list[int]
+    offsets: list[tuple[int, int]]  # per piece, its start and end in the text, in characters
 
 
 class PieceTokenizer:
@@ -56,6 +64,49 @@ class PieceTokenizer:
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return [self.encode(text) for text in texts]
+
+    def pieces(self, texts: Sequence[str]) -> list[Pieces]:
+        """Each text's piece ids with their character offsets in it, uncut and without the template's
+        special tokens: what the reader lays out into its own pairs (``rag.rankers.reader_onnx``). The ids
+        and offsets are those of tokenizers' ``encode(text, add_special_tokens=False)``."""
+        return [self._pieces_of(text) for text in texts]
+
+    def _pieces_of(self, text: str) -> Pieces:
+        from tokenizers import PreTokenizedString
+
+        ids: list[int] = []
+        offsets: list[tuple[int, int]] = []
+        at = 0
+        parts = self._special_pattern.split(text) if self._special_pattern else [text]
+        for index, part in enumerate(parts):
+            if index % 2:  # the pattern's group: a special token
+                ids.append(self._special[part])
+                offsets.append((at, at + len(part)))
+            elif part:
+                # The same normaliser and pre-tokeniser as encode(), through tokenizers' own bookkeeping,
+                # which maps each piece back to the characters of the text it came from.
+                split = PreTokenizedString(part)
+                split.normalize(self._normalizer.normalize)
+                self._pre_tokenizer.pre_tokenize(split)
+                split.tokenize(self._word_pieces)
+                encoding = split.to_encoding()
+                ids.extend(encoding.ids)
+                offsets.extend((start + at, end + at) for start, end in encoding.offsets)
+            at += len(part)
+        return Pieces(ids, offsets)
+
+    def _word_pieces(self, word: Any) -> list[Any]:
+        """A word's pieces as tokenizers' Tokens, their offsets in the word's UTF-8 bytes (as tokenizers
+        counts them). SentencePiece normalises nothing here, so the pieces spell the word out; an unknown
+        piece is given as its own text, which the vocabulary does not hold."""
+        from tokenizers import Token
+
+        tokens, at = [], 0
+        for piece in self._pieces.encode(str(word), out_type=str):
+            size = len(piece.encode("utf-8"))
+            tokens.append(Token(self._pieces.piece_to_id(piece), piece, (at, at + size)))
+            at += size
+        return tokens
 
     def encode(self, text: str) -> list[int]:
         body: list[int] = []

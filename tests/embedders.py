@@ -65,6 +65,8 @@ class BigramReader:
     """Stands in for rag.rankers.readernet.Reader: the probability is the share of the question's bigrams that the
     sentence holds, and the short answer is the sentence's first word (a run of letters or digits)."""
 
+    path = "bigrams"
+
     def __init__(self, threshold: float = 0.3, uncertain: float | None = None) -> None:
         self.threshold = threshold
         self.uncertain = uncertain

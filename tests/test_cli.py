@@ -17,6 +17,7 @@ from rag.cli import main
 from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel, default_model
 from rag.pipeline import Pipeline
+from rag.rankers import reader
 from rag.serialize import answer_to_dict
 from rag.text import crosslingual
 
@@ -253,7 +254,7 @@ def test_ask_with_a_reader_prints_its_confidence_and_short_answers(
     indexed: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RAG_READER", "on")
-    monkeypatch.setattr(pipeline, "reader_for", lambda settings: BigramReader())
+    monkeypatch.setattr(pipeline, "reader_for", lambda settings, embedder=None: BigramReader())
     result = rag("ask", QUESTION)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -362,3 +363,24 @@ def test_eval_writes_the_report(indexed: Settings, tmp_path: Path) -> None:
     assert fused["per_question"][0]["first_relevant_rank"] is not None
     assert fused["unlocated_quotes"] == []
     assert fused["overall"]["citation_integrity"] == 1.0
+
+
+# --- rag model ---------------------------------------------------------------------------------
+
+
+class _Described(HashEmbedder):
+    def info(self) -> embedding.ModelInfo:
+        return embedding.ModelInfo(self.name, "/models/hash", self.dimension, 512, {})
+
+
+@pytest.mark.parametrize("switch", [pytest.param("on", id="reader-on"), pytest.param("off", id="reader-off")])
+def test_model_names_the_reader_when_it_is_on(settings: Settings, monkeypatch: pytest.MonkeyPatch, switch: str) -> None:
+    """With RAG_READER=on, `rag model` loads the reader too (exporting it, on onnx), and says where it is."""
+    monkeypatch.setenv("RAG_READER", switch)
+    monkeypatch.setattr(embedding, "load_embedder", lambda settings: _Described())
+    fake = BigramReader()
+    monkeypatch.setattr(reader, "reader_for", lambda settings, embedder=None: fake if settings.reader else None)
+    shown = rag("model")
+    assert shown.exit_code == 0, shown.output
+    assert ("reader:          bigrams" in shown.stdout.splitlines()) == (switch == "on")
+    assert json.loads(rag("model", "--json").stdout)["reader"] == ("bigrams" if switch == "on" else None)

@@ -101,7 +101,7 @@ def loader(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Settings]]:
         return HashEmbedder()
 
     monkeypatch.setattr(pipeline, "load_embedder", load)
-    monkeypatch.setattr(pipeline, "reader_for", lambda settings: None)
+    monkeypatch.setattr(pipeline, "reader_for", lambda settings, embedder=None: None)
     yield calls
 
 
@@ -470,7 +470,7 @@ def test_from_settings_loads_the_reader_it_is_given(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, loader: list[Settings]
 ) -> None:
     reader = BigramReader()
-    monkeypatch.setattr(pipeline, "reader_for", lambda s: reader)
+    monkeypatch.setattr(pipeline, "reader_for", lambda s, embedder=None: reader)
     ranker = Pipeline.from_settings(settings, coverage=ALWAYS).ranker
     assert isinstance(ranker, ReaderRanker) and ranker.reader is reader
 

@@ -99,5 +99,5 @@ def test_the_reader_without_torch_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     """As in the Docker image, which serves without torch: RAG_READER=on says so instead of a traceback."""
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ModuleNotFoundError
     monkeypatch.delitem(sys.modules, "rag.rankers.readernet", raising=False)
-    with pytest.raises(ModelError, match=r"RAG_READER.*torch is not installed.*serves without the reader"):
-        reader_for(Settings(reader=True))
+    with pytest.raises(ModelError, match=r"RAG_RUNTIME.*torch is not installed.*Set RAG_RUNTIME=onnx"):
+        reader_for(Settings(reader=True, runtime="torch"))

@@ -12,15 +12,8 @@ import pytest
 from rag.config import DEFAULT_MODEL, Settings
 from rag.errors import ModelError
 from rag.rankers.reader import reader_for
-from rag.rankers.readernet import (
-    MANIFEST,
-    MAX_ANSWER_TOKENS,
-    WEIGHTS,
-    best_span,
-    default_dir,
-    load_reader,
-    read_manifest,
-)
+from rag.rankers.readernet import load_reader
+from rag.rankers.reading import MANIFEST, MAX_ANSWER_TOKENS, WEIGHTS, best_span, default_dir, read_manifest
 from rag.types import Candidate
 
 OFFSETS = [(0, 0), (0, 2), (2, 4), (4, 6), (6, 8), (0, 0)]  # [CLS] four sentence tokens [SEP]
@@ -74,8 +67,9 @@ def test_a_missing_reader_says_how_to_train_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.model
-def test_the_reader_prefers_the_answering_sentence_across_languages() -> None:
-    reader = reader_for(Settings.from_env({"RAG_READER": "on"}))
+@pytest.mark.parametrize("runtime", [pytest.param("torch", id="torch"), pytest.param("onnx", id="onnx")])
+def test_the_reader_prefers_the_answering_sentence_across_languages(runtime: str) -> None:
+    reader = reader_for(Settings.from_env({"RAG_READER": "on", "RAG_RUNTIME": runtime}))
     assert reader is not None
     candidates = [
         Candidate("DeepSeek", "", "a16z的联合创始人马克·安德森称赞了这个模型。"),

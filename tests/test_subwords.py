@@ -73,6 +73,18 @@ def test_pieces_give_the_ids_of_the_tokenizers_library(exported: Path) -> None:
 
 
 @pytest.mark.model
+def test_pieces_give_the_ids_and_offsets_of_the_tokenizers_library(exported: Path) -> None:
+    """What the reader reads with: each text's pieces, uncut and without special tokens around it, and
+    where each lies in the text (a quote's short answer is cut out by these offsets)."""
+    reference = Tokenizer.from_file(str(exported / TOKENIZER_FILE))
+    batch = texts()
+    expected = [(e.ids, e.offsets) for e in reference.encode_batch(batch, add_special_tokens=False)]
+    found = [(p.ids, p.offsets) for p in PieceTokenizer(exported, 512).pieces(batch)]
+    different = [text[:60] for text, a, b in zip(batch, expected, found, strict=True) if a != b]
+    assert different == []
+
+
+@pytest.mark.model
 @pytest.mark.parametrize("length", [8, 512])
 def test_truncation_keeps_the_special_tokens(exported: Path, length: int) -> None:
     ids = PieceTokenizer(exported, length).encode("深度求索 " * 500)

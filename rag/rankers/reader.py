@@ -1,8 +1,9 @@
 """The reader as a ranker: the best candidate sentences of extraction, read with the question in one
 batch, each with its document's title and the sentence before it.
 
-The reader itself (``rag.rankers.readernet``) is a torch model, imported only by ``reader_for`` when
-the reader is on; this module only needs something that reads, so tests hand in a fake.
+The reader itself runs on ONNX Runtime (``rag.rankers.reader_onnx``) or torch (``rag.rankers.readernet``),
+imported only by ``reader_for`` when the reader is on; this module only needs something that reads, so
+tests hand in a fake.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rag.config import Settings
+from rag.embedding import Embedder
 from rag.extraction import ScoredSentence, is_question
 from rag.query import Query
 from rag.rankers.base import Ranked
@@ -30,6 +32,7 @@ SENTENCE_CHARS = 160
 
 
 class SentenceReader(Protocol):
+    path: str  # the model file it reads
     threshold: float
     uncertain: float | None
 
@@ -83,11 +86,17 @@ class ReaderRanker:
         return clip(title, before, s.sentence.text)
 
 
-def reader_for(settings: Settings) -> SentenceReader | None:
-    """The shipped reader for ``settings``' embedding model, or None with RAG_READER=off. The model
-    (torch and transformers) is imported only when the reader is on: serving without it needs neither."""
+def reader_for(settings: Settings, embedder: Embedder | None = None) -> SentenceReader | None:
+    """The shipped reader for ``settings``' embedding model, or None with RAG_READER=off. With RAG_RUNTIME=onnx
+    it runs on ONNX Runtime and reads with ``embedder``'s tokenizer when that is the ONNX embedder; with
+    RAG_RUNTIME=torch, on torch and transformers, imported only then: serving without them needs neither."""
     if not settings.reader:
         return None
+    if settings.runtime == "onnx":
+        from rag.embedding_onnx import OnnxEmbedder
+        from rag.rankers.reader_onnx import load_onnx_reader
+
+        return load_onnx_reader(settings, embedder if isinstance(embedder, OnnxEmbedder) else None)
     from rag.embedding import resolve_model_path
     from rag.errors import ModelError
 
@@ -95,9 +104,9 @@ def reader_for(settings: Settings) -> SentenceReader | None:
         from rag.rankers.readernet import load_reader
     except ModuleNotFoundError as exc:  # an installation without torch, such as the Docker image
         raise ModelError(
-            f"Config 'RAG_READER' has value 'on', but the reader needs torch and transformers and {exc.name} "
-            "is not installed: this installation (the Docker image is one) serves without the reader. "
-            'Set RAG_READER=off, or install the project with torch (README, "The reader")'
+            f"Config 'RAG_RUNTIME' has value 'torch', but the reader needs torch and transformers on it and "
+            f"{exc.name} is not installed: this installation (the Docker image is one) serves without them. "
+            "Set RAG_RUNTIME=onnx, which serves the reader on ONNX Runtime"
         ) from None
     return load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
 

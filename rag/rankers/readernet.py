@@ -12,10 +12,8 @@ base model is refused.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +25,20 @@ from torch import nn
 from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
 
 from rag.errors import ModelError
+from rag.rankers.reading import (
+    MANIFEST,
+    MAX_TOKENS,
+    QUESTION_TOKENS,
+    SENTENCE_POOLING,
+    SEPARATOR,
+    WEIGHTS,
+    Calibration,
+    best_span,
+    checked_manifest,
+    default_dir,
+    trim,
+)
 from rag.types import Candidate, Reading
-
-SEPARATOR = " | "
-QUESTION_TOKENS = 40
-MAX_TOKENS = 128
-MAX_ANSWER_TOKENS = 24
-SENTENCE_POOLING = "sentence"
-WEIGHTS = "reader.safetensors"
-MANIFEST = "reader.json"
-
-
-def default_dir() -> Path:
-    return Path(str(resources.files("rag") / "models"))
 
 
 class ReaderNet(nn.Module):
@@ -54,9 +53,15 @@ class ReaderNet(nn.Module):
     def forward(self, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
         """Relevance logits per pair, and start/end logits per token."""
         states = self.encoder(input_ids=encoded.input_ids, attention_mask=encoded.attention_mask).last_hidden_state
+        return self.heads(states, encoded.attention_mask, encoded.sentence_mask)
+
+    def heads(
+        self, states: torch.Tensor, attention_mask: torch.Tensor, sentence_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two heads over the encoder's last hidden state (the ONNX export runs them in its graph too)."""
         # The candidate sentence's own tokens, not the whole input: pooled over everything, the sentence
         # after an answer (which reads the answer as its context) looked like the answer itself.
-        pooled_over = encoded.sentence_mask if self.pooling == SENTENCE_POOLING else encoded.attention_mask
+        pooled_over = sentence_mask if self.pooling == SENTENCE_POOLING else attention_mask
         mask = pooled_over.unsqueeze(-1).to(states.dtype)
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return self.relevance(pooled).squeeze(-1), self.span(states)
@@ -126,23 +131,6 @@ def token_targets(encoded: Encoded, answers: Sequence[tuple[int, int] | None]) -
     return starts, ends
 
 
-def best_span(
-    start_logits: np.ndarray, end_logits: np.ndarray, sentence_mask: np.ndarray, offsets: list[tuple[int, int]]
-) -> tuple[int, int] | None:
-    """The highest-scoring answer span of at most MAX_ANSWER_TOKENS tokens inside the sentence."""
-    inside = np.flatnonzero(sentence_mask)
-    if inside.size == 0:
-        return None
-    best, where = -math.inf, None
-    for s in inside:
-        ends = inside[(inside >= s) & (inside < s + MAX_ANSWER_TOKENS)]
-        e = ends[int(np.argmax(end_logits[ends]))]
-        score = start_logits[s] + end_logits[e]
-        if score > best:
-            best, where = score, (offsets[s][0], offsets[e][1])
-    return where
-
-
 @torch.inference_mode()
 def logits_and_spans(
     net: ReaderNet, tokenizer: PreTrainedTokenizerBase, question: str, passages: Sequence[Candidate]
@@ -159,41 +147,26 @@ def logits_and_spans(
 
 
 class Reader:
-    def __init__(self, net: ReaderNet, tokenizer: PreTrainedTokenizerBase, manifest: dict[str, Any]) -> None:
+    def __init__(
+        self, net: ReaderNet, tokenizer: PreTrainedTokenizerBase, manifest: dict[str, Any], path: str = ""
+    ) -> None:
         self.net = net.eval()
+        self.path = path
         self.tokenizer = tokenizer
         self.manifest = manifest
-        self.temperature = float(manifest.get("calibration", {}).get("temperature", 1.0))
-        self.shift = float(manifest.get("calibration", {}).get("shift", 0.0))
-        # Below this probability the documents are taken not to answer (chosen on the dev set by a
-        # stated cost: see rag.training.calibrate).
-        self.threshold = float(manifest.get("calibration", {}).get("threshold", 0.5))
-        # From this probability up to the threshold, evidence is shown as "may not answer" (same cost
-        # rule); a manifest without it has no such band.
-        uncertain = manifest.get("calibration", {}).get("uncertain")
-        self.uncertain = None if uncertain is None else float(uncertain)
+        self.calibration = Calibration.from_manifest(manifest)
+        self.threshold = self.calibration.threshold
+        self.uncertain = self.calibration.uncertain
 
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
         """One batched forward pass over all candidate sentences."""
         if not passages:
             return []
         logits, spans = logits_and_spans(self.net, self.tokenizer, question, passages)
-        probabilities = torch.sigmoid(torch.from_numpy(logits) / self.temperature + self.shift).tolist()
+        probabilities = self.calibration.probabilities(logits).tolist()
         return [
-            Reading(float(p), _trim(span, c.sentence))
-            for p, span, c in zip(probabilities, spans, passages, strict=True)
+            Reading(float(p), trim(span, c.sentence)) for p, span, c in zip(probabilities, spans, passages, strict=True)
         ]
-
-
-def _trim(span: tuple[int, int] | None, sentence: str) -> tuple[int, int] | None:
-    if span is None:
-        return None
-    start, end = span
-    while start < end and sentence[start].isspace():
-        start += 1
-    while end > start and sentence[end - 1].isspace():
-        end -= 1
-    return (start, end) if end > start else None
 
 
 def build_net(model_dir: Path, layers: int) -> ReaderNet:
@@ -209,23 +182,10 @@ def save_reader(net: ReaderNet, manifest: dict[str, Any], target: Path) -> None:
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
-def read_manifest(source: Path) -> dict[str, Any]:
-    path = source / MANIFEST
-    if not path.is_file():
-        raise ModelError(f"no reader in {source} ({MANIFEST} missing): run `make reader` to train one")
-    manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    return manifest
-
-
 def load_reader(model_dir: Path, base_model: str, source: Path | None = None) -> Reader:
     """The shipped reader on top of the provisioned base model in ``model_dir``."""
     source = source or default_dir()
-    manifest = read_manifest(source)
-    if manifest.get("base_model") != base_model:
-        raise ModelError(
-            f"the reader in {source} was trained on {manifest.get('base_model')!r}, not on the configured "
-            f"embedding model {base_model!r}: set RAG_READER=off or retrain it with `make reader`"
-        )
+    manifest = checked_manifest(source, base_model)
     config = BertConfig.from_pretrained(str(model_dir), num_hidden_layers=int(manifest["layers"]))
     net = ReaderNet(BertModel(config, add_pooling_layer=False), str(manifest.get("pooling", "all")))
     # Only the embedding tensors of the base model (the embedder has loaded the rest already).
@@ -236,4 +196,4 @@ def load_reader(model_dir: Path, base_model: str, source: Path | None = None) ->
     if unexpected or [k for k in missing if not k.endswith("position_ids")]:
         raise ModelError(f"the reader in {source} does not fit its base model (missing {missing}, extra {unexpected})")
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    return Reader(net, tokenizer, manifest)
+    return Reader(net, tokenizer, manifest, str(source / WEIGHTS))

@@ -24,6 +24,7 @@ import logging
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,16 +51,22 @@ def onnx_dir(model_dir: Path) -> Path:
 
 def ensure_onnx_model(model_dir: Path) -> Path:
     """Return the ONNX directory of a sentence-transformers model directory, exporting it once (atomically)."""
-    target = onnx_dir(model_dir)
-    if (target / CONFIG_FILE).is_file():
+    return write_once(onnx_dir(model_dir), CONFIG_FILE, lambda out: export(model_dir, out))
+
+
+def write_once(target: Path, marker: str, write: Callable[[Path], None]) -> Path:
+    """``target``, written by ``write`` into a temporary folder beside it and renamed when complete, unless
+    it holds ``marker`` already: a process that stops half-way, or two that export at once, never leave
+    a half-written folder that looks complete."""
+    if (target / marker).is_file():
         return target
-    work = Path(tempfile.mkdtemp(prefix=".onnx-", dir=model_dir))
+    work = Path(tempfile.mkdtemp(prefix=".onnx-", dir=target.parent))
     try:
-        export(model_dir, work)
+        write(work)
         try:
             work.rename(target)
         except OSError:
-            if not (target / CONFIG_FILE).is_file():  # not a concurrent winner: a real failure
+            if not (target / marker).is_file():  # not a concurrent winner: a real failure
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -26,7 +26,8 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from rag.config import DEFAULT_MODEL, Settings
 from rag.embedding import resolve_model_path
-from rag.rankers.readernet import ReaderNet, build_net, default_dir, encode, load_reader, save_reader, token_targets
+from rag.rankers.readernet import ReaderNet, build_net, encode, load_reader, save_reader, token_targets
+from rag.rankers.reading import default_dir
 from rag.training.calibrate import (
     DevSet,
     calibration,

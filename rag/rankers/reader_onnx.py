@@ -1,0 +1,147 @@
+"""The reader on ONNX Runtime: its export (``rag.tools.reader_export``), the embedder's word pieces and word
+embeddings, span decoding in NumPy.
+
+It gives the torch reader's probabilities and spans (tests/test_reader_onnx.py) without importing torch or
+transformers. The pair is laid out by hand as the torch reader's tokenizer lays it out, ``<s> question
+</s></s> title | before | sentence </s>``, the question cut at QUESTION_TOKENS pieces and the rest at
+MAX_TOKENS, so that any tokenizer over the same vocabulary that gives pieces with their offsets serves:
+the embedder's (``rag.subwords``), so that a process holds the vocabulary once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.config import Settings
+from rag.embedding import onnx_model_dir
+from rag.embedding_onnx import OnnxEmbedder, dequantized_rows, mapped_rows
+from rag.rankers.reading import (
+    MAX_TOKENS,
+    QUESTION_TOKENS,
+    SEPARATOR,
+    Calibration,
+    best_span,
+    checked_manifest,
+    default_dir,
+    trim,
+)
+from rag.subwords import Pieces, PieceTokenizer
+from rag.tools.onnx_export import EMBEDDINGS_FILE
+from rag.tools.reader_export import CONFIG_FILE, MODEL_FILE, ensure_reader_onnx
+from rag.types import Candidate, Reading
+
+# Around the question and the second text: <s> question </s></s> second </s>.
+SPECIAL_PIECES = 4
+
+
+# The word vectors of a batch of piece ids: (rows, pieces) -> (rows, pieces, hidden), float32.
+WordLookup = Callable[[np.ndarray], np.ndarray]
+
+
+class Subwords(Protocol):
+    """What the reader needs of a tokenizer: each text's piece ids and their offsets, no special tokens."""
+
+    def pieces(self, texts: Sequence[str]) -> list[Pieces]: ...
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    cls: int
+    sep: int
+    pad: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    sentence_mask: np.ndarray  # 1 for pieces inside the candidate sentence
+    offsets: list[list[tuple[int, int]]]  # per piece, its offsets inside the sentence ((0, 0) outside it)
+
+
+def encode(tokenizer: Subwords, question: str, passages: Sequence[Candidate], special: SpecialIds) -> Batch:
+    """The (question, title | before | sentence) pairs as the torch reader's tokenizer encodes them, padded
+    to the longest, with where each sentence's pieces are."""
+    seconds = [f"{p.title}{SEPARATOR}{p.before}{SEPARATOR}{p.sentence}" for p in passages]
+    asked, *read = tokenizer.pieces([question, *seconds])
+    first = asked.ids[:QUESTION_TOKENS]
+    room = MAX_TOKENS - SPECIAL_PIECES - len(first)  # what is left for the second text ("only_second")
+    lead = len(first) + 3  # <s> question </s></s>
+    width = max(lead + min(room, len(r.ids)) + 1 for r in read)
+    input_ids = np.full((len(passages), width), special.pad, dtype=np.int64)
+    attention = np.zeros((len(passages), width), dtype=np.int64)
+    sentence_mask = np.zeros((len(passages), width), dtype=np.int64)
+    offsets: list[list[tuple[int, int]]] = []
+    for row, (passage, text, pieces) in enumerate(zip(passages, seconds, read, strict=True)):
+        ids = [special.cls, *first, special.sep, special.sep, *pieces.ids[:room], special.sep]
+        input_ids[row, : len(ids)] = ids
+        attention[row, : len(ids)] = 1
+        begin = len(text) - len(passage.sentence)
+        spans = [(0, 0)] * width
+        for t, (start, end) in enumerate(pieces.offsets[:room], start=lead):
+            if start >= begin and end > start:
+                sentence_mask[row, t] = 1
+                spans[t] = (start - begin, end - begin)
+        offsets.append(spans)
+    return Batch(input_ids, attention, sentence_mask, offsets)
+
+
+class OnnxReader:
+    def __init__(self, directory: Path, tokenizer: Subwords, words: WordLookup, manifest: dict[str, Any]) -> None:
+        import onnxruntime
+
+        config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
+        self.path = str(directory / MODEL_FILE)
+        self.tokenizer = tokenizer
+        self.words = words
+        self.special = SpecialIds(int(config["cls_id"]), int(config["sep_id"]), int(config["pad_id"]))
+        self.calibration = Calibration.from_manifest(manifest)
+        self.threshold = self.calibration.threshold
+        self.uncertain = self.calibration.uncertain
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # errors only, as the embedder's session
+        self.session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+
+    def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
+        """One batched forward pass over all candidate sentences."""
+        if not passages:
+            return []
+        batch = encode(self.tokenizer, question, passages, self.special)
+        logits, spans = self.logits(batch)
+        probabilities = self.calibration.probabilities(logits).tolist()
+        readings = []
+        for row, (p, c) in enumerate(zip(probabilities, passages, strict=True)):
+            span = best_span(spans[row, :, 0], spans[row, :, 1], batch.sentence_mask[row], batch.offsets[row])
+            readings.append(Reading(float(p), trim(span, c.sentence)))
+        return readings
+
+    def logits(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        """Uncalibrated relevance logits per pair, and start/end logits per piece."""
+        feeds = {
+            "inputs_embeds": self.words(batch.input_ids),
+            "attention_mask": batch.attention_mask,
+            "sentence_mask": batch.sentence_mask,
+        }
+        relevance, spans = self.session.run(None, feeds)
+        return relevance, spans
+
+
+def load_onnx_reader(settings: Settings, embedder: OnnxEmbedder | None = None) -> OnnxReader:
+    """The shipped reader on ONNX Runtime, exported first if it has not been. It reads with the embedder's
+    tokenizer and word-embedding table (the base model's, which training left as they were): with
+    ``embedder`` given, the process holds one copy of each."""
+    source = default_dir()
+    manifest = checked_manifest(source, settings.embedding_model)
+    embedder_dir = onnx_model_dir(settings)
+    directory = ensure_reader_onnx(embedder_dir, source, settings.embedding_model)
+    if embedder is None:
+        tokenizer, table = PieceTokenizer(embedder_dir, MAX_TOKENS), mapped_rows(embedder_dir / EMBEDDINGS_FILE)
+    else:
+        tokenizer, table = embedder.tokenizer, embedder.word_embeddings
+    return OnnxReader(directory, tokenizer, lambda ids: dequantized_rows(table[ids]), manifest)
