@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from rag.subwords import TOKENIZER_FILE, PieceTokenizer, split_tokenizer
 from rag.tools.provision import provisioned_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ROOT.parent / "shared" / "datasets"
+# The public data sets (README, "Reader"): beside the checkout, or where RAG_TEST_DATASETS says.
+DATASETS = Path(os.environ.get("RAG_TEST_DATASETS", ROOT.parent / "shared" / "datasets"))
 EDGES = [
     "",
     " ",
@@ -45,12 +47,18 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def texts() -> list[str]:
-    """Edge cases, the seeds in 300-character windows, and contexts and questions of the 12 XQuAD languages."""
+def seed_texts() -> list[str]:
+    """Edge cases and the seeds in 300-character windows."""
     found = list(EDGES)
     for path in sorted((ROOT / "seeds").iterdir()):
         text = path.read_text("utf-8", errors="replace")
         found += [text[i : i + 300] for i in range(0, len(text), 250)]
+    return found
+
+
+def dataset_texts() -> list[str]:
+    """Contexts and questions of the 12 XQuAD languages, CMRC 2018 and DRCD."""
+    found = []
     for path in sorted((DATASETS / "xquad-train").glob("xquad.*.json")) + sorted(DATASETS.glob("*/*dev.json")):
         articles = json.loads(path.read_text("utf-8"))["data"]
         for article in articles[:2]:
@@ -60,28 +68,29 @@ def texts() -> list[str]:
     return found
 
 
-@pytest.mark.model
-def test_pieces_give_the_ids_of_the_tokenizers_library(exported: Path) -> None:
+def assert_same_ids(exported: Path, batch: list[str]) -> None:
     reference = Tokenizer.from_file(str(exported / TOKENIZER_FILE))
     reference.enable_truncation(512)
     pieces = PieceTokenizer(exported, 512)
-    batch = texts()
-    assert len(batch) > 300
     expected = [e.ids for e in reference.encode_batch(batch)]
     different = [text[:60] for text, a, b in zip(batch, expected, pieces.encode_batch(batch), strict=True) if a != b]
     assert different == []
 
 
 @pytest.mark.model
-def test_pieces_give_the_ids_and_offsets_of_the_tokenizers_library(exported: Path) -> None:
-    """What the reader reads with: each text's pieces, uncut and without special tokens around it, and
-    where each lies in the text (a quote's short answer is cut out by these offsets)."""
-    reference = Tokenizer.from_file(str(exported / TOKENIZER_FILE))
-    batch = texts()
-    expected = [(e.ids, e.offsets) for e in reference.encode_batch(batch, add_special_tokens=False)]
-    found = [(p.ids, p.offsets) for p in PieceTokenizer(exported, 512).pieces(batch)]
-    different = [text[:60] for text, a, b in zip(batch, expected, found, strict=True) if a != b]
-    assert different == []
+def test_pieces_give_the_ids_of_the_tokenizers_library_on_the_seeds(exported: Path) -> None:
+    batch = seed_texts()
+    assert len(batch) > 100
+    assert_same_ids(exported, batch)
+
+
+@pytest.mark.model
+def test_pieces_give_the_ids_of_the_tokenizers_library_in_12_languages(exported: Path) -> None:
+    if not (DATASETS / "xquad-train").is_dir():
+        pytest.skip(f"no data sets at {DATASETS} (set RAG_TEST_DATASETS)")
+    batch = dataset_texts()
+    assert len(batch) > 200
+    assert_same_ids(exported, batch)
 
 
 @pytest.mark.model
