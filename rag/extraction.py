@@ -6,6 +6,7 @@ candidate sentences' vectors.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import numpy as np
 from rag.query import Query
 from rag.retrieval import Retrieval
 from rag.stores.base import DocumentStore, VectorIndex
+from rag.text.lexicon import Idf
 from rag.types import Chunk, Citation, Document, Evidence, Hit, Sentence
 
 # The weights below were chosen by a sweep on the benchmark questions (see "Tuning" in README.md);
@@ -78,24 +80,29 @@ def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str],
 class QueryWeights:
     """The query's word groups with their idf weights, worked out once per question, not per sentence."""
 
-    groups: tuple[frozenset[str], ...]
     weights: tuple[float, ...]
     total: float
+    groups_of: dict[str, tuple[int, ...]]  # term -> the groups it belongs to (a translation may be in two)
 
     @classmethod
     def of(cls, query_terms: Sequence[Sequence[str]], idf: dict[str, float]) -> QueryWeights:
-        rarest = max(idf.values(), default=1.0)  # reads the whole lexicon: once per question
+        rarest = idf.rarest if isinstance(idf, Idf) else max(idf.values(), default=1.0)
         weights = tuple(max((idf[t] for t in group if t in idf), default=rarest) for group in query_terms)
-        return cls(tuple(frozenset(group) for group in query_terms), weights, sum(weights))
+        groups_of: dict[str, tuple[int, ...]] = {}
+        for index, group in enumerate(query_terms):
+            for term in set(group):
+                groups_of[term] = (*groups_of.get(term, ()), index)
+        return cls(weights, sum(weights), groups_of)
 
     def overlap(self, tokens: Iterable[str]) -> float:
         if not self.total:
             return 0.0
-        present = set(tokens)
-        found = sum(w for group, w in zip(self.groups, self.weights, strict=True) if not present.isdisjoint(group))
-        return found / self.total
+        groups_of = self.groups_of
+        found = {index for token in tokens if token in groups_of for index in groups_of[token]}
+        return sum(self.weights[index] for index in found) / self.total
 
 
+@functools.lru_cache(maxsize=65536)  # asked of every candidate sentence of every question
 def is_question(text: str) -> bool:
     """Whether the sentence ends with a question mark (before any closing quote or bracket)."""
     return bool(_QUESTION.search(text))
@@ -185,9 +192,10 @@ def score_sentences(
     return scored
 
 
-def char_bigrams(text: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)  # a question compares each candidate with several others
+def char_bigrams(text: str) -> frozenset[str]:
     squashed = "".join(ch for ch in text.lower() if ch.isalnum())
-    return {squashed[i : i + 2] for i in range(len(squashed) - 1)} or {squashed}
+    return frozenset(squashed[i : i + 2] for i in range(len(squashed) - 1)) or frozenset({squashed})
 
 
 def near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE) -> bool:

@@ -116,9 +116,9 @@ class PieceTokenizer:
                 body.append(self._special[part])
             elif part:
                 normalized = self._normalizer.normalize_str(part)
-                words = [word for word, _ in self._pre_tokenizer.pre_tokenize_str(normalized)]
-                for ids in self._pieces.encode(words):
-                    body.extend(ids)
+                # One word at a time: SentencePiece encodes a list on new threads, 8x slower for a question.
+                for word, _ in self._pre_tokenizer.pre_tokenize_str(normalized):
+                    body.extend(self._pieces.encode(word))
         return self._prefix + body[: self._body] + self._suffix
 
 

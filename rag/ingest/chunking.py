@@ -10,6 +10,7 @@ so a sentence never spans two chunks and ``text[start:end] == chunk.text`` holds
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from rag.types import Chunk, Document, Sentence
@@ -20,6 +21,9 @@ CLOSERS = "”’」』）)】》\"'"
 # Bump when a change to chunking would change the chunks: indexes built before are then stale.
 VERSION = 1
 MIN_SENTENCE_CONTENT = 2  # letters or digits; "。" or "A" alone is not a sentence
+# Where a sentence may end (a line break, an end mark, a dot), and what after an end mark still belongs to it.
+_END_MARKS = re.compile(f"[\n.{re.escape(SENTENCE_ENDS)}]")
+_TRAILING = re.compile(f"[{re.escape(SENTENCE_ENDS + CLOSERS)}]*")
 
 
 def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
@@ -78,20 +82,20 @@ def last_sentence(text: str, offset: int = 0) -> Sentence | None:
 
 
 def _sentence_ends(text: str) -> Iterator[int]:
-    i, start = 0, -1  # start: the last end given, -1 before the first
-    while i < len(text):
-        char = text[i]
-        if char == "\n":
+    start = -1  # the last end given, -1 before the first
+    at = 0
+    while match := _END_MARKS.search(text, at):
+        i = match.start()
+        if text[i] == "\n":
             i += 1
-        elif char in SENTENCE_ENDS or (char == "." and _ends_latin_sentence(text, max(start, 0), i)):
-            i += 1
-            while i < len(text) and (text[i] in SENTENCE_ENDS or text[i] in CLOSERS):
-                i += 1
+        elif text[i] != "." or _ends_latin_sentence(text, max(start, 0), i):
+            trailing = _TRAILING.match(text, i + 1)
+            i = trailing.end() if trailing else i + 1
         else:
-            i += 1
+            at = i + 1
             continue
         yield i
-        start = i
+        start = at = i
     if start != len(text):
         yield len(text)
 

@@ -19,9 +19,18 @@ from rag.text.crosslingual import Dictionary, build_dictionary, build_sounds
 from rag.text.tokenize import entities
 
 
+class Idf(dict[str, float]):
+    """Inverse document frequency by term, with the largest one (a term of a single sentence) worked out once:
+    extraction weighs a question's words that the corpus does not know as that."""
+
+    @cached_property
+    def rarest(self) -> float:
+        return max(self.values(), default=1.0)
+
+
 @dataclass(frozen=True)
 class Lexicon:
-    idf: dict[str, float]
+    idf: Idf
     names: frozenset[str]
     dictionary: Dictionary
 
@@ -44,7 +53,9 @@ class Lexicon:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Lexicon:
         d = raw["dictionary"]
-        return cls(raw["idf"], frozenset(raw["names"]), Dictionary(d["table"], frozenset(d["english"]), d["sounds"]))
+        return cls(
+            Idf(raw["idf"]), frozenset(raw["names"]), Dictionary(d["table"], frozenset(d["english"]), d["sounds"])
+        )
 
 
 def build_lexicon(
@@ -64,8 +75,8 @@ def build_lexicon(
     )
 
 
-def inverse_document_frequency(token_lists: Iterable[Sequence[str]]) -> dict[str, float]:
+def inverse_document_frequency(token_lists: Iterable[Sequence[str]]) -> Idf:
     lists = list(token_lists)
     df = Counter(t for tokens in lists for t in set(tokens))
     n = len(lists)
-    return {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+    return Idf({t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()})
