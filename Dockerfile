@@ -83,10 +83,11 @@ RUN rag index
 #   embedder.json, and the reader's export in reader-r2-*/). Its fp32 safetensors weights and its copy of
 #   tokenizer.json go (488 MB): only torch reads them, to load the model or the reader.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
-# - Bytecode: all of it, except for LangSmith's, of which only what a build imports is compiled (a module
-#   without bytecode still imports, a little slower).
-# - The index is built into the embedded Qdrant engine (RAG_STORE=qdrant) and asked, from a copy: the Qdrant
-#   packages stay, and work without what went.
+# - Bytecode: only that of the modules serving and indexing import (what the checks below import compiles as
+#   they run, after all of it is deleted), of the server's own packages, and of the PDF and DOCX readers,
+#   which an upload imports. A module without bytecode still imports, a little slower.
+# - The index is built again, into a new folder and into the embedded Qdrant engine (RAG_STORE=qdrant), and
+#   asked: a container can rebuild it for mounted documents, and the Qdrant packages work without what went.
 # - Answering the questions leaves jieba's dictionary split by first character in /tmp (rag.text.segmenter,
 #   9 MB), which the final stage keeps: splitting it takes 1.6 s.
 RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-learn joblib threadpoolctl \
@@ -104,10 +105,13 @@ RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-
       "$site"/jieba/posseg "$site"/jieba/analyse "$site"/jieba/lac_small "$site"/rag/models/reader.safetensors \
  && find "$site"/swagger_ui/static -type f ! -name swagger-ui-bundle.js ! -name swagger-ui.css ! -name 'favicon-*' \
       ! -name LICENSE -delete \
- && python -m compileall -q -j 0 -x '/site-packages/(langsmith|pip|setuptools)/' "$site" \
+ && find "$site" -name '*.pyc' -delete \
+ && python -m compileall -q -j 0 "$site"/rag "$site"/api "$site"/uvicorn "$site"/pypdf "$site"/docx \
  && rag ask "How much did it cost to train DeepSeek's V3 model?" >/dev/null \
  && RAG_READER=on rag ask "Who is the founder of DeepSeek?" >/dev/null \
  && python -c 'import api.app; api.app.create_app()' \
+ && RAG_INDEX_DIR=/tmp/index-check rag index >/dev/null 2>&1 \
+ && rm -rf /tmp/index-check \
  && cp -a "$RAG_INDEX_DIR" /tmp/qdrant-check \
  && RAG_STORE=qdrant RAG_INDEX_DIR=/tmp/qdrant-check rag index >/dev/null 2>&1 \
  && RAG_STORE=qdrant RAG_INDEX_DIR=/tmp/qdrant-check rag ask "Grok3 是哪家公司发布的？" >/dev/null \
