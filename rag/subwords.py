@@ -21,16 +21,21 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rag.errors import ModelError
 
 PIECES_FILE = "pieces.model"
 PRETOKENIZER_FILE = "pretokenizer.json"
 TOKENIZER_FILE = "tokenizer.json"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,16 @@ class PieceTokenizer:
         names = sorted(self._special, key=len, reverse=True)
         self._special_pattern = re.compile("(" + "|".join(map(re.escape, names)) + ")") if names else None
         self._body = max_length - len(self._prefix) - len(self._suffix)
-        self._pieces = sentencepiece.SentencePieceProcessor(model_file=str(directory / PIECES_FILE))
+        model = directory / PIECES_FILE
+        if not model.is_file():
+            raise ModelError(f"{model} is missing: run `rag model` to export the model again")
+        # Loading the pieces takes half a second, with the GIL released: it runs while the caller goes on
+        # loading the rest (the transformer, the index), and the first text to encode waits for it.
+        self._loading = _in_background(lambda: sentencepiece.SentencePieceProcessor(model_file=str(model)))
+
+    @cached_property
+    def _pieces(self) -> Any:
+        return self._loading.result()
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return [self.encode(text) for text in texts]
@@ -120,6 +134,19 @@ class PieceTokenizer:
                 for word, _ in self._pre_tokenizer.pre_tokenize_str(normalized):
                     body.extend(self._pieces.encode(word))
         return self._prefix + body[: self._body] + self._suffix
+
+
+def _in_background(load: Callable[[], T]) -> Future[T]:
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(load())
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="rag-load-pieces", daemon=True).start()
+    return future
 
 
 def split_tokenizer(tokenizer_json: Path, out: Path) -> None:
