@@ -333,11 +333,18 @@ def _one_line(text: str, width: int) -> str:
 @click.option("--host", help="Bind address [RAG_HOST].")
 @click.option("--port", type=int, help="Port [RAG_PORT].")
 @click.option("--workers", type=int, help="Worker processes [RAG_WORKERS].")
+@click.option(
+    "--update-index",
+    is_flag=True,
+    help="First bring the index of RAG_SEEDS_DIR up to date, as `rag index` does (in the same process: sooner).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, update_index: bool) -> None:
     """Serve the HTTP API and the web page with uvicorn."""
     import os
 
+    if update_index:
+        ctx.invoke(index_command, paths=(), rebuild=False)
     import uvicorn
 
     settings = Settings.from_env(host=host, port=port, workers=workers)

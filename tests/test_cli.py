@@ -157,6 +157,43 @@ def test_index_of_an_empty_folder_is_one_line_error(indexed: Settings, tmp_path:
     assert len(open_local(indexed).documents.documents) == len(CORPUS)
 
 
+# --- rag serve ---------------------------------------------------------------------------------
+
+
+def test_serve_update_index_builds_before_serving(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    served: list[bool] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append((settings.index_dir / "current").exists()))
+    result = rag("serve", "--update-index", "--port", "8123")
+    assert result.exit_code == 0, result.output
+    assert served == [True]
+    assert "building the index" in result.stderr
+
+
+def test_serve_update_index_leaves_an_up_to_date_index(indexed: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    before = current_build(indexed.index_dir)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    result = rag("serve", "--update-index")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("index is up to date")
+    assert current_build(indexed.index_dir) == before
+
+
+def test_serve_update_index_of_a_broken_folder_is_one_line_error(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import uvicorn
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(a))
+    monkeypatch.setenv("RAG_SEEDS_DIR", str(tmp_path / "nowhere"))
+    assert_one_line_error(rag("serve", "--update-index"), 1, "nowhere", "does not exist")
+    assert served == []
+
+
 # --- rag docs ----------------------------------------------------------------------------------
 
 
