@@ -142,6 +142,7 @@ def fuse(source: Path, target: Path, heads: int, hidden: int) -> None:
     graph: a session loads in 0.2 s and adds 92 MB of memory (layout 3, with the weights and the fp32 word
     table in the graph: 2.1 s and 469 MB). They are stored as fp16 after the fusions (``store_half``): the
     optimizer starts with ONNX Runtime's constant folding, which turns Casts made before it back into fp32.
+    Folding them at session creation costs 0.04 s and 2 MB (layout 8 against 7).
     """
     import onnx
     from onnxruntime.transformers.optimizer import optimize_model
