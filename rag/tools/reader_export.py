@@ -30,8 +30,9 @@ from rag.tools.onnx_export import OPSET, fuse, write_once
 MODEL_FILE = "reader.onnx"
 CONFIG_FILE = "reader-onnx.json"
 # Bump when the files this module writes change, so exports made before are redone.
-# 2: the word embeddings are the embedder's word_embeddings.npy, not a place in its model.onnx.data.
-LAYOUT = 2
+# 2: the word embeddings are the embedder's word_embeddings.npy, not a place in its model.onnx.data;
+# 3: the weight matrices stored as fp16 (rag.tools.onnx_export.store_half, which fuse() runs).
+LAYOUT = 3
 
 
 def reader_onnx_dir(embedder_dir: Path, source: Path) -> Path:
