@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{measure:<{width}}  {target:>28}  {measured}")
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        payload = [{"measure": m, "target": t, "measured": v} for m, t, v in rows]
+        payload = [{"measure": m, "target": t, "measured": v} for m, t, v in rows[1:]]
         args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", "utf-8")
     return 0
 
