@@ -6,7 +6,9 @@ answer type it asks for, the versioned names it mentions and its share of Latin 
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +20,8 @@ from rag.text.crosslingual import english_words, expand, read_aloud, zipf
 from rag.text.lexicon import Lexicon
 from rag.text.tokenize import entities, tokenize
 from rag.timing import Timings
+
+logger = logging.getLogger(__name__)
 
 # Expected answer types, from the question's wording. Only question forms count: "how do MoE models
 # keep costs down" asks for no number, and "what did it answer when asked" for no date.
@@ -55,10 +59,18 @@ class QueryAnalyzer:
         self.embedder = embedder
         self.lexicon = lexicon
         # Dictionaries that load on first use (wordfreq's English list and its frequencies, pypinyin's, the
-        # glosses' stems): here, not in the first request. jieba's loads a part per character as questions
-        # need it (rag.text.segmenter).
-        tokenize("")
-        english_words(), zipf("the"), read_aloud("中"), lexicon.dictionary.stems
+        # glosses' stems; half a second, most of it importing pypinyin and wordfreq) load in the background
+        # from here: the server is ready without waiting for them, and a question that comes first waits
+        # only for what it uses (on the import lock, cached_property's lock). jieba's dictionary loads a part
+        # per character as questions need it (rag.text.segmenter).
+        threading.Thread(target=self._warm_up, name="rag-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        try:
+            tokenize("")
+            english_words(), zipf("the"), read_aloud("中"), self.lexicon.dictionary.stems
+        except Exception:  # a question would meet the same failure, and report it
+            logger.warning("warming up the query's dictionaries failed", exc_info=True)
 
     def analyze(self, question: str, timings: Timings | None = None) -> Query:
         """``question`` cleaned and analysed; raises BadQueryError for an empty or overlong one."""

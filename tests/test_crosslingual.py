@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from rag.text.crosslingual import (
@@ -103,3 +106,11 @@ def test_readings_start_and_end_on_word_boundaries() -> None:
     sounds = build_sounds(["我们的生活约会很多"])  # 生活|约会: 活约 is no word of this text
     assert "活约" not in sounds.get("huoyue", [])
     assert sounds["shenghuo"] == ["生活"] and "生活约会" in sounds["shenghuoyuehui"]
+
+
+def test_the_pipeline_imports_without_pypinyin_and_wordfreq() -> None:
+    # They take half a second to import: rag.query loads them in the background, so a server is ready sooner.
+    code = "import sys, rag.pipeline; print(sorted(m for m in ('pypinyin', 'wordfreq') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -23,10 +23,8 @@ from importlib import resources
 from typing import Any
 
 import snowballstemmer
-from pypinyin import lazy_pinyin
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
-from wordfreq import top_n_list, zipf_frequency
 
 from rag.text.scripts import HAN_RUN
 from rag.text.tokenize import segment, tokenize
@@ -205,6 +203,8 @@ def build_sounds(texts: Iterable[str]) -> dict[str, list[str]]:
     """Toneless pinyin of every 2-4 character stretch of Chinese in ``texts`` that starts and ends on a
     word boundary -> the stretches that read so, commonest first. Keeping to word boundaries keeps
     out readings across two words ("生活|约会" does not offer 活约 for 活跃)."""
+    from pypinyin import lazy_pinyin
+
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for text in texts:
         for run in HAN_RUN.findall(text):
@@ -231,17 +231,23 @@ def _stemmer() -> Any:
 
 
 def read_aloud(text: str) -> str:
+    from pypinyin import lazy_pinyin  # here: importing pypinyin takes 0.3 s (rag.query warms it up)
+
     return "".join(lazy_pinyin(text))
 
 
 @cache
 def english_words() -> tuple[str, ...]:
     """The commonest English words, commonest first (wordfreq's list, letters only)."""
+    from wordfreq import top_n_list  # here: importing wordfreq takes 0.15 s (rag.query warms it up)
+
     return tuple(w for w in top_n_list("en", ENGLISH_WORDS) if w.isascii() and w.isalpha())
 
 
 def zipf(word: str) -> float:
     """log10 of the word's uses per billion words of English (wordfreq); 0 when unknown."""
+    from wordfreq import zipf_frequency
+
     return float(zipf_frequency(word, "en"))
 
 
