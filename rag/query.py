@@ -63,7 +63,7 @@ class QueryAnalyzer:
         # from here: the server is ready without waiting for them, and a question that comes first waits
         # only for what it uses (on the import lock, cached_property's lock). jieba's dictionary loads a part
         # per character as questions need it (rag.text.segmenter).
-        threading.Thread(target=self._warm_up, name="rag-warm-up", daemon=True).start()
+        threading.Thread(target=self._warm_up, name="rag-warm-up").start()  # not a daemon: see rag.subwords
 
     def _warm_up(self) -> None:
         try:

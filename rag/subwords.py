@@ -145,7 +145,9 @@ def _in_background(load: Callable[[], T]) -> Future[T]:
         except BaseException as exc:  # handed to whoever waits for the result
             future.set_exception(exc)
 
-    threading.Thread(target=run, name="rag-load-pieces", daemon=True).start()
+    # Not a daemon: a process that exits while SentencePiece loads (`rag model` prints and exits) would
+    # otherwise kill the thread inside C++ code at shutdown, which aborts the process.
+    threading.Thread(target=run, name="rag-load-pieces").start()
     return future
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,16 @@ def test_only_unigram_tokenizers_are_split(tmp_path: Path) -> None:
     source.write_text(json.dumps({"model": {"type": "WordPiece", "vocab": {}}}))
     with pytest.raises(ModelError, match="Unigram"):
         split_tokenizer(source, tmp_path)
+
+
+def test_a_process_that_exits_while_the_pieces_load_exits_cleanly(exported: Path) -> None:
+    # `rag model` loads the tokenizer and exits at once. With torch imported (provisioning), a daemon loading
+    # thread was killed inside SentencePiece's C++ at shutdown and aborted the process, 4 times in 5.
+    code = (
+        "import pathlib, torch\n"
+        "from rag.subwords import PieceTokenizer\n"
+        f"PieceTokenizer(pathlib.Path({str(exported)!r}), 512)\n"
+    )
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-500:]
