@@ -170,8 +170,8 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], log: IO[bytes], time
 def _ask_each(base: str, questions: list[str], served: Served) -> None:
     """Each question once over one kept-alive connection, with the standard library's client: httpx's own
     work would add about a millisecond to each figure, which is not the server's."""
-    host, port = urlsplit(base).hostname, urlsplit(base).port
-    connection = http.client.HTTPConnection(host or "127.0.0.1", port, timeout=60)
+    url = urlsplit(base)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)
     try:
         for question in questions[:3]:  # warm-up: first requests set up buffers
             _post(connection, question)

@@ -99,7 +99,7 @@ run_started=$EPOCHREALTIME
 podman run --detach --name "$name" --publish "127.0.0.1:$port:8000" --env "RAG_API_KEY=$api_key" "$image" \
   2> >(grep -v 'unable to get systemd connection' >&2) >/dev/null
 "$host_python" docker/smoke.py wait "$url" --timeout 300 --container "$name" >/dev/null
-# From `podman run` to /readyz 200: creating and starting the container, the entrypoint's `rag index`, the server.
+# From `podman run` to /readyz 200: creating and starting the container, the index check, the server's start.
 ready_seconds="$("$host_python" -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$run_started" "$EPOCHREALTIME")"
 echo "ready after ${ready_seconds}s (from podman run)"
 
