@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embedding import onnx_model_dir
-from rag.embedding_onnx import OnnxEmbedder, dequantized_rows, mapped_rows
+from rag.embedding_onnx import OnnxEmbedder, cpu_session, dequantized_rows, mapped_rows
 from rag.rankers.reading import (
     MAX_TOKENS,
     QUESTION_TOKENS,
@@ -94,8 +94,6 @@ def encode(tokenizer: Subwords, question: str, passages: Sequence[Candidate], sp
 
 class OnnxReader:
     def __init__(self, directory: Path, tokenizer: Subwords, words: WordLookup, manifest: dict[str, Any]) -> None:
-        import onnxruntime
-
         config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
         self.path = str(directory / MODEL_FILE)
         self.tokenizer = tokenizer
@@ -104,9 +102,7 @@ class OnnxReader:
         self.calibration = Calibration.from_manifest(manifest)
         self.threshold = self.calibration.threshold
         self.uncertain = self.calibration.uncertain
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3  # errors only, as the embedder's session
-        self.session = onnxruntime.InferenceSession(self.path, options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(self.path)
 
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
         """One batched forward pass over all candidate sentences."""
