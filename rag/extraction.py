@@ -98,7 +98,7 @@ class QueryWeights:
         if not self.total:
             return 0.0
         groups_of = self.groups_of
-        found = {index for token in tokens if token in groups_of for index in groups_of[token]}
+        found = {index for term in groups_of.keys() & tokens for index in groups_of[term]}  # the set op in C
         return sum(self.weights[index] for index in found) / self.total
 
 

@@ -9,6 +9,7 @@ answering it) is never left alone: the sentence after it is quoted with it, when
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -110,7 +111,11 @@ def _in_reading_order(quotes: list[Quote]) -> tuple[Quote, ...]:
 
 def neighbours(document: Document, start: int, end: int) -> tuple[Context | None, Context | None]:
     """The sentences just before ``start`` and just after ``end`` in the document's clean text."""
-    text = document.text
+    return _neighbours(document.text, start, end)
+
+
+@functools.lru_cache(maxsize=8192)  # the same sentences are quoted for many questions; a text's hash is kept
+def _neighbours(text: str, start: int, end: int) -> tuple[Context | None, Context | None]:
     lo = max(0, start - CONTEXT_WINDOW)
     before = last_sentence(text[lo:start], offset=lo)
     after = first_sentence(text[end : end + CONTEXT_WINDOW], offset=end)
