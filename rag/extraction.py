@@ -95,11 +95,23 @@ class QueryWeights:
         return cls(weights, sum(weights), groups_of)
 
     def overlap(self, tokens: Iterable[str]) -> float:
+        return self.overlaps([tokens])[0]
+
+    def overlaps(self, sentences: Iterable[Iterable[str]]) -> list[float]:
+        """``overlap`` of each sentence's tokens, in one loop (a question scores a hundred or more)."""
         if not self.total:
-            return 0.0
-        groups_of = self.groups_of
-        found = {index for term in groups_of.keys() & tokens for index in groups_of[term]}  # the set op in C
-        return sum(self.weights[index] for index in found) / self.total
+            return [0.0 for _ in sentences]
+        groups_of, weight, total = self.groups_of, self.weights.__getitem__, self.total
+        terms = groups_of.keys()
+        out = []
+        for tokens in sentences:
+            found = terms & tokens  # the set operation runs in C
+            if found:
+                groups = {index for term in found for index in groups_of[term]}
+                out.append(sum(map(weight, groups)) / total)
+            else:
+                out.append(0.0)
+        return out
 
 
 @functools.lru_cache(maxsize=65536)  # asked of every candidate sentence of every question
@@ -108,6 +120,7 @@ def is_question(text: str) -> bool:
     return bool(_QUESTION.search(text))
 
 
+@functools.lru_cache(maxsize=65536)  # as is_question
 def holds(kind: str, text: str) -> bool:
     """Whether ``text`` holds an answer of ``kind`` (a date or a number)."""
     return bool(_HOLDS[kind].search(text))
@@ -178,16 +191,22 @@ def score_sentences(
     """``candidates``: (sentence row, chunk, sentence, the chunk's retrieval score in [0, 1]), with
     each one's cosine with the query in ``similarities`` and its keyword terms in ``sentence_terms``;
     ``expected``: the answer type the question asks for (see ``rag.query.expected_answer``)."""
-    scored = []
     weights = QueryWeights.of(query_terms, idf)
-    for (row, chunk, sentence, context), sim, terms in zip(candidates, similarities, sentence_terms, strict=True):
-        overlap = weights.overlap(terms)
-        score = float(sim) + OVERLAP_WEIGHT * overlap + CONTEXT_WEIGHT * context
+    overlaps = weights.overlaps(sentence_terms)
+    scores = (
+        np.asarray(similarities, dtype=np.float64)
+        + OVERLAP_WEIGHT * np.asarray(overlaps, dtype=np.float64)
+        + CONTEXT_WEIGHT * np.fromiter((context for *_, context in candidates), np.float64, len(candidates))
+    ).tolist()
+    scored = []
+    for (row, chunk, sentence, _), sim, overlap, score in zip(
+        candidates, np.asarray(similarities).tolist(), overlaps, scores, strict=True
+    ):
         if expected and holds(expected, sentence.text):
             score += ANSWER_TYPE_BONUS
         if is_question(sentence.text):
             score -= QUESTION_PENALTY
-        scored.append(ScoredSentence(row, chunk, sentence, float(sim), overlap, score))
+        scored.append(ScoredSentence(row, chunk, sentence, sim, overlap, score))
     scored.sort(key=lambda s: -s.score)
     return scored
 
