@@ -66,15 +66,16 @@ class OnnxEmbedder:
 
 
 def cpu_session(path: str) -> Any:
-    """An ONNX Runtime session on the CPU whose threads sleep between runs instead of spinning: spinning
-    threads hold a core each for a while after every run, which on two cores slows whatever runs next (the
-    rest of the question, or another request's forward pass) more than waking them costs; with a second
-    process busy on one core it doubled a question's embedding (26 ms against 13)."""
+    """An ONNX Runtime session on the CPU whose threads spin for 20 µs at most before they sleep (by default
+    they spin much longer). Measured on this 2-core machine (README, "Speed"): a long spin holds a core
+    after each step and after each run, which slows the rest of the question, another request's pass, or
+    another process's work; no spin at all makes each of the graph's steps wake the other thread, and a
+    quiet machine's query embedding took 9.8 ms instead of 7.4."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: its warnings about unused initializers are noise here
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.spin_duration_us", "20")
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
