@@ -9,8 +9,8 @@ answering it) is never left alone: the sentence after it is quoted with it, when
 
 from __future__ import annotations
 
-import functools
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -109,13 +109,21 @@ def _in_reading_order(quotes: list[Quote]) -> tuple[Quote, ...]:
     )
 
 
-def neighbours(document: Document, start: int, end: int) -> tuple[Context | None, Context | None]:
+Neighbours = tuple[Context | None, Context | None]
+# The same sentences are quoted for many questions: their neighbours are kept per document for as long as
+# the document is (an index reopened with new Document objects lets the old ones and these go).
+_NEIGHBOURS: weakref.WeakKeyDictionary[Document, dict[tuple[int, int], Neighbours]] = weakref.WeakKeyDictionary()
+
+
+def neighbours(document: Document, start: int, end: int) -> Neighbours:
     """The sentences just before ``start`` and just after ``end`` in the document's clean text."""
-    return _neighbours(document.text, start, end)
+    known = _NEIGHBOURS.setdefault(document, {})
+    if (start, end) not in known:
+        known[start, end] = _neighbours(document.text, start, end)
+    return known[start, end]
 
 
-@functools.lru_cache(maxsize=8192)  # the same sentences are quoted for many questions; a text's hash is kept
-def _neighbours(text: str, start: int, end: int) -> tuple[Context | None, Context | None]:
+def _neighbours(text: str, start: int, end: int) -> Neighbours:
     lo = max(0, start - CONTEXT_WINDOW)
     before = last_sentence(text[lo:start], offset=lo)
     after = first_sentence(text[end : end + CONTEXT_WINDOW], offset=end)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 from collections.abc import Sequence
 
 import pytest
 
+from rag import sources
 from rag.extraction import ScoredSentence
 from rag.ingest.chunking import chunk_document
 from rag.sources import MAX_QUOTES, Pick, group, neighbours
@@ -107,6 +110,17 @@ def test_the_first_and_last_sentences_have_no_neighbour_outside_the_document() -
     before, _ = neighbours(ARTICLE, first, ARTICLE.text.index("他把"))
     _, after = neighbours(ARTICLE, ARTICLE.text.index("那么"), last)
     assert before is None and after is None
+
+
+def test_neighbours_are_kept_only_as_long_as_their_document() -> None:
+    replaced = dataclasses.replace(ARTICLE, doc_id="replaced")
+    start = replaced.text.index("那么")
+    found = neighbours(replaced, start, len(replaced.text))
+    assert neighbours(replaced, start, len(replaced.text)) is found  # worked out once
+    held = len(sources._NEIGHBOURS)
+    del replaced
+    gc.collect()
+    assert len(sources._NEIGHBOURS) == held - 1  # an index reopened lets its old documents go
 
 
 def test_a_context_sentence_that_is_also_quoted_is_not_repeated() -> None:
