@@ -369,7 +369,7 @@ def _starting_with(initial: str, known: Collection[str]) -> list[str]:
     return [w for w in known if w[:1] == initial]
 
 
-@lru_cache(maxsize=4)  # a frozenset keeps its hash: a lookup is an identity check
+@lru_cache(maxsize=1)  # the index being served (a reopened one replaces it); a frozenset keeps its hash
 def _by_initial(known: frozenset[str]) -> dict[str, tuple[str, ...]]:
     groups: dict[str, list[str]] = defaultdict(list)
     for w in known:
