@@ -65,17 +65,19 @@ class OnnxEmbedder:
         return ModelInfo(self.name, self.path, self.dimension, self.max_seq_length, dict(self.prompts))
 
 
-def cpu_session(path: str) -> Any:
+def cpu_session(path: str, threads: int = 0) -> Any:
     """An ONNX Runtime session on the CPU whose threads spin for 20 µs at most before they sleep (by default
     they spin much longer). Measured on this 2-core machine (README, "Speed"): a long spin holds a core
     after each step and after each run, which slows the rest of the question, another request's pass, or
     another process's work; no spin at all makes each of the graph's steps wake the other thread, and a
-    quiet machine's query embedding took 9.8 ms instead of 7.4."""
+    quiet machine's query embedding took 9.8 ms instead of 7.4. ``threads``: its intra-op threads, 0 for its
+    default (one per core)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: its warnings about unused initializers are noise here
     options.add_session_config_entry("session.intra_op.spin_duration_us", "20")
+    options.intra_op_num_threads = threads
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 

@@ -93,7 +93,10 @@ def encode(tokenizer: Subwords, question: str, passages: Sequence[Candidate], sp
 
 
 class OnnxReader:
-    def __init__(self, directory: Path, tokenizer: Subwords, words: WordLookup, manifest: dict[str, Any]) -> None:
+    def __init__(
+        self, directory: Path, tokenizer: Subwords, words: WordLookup, manifest: dict[str, Any], threads: int = 0
+    ) -> None:
+        """``threads``: ONNX Runtime's intra-op threads, 0 for its default (one per core)."""
         config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
         self.path = str(directory / MODEL_FILE)
         self.tokenizer = tokenizer
@@ -102,20 +105,30 @@ class OnnxReader:
         self.calibration = Calibration.from_manifest(manifest)
         self.threshold = self.calibration.threshold
         self.uncertain = self.calibration.uncertain
-        self.session = cpu_session(self.path)
+        self.session = cpu_session(self.path, threads)
 
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
         """One batched forward pass over all candidate sentences."""
         if not passages:
             return []
+        logits, spans = self.logits_and_spans(question, passages)
+        probabilities = self.calibration.probabilities(logits).tolist()
+        return [
+            Reading(float(p), trim(span, c.sentence)) for p, span, c in zip(probabilities, spans, passages, strict=True)
+        ]
+
+    def logits_and_spans(
+        self, question: str, passages: Sequence[Candidate]
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+        """Uncalibrated relevance logits and the best answer span (untrimmed) of each passage, as the torch
+        reader's ``logits_and_spans`` (the dev figures of ``bench.reader_dev`` read through either)."""
         batch = encode(self.tokenizer, question, passages, self.special)
         logits, spans = self.logits(batch)
-        probabilities = self.calibration.probabilities(logits).tolist()
-        readings = []
-        for row, (p, c) in enumerate(zip(probabilities, passages, strict=True)):
-            span = best_span(spans[row, :, 0], spans[row, :, 1], batch.sentence_mask[row], batch.offsets[row])
-            readings.append(Reading(float(p), trim(span, c.sentence)))
-        return readings
+        found = [
+            best_span(spans[row, :, 0], spans[row, :, 1], batch.sentence_mask[row], batch.offsets[row])
+            for row in range(len(passages))
+        ]
+        return logits, found
 
     def logits(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         """Uncalibrated relevance logits per pair, and start/end logits per piece."""

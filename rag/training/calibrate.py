@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from transformers import PreTrainedTokenizerBase
 
 from rag.coverage import DOUBTFUL_SHOWN_COST, HIDDEN_ANSWER_COST, choose_uncertain
 from rag.evaluation.metrics import char_f1
-from rag.rankers.readernet import ReaderNet, logits_and_spans
 from rag.training.pairs import Located, candidate, lexical_neighbours, locate_questions, paragraph_sentences
 from rag.training.squad import Article
 from rag.types import Candidate
@@ -27,6 +25,11 @@ from rag.types import Candidate
 # evidence a person can judge. The threshold minimises this cost on the dev set.
 FALSE_DECLINE_COST = 2.0
 FALSE_ANSWER_COST = 1.0
+
+# A reader as the dev figures see it: a question and its candidates -> the uncalibrated relevance logits
+# and each candidate's best answer span, untrimmed (rag.rankers.readernet.logits_and_spans, or the ONNX
+# reader's OnnxReader.logits_and_spans).
+Scorer = Callable[[str, Sequence[Candidate]], tuple[np.ndarray, list[tuple[int, int] | None]]]
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,10 @@ def _answer_text(contexts: list[Article], q: Located) -> str:
     return para.context[s.start : s.end][q.answer[0] : q.answer[1]] if q.answer else ""
 
 
-def evaluate(net: ReaderNet, tokenizer: PreTrainedTokenizerBase, dev: DevSet) -> dict[str, Any]:
-    net.eval()
+def evaluate(score: Scorer, dev: DevSet) -> dict[str, Any]:
     top1, f1s, own_best, outside_best, near_miss, pos, neg = [], [], [], [], [], [], []
     for q in dev.questions:
-        logits, spans = logits_and_spans(net, tokenizer, q.question, q.passages)
+        logits, spans = score(q.question, q.passages)
         best = int(np.argmax(logits))
         top1.append(best == q.positive)
         span = spans[q.positive]
@@ -97,7 +99,6 @@ def evaluate(net: ReaderNet, tokenizer: PreTrainedTokenizerBase, dev: DevSet) ->
         near_miss.append(float(max(rest)))
         pos.append(float(logits[q.positive]))
         neg += [float(x) for i, x in enumerate(logits) if i != q.positive]
-    net.train()
     return {
         "name": dev.name,
         "questions": len(dev.questions),
@@ -112,11 +113,9 @@ def evaluate(net: ReaderNet, tokenizer: PreTrainedTokenizerBase, dev: DevSet) ->
     }
 
 
-def measure(
-    net: ReaderNet, tokenizer: PreTrainedTokenizerBase, dev: Sequence[DevSet], prefix: str
-) -> list[dict[str, Any]]:
+def measure(score: Scorer, dev: Sequence[DevSet], prefix: str) -> list[dict[str, Any]]:
     """The figures on every dev set, printed on one line after ``prefix``."""
-    figures = [evaluate(net, tokenizer, d) for d in dev]
+    figures = [evaluate(score, d) for d in dev]
     print(f"{prefix}: " + "; ".join(_line(f) for f in figures), flush=True)
     return figures
 
@@ -166,15 +165,12 @@ def calibration(figures: list[dict[str, Any]]) -> dict[str, Any]:
 
     covered = probabilities("covered_logits")
     not_indexed, near_miss = probabilities("not_indexed_logits"), probabilities("near_miss_logits")
-    threshold, rates = choose_threshold(covered, not_indexed + near_miss)
-    rates["not_indexed_declined"] = float(np.mean([p < threshold for p in not_indexed]))
-    rates["near_miss_declined"] = float(np.mean([p < threshold for p in near_miss]))
+    threshold, _ = choose_threshold(covered, not_indexed + near_miss)
     # Below the threshold, evidence is shown as "may not answer" down to where hiding it costs more (the
     # stated cost of rag.coverage, shared with the coverage model's uncertain band).
     grid = np.round(np.linspace(0.01, 0.99, 99), 2)
     uncertain, _ = choose_uncertain(covered, not_indexed + near_miss, threshold, grid)
-    rates["answerable_not_covered"] = float(np.mean([p < uncertain for p in covered]))
-    rates["not_indexed_not_covered"] = float(np.mean([p < uncertain for p in not_indexed]))
+    rates = decision_rates(figures, temperature, shift, threshold, uncertain)
     return {
         "cost": {
             "false_decline": FALSE_DECLINE_COST,
@@ -185,6 +181,28 @@ def calibration(figures: list[dict[str, Any]]) -> dict[str, Any]:
         "calibration": {"temperature": temperature, "shift": shift, "threshold": threshold, "uncertain": uncertain},
         "dev": {f["name"]: public(f) for f in figures},
         "dev_decisions": {k: round(v, 4) for k, v in rates.items()},
+    }
+
+
+def decision_rates(
+    figures: Sequence[dict[str, Any]], temperature: float, shift: float, threshold: float, uncertain: float
+) -> dict[str, float]:
+    """How often the dev questions are declined, or not covered, at a given calibration: answerable ones,
+    those whose article is not indexed and those whose answer sentence is not (the near misses)."""
+
+    def probabilities(key: str) -> np.ndarray:
+        return np.array([1 / (1 + math.exp(-(x / temperature + shift))) for f in figures for x in f[key]])
+
+    covered = probabilities("covered_logits")
+    not_indexed, near_miss = probabilities("not_indexed_logits"), probabilities("near_miss_logits")
+    unanswerable = np.concatenate([not_indexed, near_miss])
+    return {
+        "answerable_declined": float((covered < threshold).mean()),
+        "unanswerable_declined": float((unanswerable < threshold).mean()),
+        "not_indexed_declined": float((not_indexed < threshold).mean()),
+        "near_miss_declined": float((near_miss < threshold).mean()),
+        "answerable_not_covered": float((covered < uncertain).mean()),
+        "not_indexed_not_covered": float((not_indexed < uncertain).mean()),
     }
 
 

@@ -9,6 +9,7 @@ epoch, the choice of epoch, the calibration and the "not covered" threshold.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import random
 import subprocess
@@ -26,7 +27,15 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from rag.config import DEFAULT_MODEL, Settings
 from rag.embedding import resolve_model_path
-from rag.rankers.readernet import ReaderNet, build_net, encode, load_reader, save_reader, token_targets
+from rag.rankers.readernet import (
+    ReaderNet,
+    build_net,
+    encode,
+    load_reader,
+    logits_and_spans,
+    save_reader,
+    token_targets,
+)
 from rag.rankers.reading import default_dir
 from rag.training.calibrate import (
     DevSet,
@@ -170,7 +179,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     f"{elapsed / step:.2f} s/step, {eta / 60:.0f} min left",
                     flush=True,
                 )
-        figures = measure(net, tokenizer, dev, f"epoch {epoch} dev")
+        net.eval()
+        figures = measure(functools.partial(logits_and_spans, net, tokenizer), dev, f"epoch {epoch} dev")
+        net.train()
         score = float(np.mean([f["top1"] + f["auc"] for f in figures]))
         history.append({"epoch": epoch, **{f["name"]: public(f) for f in figures}})
         if best is None or score > best["score"]:
@@ -199,7 +210,7 @@ def recalibrate(cfg: TrainConfig) -> dict[str, Any]:
     settings = Settings.from_env()
     reader = load_reader(Path(resolve_model_path(settings)), settings.embedding_model, cfg.out)
     _, dev, _ = load_data(cfg, random.Random(cfg.seed), pairs=False)
-    figures = measure(reader.net, reader.tokenizer, dev, "dev")
+    figures = measure(functools.partial(logits_and_spans, reader.net, reader.tokenizer), dev, "dev")
     manifest = {**reader.manifest, **calibration(figures), "code_version": _git_version()}
     return _save(reader.net, manifest, cfg.out)
 
