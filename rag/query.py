@@ -16,7 +16,7 @@ import numpy as np
 from rag.config import MAX_QUESTION_CHARS
 from rag.embedding import Embedder
 from rag.errors import BadQueryError
-from rag.text.crosslingual import english_words, expand, read_aloud, zipf
+from rag.text.crosslingual import correct_spelling, english_words, expand, read_aloud, zipf
 from rag.text.lexicon import Lexicon
 from rag.text.tokenize import entities, tokenize
 from rag.timing import Timings
@@ -58,9 +58,9 @@ class QueryAnalyzer:
     def __init__(self, embedder: Embedder, lexicon: Lexicon) -> None:
         self.embedder = embedder
         self.lexicon = lexicon
-        # Dictionaries that load on first use (wordfreq's English list and its frequencies, pypinyin's, the
-        # glosses' stems; half a second, most of it importing pypinyin and wordfreq) load in the background
-        # from here: the server is ready without waiting for them, and a question that comes first waits
+        # Dictionaries that load on first use (wordfreq's English list, its frequencies and the list by spelling,
+        # pypinyin's, the glosses' stems; half a second, most of it importing pypinyin and wordfreq) load in the
+        # background from here: the server is ready without waiting for them, and a question that comes first waits
         # only for what it uses (on the import lock, cached_property's lock). jieba's dictionary loads a part
         # per character as questions need it (rag.text.segmenter).
         threading.Thread(target=self._warm_up, name="rag-warm-up").start()  # not a daemon: see rag.subwords
@@ -68,7 +68,7 @@ class QueryAnalyzer:
     def _warm_up(self) -> None:
         try:
             tokenize("")
-            english_words(), zipf("the"), read_aloud("中"), self.lexicon.dictionary.stems
+            english_words(), zipf("the"), correct_spelling("the"), read_aloud("中"), self.lexicon.dictionary.stems
         except Exception:  # a question would meet the same failure, and report it
             logger.warning("warming up the query's dictionaries failed", exc_info=True)
 
