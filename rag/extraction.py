@@ -193,14 +193,15 @@ def score_sentences(
     ``expected``: the answer type the question asks for (see ``rag.query.expected_answer``)."""
     weights = QueryWeights.of(query_terms, idf)
     overlaps = weights.overlaps(sentence_terms)
+    cosines = np.asarray(similarities)
     scores = (
-        np.asarray(similarities, dtype=np.float64)
+        cosines.astype(np.float64)
         + OVERLAP_WEIGHT * np.asarray(overlaps, dtype=np.float64)
         + CONTEXT_WEIGHT * np.fromiter((context for *_, context in candidates), np.float64, len(candidates))
     ).tolist()
     scored = []
     for (row, chunk, sentence, _), sim, overlap, score in zip(
-        candidates, np.asarray(similarities).tolist(), overlaps, scores, strict=True
+        candidates, cosines.tolist(), overlaps, scores, strict=True
     ):
         if expected and holds(expected, sentence.text):
             score += ANSWER_TYPE_BONUS

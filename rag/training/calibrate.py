@@ -141,7 +141,7 @@ def calibrate(pos: Sequence[float], neg: Sequence[float]) -> tuple[float, float]
     return 1.0 / a, b
 
 
-def choose_threshold(covered: Sequence[float], not_covered: Sequence[float]) -> tuple[float, dict[str, float]]:
+def choose_threshold(covered: Sequence[float], not_covered: Sequence[float]) -> float:
     """The probability threshold that minimises the stated cost over the dev questions."""
     cov, unc = np.array(covered), np.array(not_covered)
     best_t, best_cost = 0.5, math.inf
@@ -149,23 +149,23 @@ def choose_threshold(covered: Sequence[float], not_covered: Sequence[float]) -> 
         cost = FALSE_DECLINE_COST * (cov < t).mean() + FALSE_ANSWER_COST * (unc >= t).mean()
         if cost < best_cost - 1e-12:
             best_t, best_cost = float(t), float(cost)
-    return best_t, {
-        "answerable_declined": float((cov < best_t).mean()),
-        "unanswerable_declined": float((unc < best_t).mean()),
-    }
+    return best_t
+
+
+def _probabilities(figures: Sequence[dict[str, Any]], key: str, temperature: float, shift: float) -> list[float]:
+    """Platt-scaled probabilities of the logits under ``key`` of every dev set."""
+    return [1 / (1 + math.exp(-(x / temperature + shift))) for f in figures for x in f[key]]
 
 
 def calibration(figures: list[dict[str, Any]]) -> dict[str, Any]:
     """Platt scaling over every dev pair, then the threshold that minimises the stated cost, with the
     questions whose article is not indexed and those whose answer sentence is not as the negatives."""
     temperature, shift = calibrate([x for f in figures for x in f["pos"]], [x for f in figures for x in f["neg"]])
-
-    def probabilities(key: str) -> list[float]:
-        return [1 / (1 + math.exp(-(x / temperature + shift))) for f in figures for x in f[key]]
-
-    covered = probabilities("covered_logits")
-    not_indexed, near_miss = probabilities("not_indexed_logits"), probabilities("near_miss_logits")
-    threshold, _ = choose_threshold(covered, not_indexed + near_miss)
+    covered, not_indexed, near_miss = (
+        _probabilities(figures, key, temperature, shift)
+        for key in ("covered_logits", "not_indexed_logits", "near_miss_logits")
+    )
+    threshold = choose_threshold(covered, not_indexed + near_miss)
     # Below the threshold, evidence is shown as "may not answer" down to where hiding it costs more (the
     # stated cost of rag.coverage, shared with the coverage model's uncertain band).
     grid = np.round(np.linspace(0.01, 0.99, 99), 2)
@@ -189,12 +189,10 @@ def decision_rates(
 ) -> dict[str, float]:
     """How often the dev questions are declined, or not covered, at a given calibration: answerable ones,
     those whose article is not indexed and those whose answer sentence is not (the near misses)."""
-
-    def probabilities(key: str) -> np.ndarray:
-        return np.array([1 / (1 + math.exp(-(x / temperature + shift))) for f in figures for x in f[key]])
-
-    covered = probabilities("covered_logits")
-    not_indexed, near_miss = probabilities("not_indexed_logits"), probabilities("near_miss_logits")
+    covered, not_indexed, near_miss = (
+        np.array(_probabilities(figures, key, temperature, shift))
+        for key in ("covered_logits", "not_indexed_logits", "near_miss_logits")
+    )
     unanswerable = np.concatenate([not_indexed, near_miss])
     return {
         "answerable_declined": float((covered < threshold).mean()),
