@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
-from rag.embedding import onnx_model_dir, resolve_model_path
-from rag.rankers.reading import MAX_TOKENS, checked_manifest, default_dir
+from rag.embedding import resolve_model_path
+from rag.rankers.reading import checked_manifest, default_dir
 from rag.training.calibrate import Scorer, calibration, decision_rates, decisions, measure, public
 from rag.training.train import TrainConfig, load_data
 
@@ -27,19 +27,10 @@ from rag.training.train import TrainConfig, load_data
 def onnx_scorer(settings: Settings, export: Path | None, threads: int) -> Scorer:
     """The ONNX reader as served (the embedder's tokenizer and int8 word table), from ``export`` or the
     folder serving exports to."""
-    from rag.embedding_onnx import dequantized_rows, mapped_rows
-    from rag.rankers.reader_onnx import OnnxReader
-    from rag.subwords import PieceTokenizer
-    from rag.tools.onnx_export import EMBEDDINGS_FILE
-    from rag.tools.reader_export import ensure_reader_onnx
+    from rag.rankers.reader_onnx import load_onnx_reader
 
-    embedder_dir = onnx_model_dir(settings)
-    directory = export or ensure_reader_onnx(embedder_dir, default_dir(), settings.embedding_model)
-    table = mapped_rows(embedder_dir / EMBEDDINGS_FILE)
-    manifest = checked_manifest(default_dir(), settings.embedding_model)
-    tokenizer = PieceTokenizer(embedder_dir, MAX_TOKENS)
-    reader = OnnxReader(directory, tokenizer, lambda ids: dequantized_rows(table[ids]), manifest, threads)
-    print(f"ONNX reader in {directory}", flush=True)
+    reader = load_onnx_reader(settings, export=export, threads=threads)
+    print(f"ONNX reader in {reader.path}", flush=True)
     return reader.logits_and_spans
 
 

@@ -141,16 +141,19 @@ class OnnxReader:
         return relevance, spans
 
 
-def load_onnx_reader(settings: Settings, embedder: OnnxEmbedder | None = None) -> OnnxReader:
-    """The shipped reader on ONNX Runtime, exported first if it has not been. It reads with the embedder's
-    tokenizer and word-embedding table (the base model's, which training left as they were): with
-    ``embedder`` given, the process holds one copy of each."""
+def load_onnx_reader(
+    settings: Settings, embedder: OnnxEmbedder | None = None, export: Path | None = None, threads: int = 0
+) -> OnnxReader:
+    """The shipped reader on ONNX Runtime, exported first if it has not been (or the export in ``export``,
+    to measure another layout). It reads with the embedder's tokenizer and word-embedding table (the base
+    model's, which training left as they were): with ``embedder`` given, the process holds one copy of each.
+    ``threads``: ONNX Runtime's intra-op threads, 0 for its default."""
     source = default_dir()
     manifest = checked_manifest(source, settings.embedding_model)
     embedder_dir = onnx_model_dir(settings)
-    directory = ensure_reader_onnx(embedder_dir, source, settings.embedding_model)
+    directory = export or ensure_reader_onnx(embedder_dir, source, settings.embedding_model)
     if embedder is None:
         tokenizer, table = PieceTokenizer(embedder_dir, MAX_TOKENS), mapped_rows(embedder_dir / EMBEDDINGS_FILE)
     else:
         tokenizer, table = embedder.tokenizer, embedder.word_embeddings
-    return OnnxReader(directory, tokenizer, lambda ids: dequantized_rows(table[ids]), manifest)
+    return OnnxReader(directory, tokenizer, lambda ids: dequantized_rows(table[ids]), manifest, threads)
