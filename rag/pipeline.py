@@ -169,9 +169,15 @@ class Pipeline:
 
     def signals(self, question: str) -> Signals:
         """What the coverage model sees for ``question`` (for calibration and debugging)."""
+        return self.scored(question)[2]
+
+    def scored(self, question: str) -> tuple[Query, list[ScoredSentence], Signals]:
+        """The analysed question, extraction's scored sentences (best first) and the coverage signals:
+        what a ranker and the coverage model are handed, for measuring them."""
         query = self.analyzer.analyze(question)
         r = self._retrieve(query, Timings())
-        return self._signals(query, r, self._score(query, r))
+        scored = self._score(query, r)
+        return query, scored, self._signals(query, r, scored)
 
     def _retrieve(self, query: Query, timings: Timings) -> Retrieval:
         return retrieve(query, self.retrievers, self.joiner, self.store.documents, self.settings.candidates, timings)

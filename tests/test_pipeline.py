@@ -170,6 +170,14 @@ def test_an_off_topic_question_has_no_words_in_the_corpus(qa: Pipeline) -> None:
     assert all(_rank(h, "keyword") is None for h in qa.search(WEATHER, top_k=20))
 
 
+def test_scored_hands_out_what_ask_quotes_from(qa: Pipeline) -> None:
+    question = "Which pandas eat bamboo?"
+    query, scored, signals = qa.scored(question)
+    assert query.text == question and signals == qa.signals(question)
+    assert [s.score for s in scored] == sorted((s.score for s in scored), reverse=True)
+    assert qa.ask(question).evidence[0].text == scored[0].sentence.text
+
+
 def test_an_uncovered_question_gets_no_answer_but_the_closest_passages(settings: Settings, index: Store) -> None:
     qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_KEYWORDS)
     answer = qa.ask(WEATHER)
