@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
+from rag.background import in_background
 from rag.config import MAX_QUESTION_CHARS
 from rag.embedding import Embedder
 from rag.errors import BadQueryError
@@ -63,14 +64,11 @@ class QueryAnalyzer:
         # background from here: the server is ready without waiting for them, and a question that comes first waits
         # only for what it uses (on the import lock, cached_property's lock). jieba's dictionary loads a part
         # per character as questions need it (rag.text.segmenter).
-        threading.Thread(target=self._warm_up, name="rag-warm-up").start()  # not a daemon: see rag.subwords
+        in_background(self._warm_up, "rag-warm-up").add_done_callback(_report_failure)
 
     def _warm_up(self) -> None:
-        try:
-            tokenize("")
-            english_words(), zipf("the"), correct_spelling("the"), read_aloud("中"), self.lexicon.dictionary.stems
-        except Exception:  # a question would meet the same failure, and report it
-            logger.warning("warming up the query's dictionaries failed", exc_info=True)
+        tokenize("")
+        english_words(), zipf("the"), correct_spelling("the"), read_aloud("中"), self.lexicon.dictionary.stems
 
     def analyze(self, question: str, timings: Timings | None = None) -> Query:
         """``question`` cleaned and analysed; raises BadQueryError for an empty or overlong one."""
@@ -81,6 +79,12 @@ class QueryAnalyzer:
         with timed("expand"):
             terms = expand(tokenize(text), self.lexicon.dictionary, self.lexicon.vocabulary)
         return Query(text, vector, terms, expected_answer(text), frozenset(entities(text)), latin_share(text))
+
+
+def _report_failure(warm_up: Future[None]) -> None:
+    failure = warm_up.exception()
+    if failure is not None:  # a question would meet the same failure, and report it
+        logger.warning("warming up the query's dictionaries failed", exc_info=failure)
 
 
 def clean_question(text: str) -> str:

@@ -21,21 +21,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from rag.background import in_background
 from rag.errors import ModelError
 
 PIECES_FILE = "pieces.model"
 PRETOKENIZER_FILE = "pretokenizer.json"
 TOKENIZER_FILE = "tokenizer.json"
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,9 @@ class PieceTokenizer:
             raise ModelError(f"{model} is missing: run `rag model` to export the model again")
         # Loading the pieces takes half a second, with the GIL released: it runs while the caller goes on
         # loading the rest (the transformer, the index), and the first text to encode waits for it.
-        self._loading = _in_background(lambda: sentencepiece.SentencePieceProcessor(model_file=str(model)))
+        self._loading = in_background(
+            lambda: sentencepiece.SentencePieceProcessor(model_file=str(model)), "rag-load-pieces"
+        )
 
     @cached_property
     def _pieces(self) -> Any:
@@ -134,21 +133,6 @@ class PieceTokenizer:
                 for word, _ in self._pre_tokenizer.pre_tokenize_str(normalized):
                     body.extend(self._pieces.encode(word))
         return self._prefix + body[: self._body] + self._suffix
-
-
-def _in_background(load: Callable[[], T]) -> Future[T]:
-    future: Future[T] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(load())
-        except BaseException as exc:  # handed to whoever waits for the result
-            future.set_exception(exc)
-
-    # Not a daemon: a process that exits while SentencePiece loads (`rag model` prints and exits) would
-    # otherwise kill the thread inside C++ code at shutdown, which aborts the process.
-    threading.Thread(target=run, name="rag-load-pieces").start()
-    return future
 
 
 def split_tokenizer(tokenizer_json: Path, out: Path) -> None:
