@@ -1,5 +1,6 @@
-"""The reader's quality against its speed: both question sets with the reader off and reading 8, 16 or 32
-candidate sentences, with the median and p95 of `ask` in the same run (`python -m bench.reader`)."""
+"""The reader's quality against its speed: both question sets with the reader off, with the reader marking short
+answers only (RAG_SHORT_ANSWERS) and reading 8, 16 or 32 candidate sentences, with the median and p95 of `ask` in
+the same run (`python -m bench.reader`)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def main(candidates: tuple[int, ...] = (8, 16, 32)) -> None:
     store = open_backend(settings).open()
     reader = reader_for(dataclasses.replace(settings, reader=True), embedder)
     variants: list[tuple[str, Pipeline]] = [("reader off", Pipeline(settings, embedder, store))]
+    if reader:
+        variants.append(("short answers only", Pipeline(settings, embedder, store, marker=reader)))
     for n in candidates:
         ranker = ReaderRanker(reader, store.documents, n) if reader else None
         variants.append((f"reader, {n} candidates", Pipeline(settings, embedder, store, ranker=ranker)))

@@ -52,7 +52,8 @@ def echo_json(payload: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def model(ctx: click.Context, as_json: bool) -> None:
-    """Show the embedding model in use, and the reader when RAG_READER=on (provisioning them on first use)."""
+    """Show the embedding model in use, and the reader when RAG_READER or RAG_SHORT_ANSWERS is on (provisioning them
+    on first use)."""
     from rag.embedding import load_embedder
     from rag.rankers.reader import reader_for
 
@@ -303,6 +304,7 @@ def _squad_report(
         "articles": articles,
         "split_articles": split,
         "reader": settings.reader,
+        "short_answers": settings.short_answers and not settings.reader,
         **figures,
     }
 

@@ -107,6 +107,9 @@ class Settings:
     # Off by default: the shipped reader measures worse than the sentence scorer and coverage model on
     # both question sets (README, "The reader"). RAG_READER=on to use it.
     reader: bool = setting(False, _switch)
+    # With the reader off: the sentence scorer and the coverage model choose the evidence and decide "not
+    # covered", and the reader only marks the short answer in the sentences shown (README, "The reader").
+    short_answers: bool = setting(False, _switch)
     reader_candidates: int = setting(16, _int, lambda v: 1 <= v <= 64, "between 1 and 64")
     # serve: the HTTP server
     host: str = setting("127.0.0.1", _text)

@@ -1,11 +1,12 @@
 """The one Python API that the CLI and the HTTP layer share: wiring only, built once, then ``ask``.
 
 query -> retrievers -> joiner -> extraction -> [ranker] -> evidence -> coverage (without a ranker) -> sources
+  -> [short answers marked in the sentences shown, without a ranker: RAG_SHORT_ANSWERS]
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag import coverage, extraction, sources
 from rag.config import Settings
@@ -16,7 +17,7 @@ from rag.extraction import ScoredSentence
 from rag.freshness import serving_mismatch
 from rag.query import Query, QueryAnalyzer
 from rag.rankers.base import Ranked, Ranker, select
-from rag.rankers.reader import ReaderRanker, reader_for
+from rag.rankers.reader import ReaderRanker, SentenceReader, candidate, reader_for
 from rag.retrieval import Retrieval, Retriever, RRFJoiner, default_retrievers, retrieve
 from rag.sources import Pick
 from rag.stores import open_backend
@@ -46,6 +47,7 @@ class Pipeline:
         coverage: CoverageModel | None = None,
         ranker: Ranker | None = None,
         switches: Switches = Switches(),
+        marker: SentenceReader | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -55,6 +57,8 @@ class Pipeline:
         self._coverage = coverage if coverage or ranker else coverage_for(settings)
         self.ranker = ranker
         self.switches = switches
+        # Without a ranker: the reader that marks the short answer in the sentences shown (RAG_SHORT_ANSWERS).
+        self.marker = None if ranker else marker
         self._backend: Backend | None = None  # opened by behind(), kept for the next call
         self.analyzer = QueryAnalyzer(embedder, store.lexicon)
         # Every retriever runs, whatever votes: the coverage signals read the dense and keyword rankings.
@@ -71,8 +75,9 @@ class Pipeline:
         store = open_store(settings)
         embedder = embedder or load_embedder(settings)
         reader = reader_for(settings, embedder)
-        ranker = ReaderRanker(reader, store.documents, settings.reader_candidates) if reader else None
-        return cls(settings, embedder, store, coverage, ranker)
+        ranks = reader is not None and settings.reader  # else the reader, if any, marks short answers only
+        ranker = ReaderRanker(reader, store.documents, settings.reader_candidates) if reader and ranks else None
+        return cls(settings, embedder, store, coverage, ranker, marker=reader)
 
     def reopen(self) -> Pipeline:
         """The same loaded models over the index in service now, as a rebuild left it: nothing is loaded again."""
@@ -80,7 +85,7 @@ class Pipeline:
         ranker = self.ranker
         if isinstance(ranker, ReaderRanker):
             ranker = ReaderRanker(ranker.reader, store.documents, ranker.candidates)
-        return Pipeline(self.settings, self.embedder, store, self._coverage, ranker, self.switches)
+        return Pipeline(self.settings, self.embedder, store, self._coverage, ranker, self.switches, self.marker)
 
     def behind(self) -> bool:
         """Whether the index in service is no longer the one this pipeline reads (rebuilt since it opened)."""
@@ -91,10 +96,10 @@ class Pipeline:
     def variant(
         self, *, dense: bool = True, keyword: bool = True, diversify: bool = True, reader: bool = True
     ) -> Pipeline:
-        """The same loaded pipeline with retrievers, diversification or the ranker switched off (for ablations)."""
-        ranker = self.ranker if reader else None
+        """The same loaded pipeline with retrievers, diversification or the reader switched off (for ablations)."""
+        ranker, marker = (self.ranker, self.marker) if reader else (None, None)
         switches = Switches(dense, keyword, diversify)
-        return Pipeline(self.settings, self.embedder, self.store, self._coverage, ranker, switches)
+        return Pipeline(self.settings, self.embedder, self.store, self._coverage, ranker, switches, marker)
 
     @property
     def coverage(self) -> CoverageModel:
@@ -141,13 +146,20 @@ class Pipeline:
                 scored = self._score(query, r)
             if self.ranker is None:
                 with timings("extract"):
-                    evidence = self._evidence(scored, top_k)
+                    chosen = self._chosen(scored, top_k)
                 with timings("coverage"):
                     probability = self.coverage.probability(self._signals(query, r, scored))
                 grade = self.coverage.grade(probability) if scored else "not_covered"
                 confidence = None
                 with timings("sources"):
-                    grouped = self._sources(grade, self._with_other_sources(query, r, scored), scored, top_k)
+                    picks = self._with_other_sources(query, r, scored)
+                    grouped = self._sources(grade, picks, scored, top_k)
+                if self.marker is not None and grouped:
+                    with timings("reader"):
+                        picks = self._marked(query, picks, chosen, grouped, self.marker)
+                    with timings("sources"):
+                        grouped = self._sources(grade, picks, scored, top_k)
+                evidence = self._evidence(chosen, picks)
             else:
                 with timings(self.ranker.name):
                     picks, evidence, confidence = self._ranked_evidence(query, scored, top_k, self.ranker)
@@ -195,11 +207,44 @@ class Pipeline:
     def _signals(self, query: Query, r: Retrieval, scored: list[ScoredSentence]) -> Signals:
         return coverage.signals(query, r, scored, self.store.lexicon.names)
 
-    def _evidence(self, scored: list[ScoredSentence], top_k: int) -> tuple[Evidence, ...]:
+    def _chosen(self, scored: list[ScoredSentence], top_k: int) -> list[ScoredSentence]:
         # Without diversification: the best sentences overall, whatever their source.
         diverse = self.switches.diversify
-        chosen = extraction.select_evidence(scored, top_k) if diverse else list(scored[: min(3, top_k)])
-        return tuple(extraction.to_evidence(s, self._document_of(s)) for s in chosen)
+        return extraction.select_evidence(scored, top_k) if diverse else list(scored[: min(3, top_k)])
+
+    def _evidence(self, chosen: list[ScoredSentence], picks: list[Pick]) -> tuple[Evidence, ...]:
+        answers = {p.sentence.row: p.answer for p in picks if p.answer}
+        return tuple(
+            sources.with_answer(extraction.to_evidence(s, self._document_of(s)), Pick(s, s.score, answers.get(s.row)))
+            for s in chosen
+        )
+
+    def _marked(
+        self,
+        query: Query,
+        picks: list[Pick],
+        chosen: list[ScoredSentence],
+        grouped: tuple[Source, ...],
+        marker: SentenceReader,
+    ) -> list[Pick]:
+        """``picks`` with the short answers the reader finds in the sentences shown (the evidence and the
+        sources' quotes), read in one batch. A sentence gets one only when the reader judges that it answers
+        (its probability reaches the reader's threshold), as with RAG_READER=on."""
+        by_place = {(p.doc_id, p.sentence.sentence.start): p.sentence for p in picks}
+        shown = {s.row: s for s in chosen}
+        for source in grouped:
+            for quote in source.quotes:
+                s = by_place.get((source.document.doc_id, quote.evidence.citation.start))
+                if s is not None:
+                    shown.setdefault(s.row, s)
+        documents = self.store.documents
+        readings = marker.read(query.text, [candidate(s, documents) for s in shown.values()])
+        answers = {
+            row: r.answer
+            for row, r in zip(shown, readings, strict=True)
+            if r.answer is not None and r.probability >= marker.threshold
+        }
+        return [replace(p, answer=answers.get(p.sentence.row)) for p in picks]
 
     def _ranked_evidence(
         self, query: Query, scored: list[ScoredSentence], top_k: int, ranker: Ranker

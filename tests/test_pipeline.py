@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -479,8 +480,62 @@ def test_from_settings_loads_the_reader_it_is_given(
 ) -> None:
     reader = BigramReader()
     monkeypatch.setattr(pipeline, "reader_for", lambda s, embedder=None: reader)
-    ranker = Pipeline.from_settings(settings, coverage=ALWAYS).ranker
-    assert isinstance(ranker, ReaderRanker) and ranker.reader is reader
+    ranking = Pipeline.from_settings(dataclasses.replace(settings, reader=True), coverage=ALWAYS)
+    assert isinstance(ranking.ranker, ReaderRanker) and ranking.ranker.reader is reader
+    assert ranking.marker is None  # the ranker marks the short answers itself
+    marking = Pipeline.from_settings(dataclasses.replace(settings, short_answers=True), coverage=ALWAYS)
+    assert marking.ranker is None and marking.marker is reader
+
+
+# --- short answers marked by the reader, the sentence scorer choosing (RAG_SHORT_ANSWERS) ---------------
+
+QUESTION = "Which pandas eat bamboo?"
+
+
+def test_the_reader_marks_short_answers_in_what_the_scorer_chose(settings: Settings, index: Store) -> None:
+    plain = Pipeline(settings, HashEmbedder(), index, coverage=ALWAYS).ask(QUESTION)
+    reader = BigramReader(threshold=0.0)
+    marked = Pipeline(settings, HashEmbedder(), index, coverage=ALWAYS, marker=reader).ask(QUESTION)
+
+    def without_answers(answer: Answer) -> list[tuple[str, int, int]]:
+        return [(e.text, e.citation.start, e.citation.end) for e in answer.evidence]
+
+    # The same evidence, sources and decision: the reader only marks.
+    assert marked.evidence and without_answers(marked) == without_answers(plain) and marked.grade == plain.grade
+    assert [s.document.doc_id for s in marked.sources] == [s.document.doc_id for s in plain.sources]
+    assert marked.confidence is None and "reader" in marked.timings_ms
+    quoted = [q.evidence for source in marked.sources for q in source.quotes]
+    assert reader.batches == [len({(e.citation.doc_id, e.citation.start) for e in (*marked.evidence, *quoted)})]
+    for e in (*marked.evidence, *quoted):
+        assert e.answer_start is not None and e.answer_end is not None
+        assert e.citation.start <= e.answer_start < e.answer_end <= e.citation.end
+        first_word = re.search(r"\w+", e.text)  # what BigramReader marks
+        assert (
+            first_word and e.text[e.answer_start - e.citation.start : e.answer_end - e.citation.start] == first_word[0]
+        )
+    assert all(e.answer_start is None for e in plain.evidence)
+
+
+def test_no_short_answer_where_the_reader_judges_the_sentence_does_not_answer(settings: Settings, index: Store) -> None:
+    answer = Pipeline(settings, HashEmbedder(), index, coverage=ALWAYS, marker=BigramReader(threshold=1.1)).ask(
+        QUESTION
+    )
+    quoted = [q.evidence for source in answer.sources for q in source.quotes]
+    assert answer.evidence and all(e.answer_start is None for e in (*answer.evidence, *quoted))
+
+
+def test_nothing_is_read_for_a_question_not_covered(settings: Settings, index: Store) -> None:
+    reader = BigramReader(threshold=0.0)
+    answer = Pipeline(settings, HashEmbedder(), index, coverage=NEVER, marker=reader).ask(QUESTION)
+    assert answer.grade == "not_covered" and reader.batches == []
+
+
+def test_a_marking_pipeline_keeps_its_reader_in_a_variant_but_not_in_the_reader_off_ablation(
+    settings: Settings, index: Store
+) -> None:
+    reader = BigramReader()
+    marking = Pipeline(settings, HashEmbedder(), index, coverage=ALWAYS, marker=reader)
+    assert marking.variant(dense=False).marker is reader and marking.variant(reader=False).marker is None
 
 
 def test_reopen_keeps_the_loaded_models_over_the_index_in_service(read_qa: Pipeline) -> None:

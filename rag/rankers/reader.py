@@ -75,22 +75,27 @@ class ReaderRanker:
         return out
 
     def candidate(self, s: ScoredSentence) -> Candidate:
-        """The sentence with its document's title and the sentence before it in the document."""
-        before = ""
-        if s.row > 0:
-            ci, si = self.documents.sentence_at(s.row - 1)
-            previous = self.documents.chunk(ci)
-            if previous.doc_id == s.chunk.doc_id:
-                before = previous.sentences[si].text
-        title = self.documents.documents[s.chunk.doc_id].title
-        return clip(title, before, s.sentence.text)
+        return candidate(s, self.documents)
+
+
+def candidate(s: ScoredSentence, documents: DocumentStore) -> Candidate:
+    """The sentence with its document's title and the sentence before it in the document."""
+    before = ""
+    if s.row > 0:
+        ci, si = documents.sentence_at(s.row - 1)
+        previous = documents.chunk(ci)
+        if previous.doc_id == s.chunk.doc_id:
+            before = previous.sentences[si].text
+    title = documents.documents[s.chunk.doc_id].title
+    return clip(title, before, s.sentence.text)
 
 
 def reader_for(settings: Settings, embedder: Embedder | None = None) -> SentenceReader | None:
-    """The shipped reader for ``settings``' embedding model, or None with RAG_READER=off. With RAG_RUNTIME=onnx
-    it runs on ONNX Runtime and reads with ``embedder``'s tokenizer when that is the ONNX embedder; with
-    RAG_RUNTIME=torch, on torch and transformers, imported only then: serving without them needs neither."""
-    if not settings.reader:
+    """The shipped reader for ``settings``' embedding model, or None when neither RAG_READER nor
+    RAG_SHORT_ANSWERS is on. With RAG_RUNTIME=onnx it runs on ONNX Runtime and reads with ``embedder``'s
+    tokenizer when that is the ONNX embedder; with RAG_RUNTIME=torch, on torch and transformers, imported
+    only then: serving without them needs neither."""
+    if not (settings.reader or settings.short_answers):
         return None
     if settings.runtime == "onnx":
         from rag.embedding_onnx import OnnxEmbedder
