@@ -35,6 +35,7 @@ def test_settings_are_frozen() -> None:
         pytest.param({"RAG_WORKERS": "0"}, "RAG_WORKERS", "0", id="workers"),
         pytest.param({"RAG_READER": "maybe"}, "RAG_READER", "maybe", id="reader"),
         pytest.param({"RAG_READER_CANDIDATES": "0"}, "RAG_READER_CANDIDATES", "0", id="reader-candidates"),
+        pytest.param({"RAG_SHORT_ANSWERS": "sometimes"}, "RAG_SHORT_ANSWERS", "sometimes", id="short-answers"),
         pytest.param({"RAG_RUNTIME": "tensorflow"}, "RAG_RUNTIME", "tensorflow", id="runtime"),
     ],
 )
