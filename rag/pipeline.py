@@ -75,8 +75,9 @@ class Pipeline:
         store = open_store(settings)
         embedder = embedder or load_embedder(settings)
         reader = reader_for(settings, embedder)
-        ranks = reader is not None and settings.reader  # else the reader, if any, marks short answers only
-        ranker = ReaderRanker(reader, store.documents, settings.reader_candidates) if reader and ranks else None
+        # With RAG_READER the reader ranks; with RAG_SHORT_ANSWERS alone it only marks the short answers.
+        n = settings.reader_candidates
+        ranker = ReaderRanker(reader, store.documents, n) if reader and settings.reader else None
         return cls(settings, embedder, store, coverage, ranker, marker=reader)
 
     def reopen(self) -> Pipeline:
