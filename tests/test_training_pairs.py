@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from rag.rankers.reader import BEFORE_CHARS, SENTENCE_CHARS
+from rag.training.calibrate import dev_set
 from rag.training.pairs import (
     build_pairs,
     clip,
@@ -43,6 +44,28 @@ def test_negatives_are_the_paragraphs_other_sentences_and_another_articles() -> 
     assert len(negatives & {"深度求索是一家公司。", "公司位于杭州。", "它发布了R1模型。"}) == 3
     assert negatives & {"天气很好。", "明天下雨。"}
     assert all(p.answer is None for p in pairs if p.label == 0)
+
+
+def test_the_question_itself_is_a_negative_in_the_paragraphs_language() -> None:
+    english = {"q1": "Who founded DeepSeek?"}
+    [located] = locate_questions([_zh()], paragraph_sentences([_zh()]), english)
+    pairs = build_pairs([_zh(), _article("b", "天气很好。明天下雨。", ())], [located], random.Random(0), restating=True)
+    [heading] = [p for p in pairs if p.candidate.sentence == "谁创立了深度求索？"]
+    assert (heading.question, heading.label, heading.answer) == ("Who founded DeepSeek?", 0, None)
+    assert heading.candidate.title == "深度求索"
+    without = build_pairs([_zh()], [located], random.Random(0))
+    assert all(p.candidate.sentence != "谁创立了深度求索？" for p in without)
+
+
+def test_the_dev_set_reads_the_question_as_a_heading_before_the_other_articles_sentences() -> None:
+    articles = [_zh(), _article("b", "天气很好。明天下雨。", ())]
+    [plain] = dev_set("zh→zh", articles, None, 10, random.Random(0)).questions
+    assert "谁创立了深度求索？" not in [c.sentence for c in plain.passages]
+    [question] = dev_set("zh→zh", articles, None, 10, random.Random(0), restating=True).questions
+    texts = [c.sentence for c in question.passages]
+    assert texts.count("谁创立了深度求索？") == 1
+    assert texts.index("谁创立了深度求索？") == len(texts) - question.outside - 1
+    assert set(texts[-question.outside :]) <= {"天气很好。", "明天下雨。"}
 
 
 def test_a_question_in_another_language_is_asked_of_the_same_sentence() -> None:

@@ -16,7 +16,14 @@ import numpy as np
 
 from rag.coverage import DOUBTFUL_SHOWN_COST, HIDDEN_ANSWER_COST, choose_uncertain
 from rag.evaluation.metrics import char_f1
-from rag.training.pairs import Located, candidate, lexical_neighbours, locate_questions, paragraph_sentences
+from rag.training.pairs import (
+    Located,
+    candidate,
+    lexical_neighbours,
+    locate_questions,
+    paragraph_sentences,
+    restatement,
+)
 from rag.training.squad import Article
 from rag.types import Candidate
 
@@ -48,9 +55,17 @@ class DevSet:
     questions: tuple[DevQuestion, ...]
 
 
-def dev_set(name: str, contexts: list[Article], texts: dict[str, str] | None, limit: int, rng: random.Random) -> DevSet:
+def dev_set(
+    name: str,
+    contexts: list[Article],
+    texts: dict[str, str] | None,
+    limit: int,
+    rng: random.Random,
+    restating: bool = False,
+) -> DevSet:
     """Each question with the sentences of its paragraph, its article's and other articles' sentences
-    that share most words with it: the kind of candidates retrieval hands the reader."""
+    that share most words with it (and, with ``restating``, itself as a heading): the kind of candidates
+    retrieval hands the reader."""
     sentences = paragraph_sentences(contexts)
     located = locate_questions(contexts, sentences, texts)
     located = rng.sample(located, min(limit, len(located)))
@@ -67,8 +82,10 @@ def dev_set(name: str, contexts: list[Article], texts: dict[str, str] | None, li
         other = [r for r in pool if r[0] != q.article]
         near = lexical_neighbours(q.native_question, same, 4)
         outside = lexical_neighbours(q.native_question, other, 8)
-        rows = own + near + outside
-        passages = tuple(candidate(contexts[a].title, sentences[a][p], s) for a, p, s in rows)
+        passages = tuple(candidate(contexts[a].title, sentences[a][p], s) for a, p, s in own + near)
+        if restating:
+            passages += (restatement(contexts[q.article].title, q),)  # a heading that asks the question
+        passages += tuple(candidate(contexts[a].title, sentences[a][p], s) for a, p, s in outside)
         answer_text = _answer_text(contexts, q)
         questions.append(DevQuestion(q.question, passages, q.sentence, q.answer, answer_text, len(outside)))
     return DevSet(name, tuple(questions))

@@ -3,9 +3,10 @@
 A sentence is read with its document's title and the sentence before it (``Candidate``), so a sentence
 that answers a heading-question can be judged. The positive is the sentence that holds the answer's
 start; negatives are the other sentences of its paragraph (the hard ones), the sentences of other
-paragraphs of the article that share most words with the question, and a random sentence of another
-article. Cross-lingual pairs take the question from one language's file and the sentences from
-another's: XQuAD's question ids match across its twelve languages.
+paragraphs of the article that share most words with the question, a random sentence of another article,
+and optionally the question itself as a sentence (a heading that restates it). Cross-lingual pairs take the
+question from one language's file and the sentences from another's: XQuAD's question ids match across its
+twelve languages.
 """
 
 from __future__ import annotations
@@ -83,6 +84,12 @@ def lexical_neighbours(question: str, pool: Sequence[tuple[int, int, int, str]],
     return [(a, p, s) for a, p, s, _ in scored[:n]]
 
 
+def restatement(title: str, q: Located) -> Candidate:
+    """The question itself, in the paragraph's language, as a sentence of the document: a heading that
+    asks it (podcast show notes and articles do) names everything the question does and answers nothing."""
+    return clip(title, "", q.native_question)
+
+
 def build_pairs(
     contexts: Sequence[Article],
     located: Sequence[Located],
@@ -90,6 +97,7 @@ def build_pairs(
     same_paragraph: int = 3,
     same_article: int = 1,
     other_article: int = 1,
+    restating: bool = False,
 ) -> list[Pair]:
     sentences = paragraph_sentences(contexts)
     pairs: list[Pair] = []
@@ -108,6 +116,8 @@ def build_pairs(
         ]
         for ai, pi, si in lexical_neighbours(q.native_question, pool, same_article):
             pairs.append(Pair(q.question, candidate(title, sentences[ai][pi], si), 0))
+        if restating:
+            pairs.append(Pair(q.question, restatement(title, q), 0))
         for _ in range(other_article if len(contexts) > 1 else 0):
             ai = rng.choice([i for i in range(len(contexts)) if i != q.article])
             pi = rng.randrange(len(sentences[ai]))
