@@ -16,7 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import Settings
-from rag.coverage import DOUBTFUL_SHOWN_COST, FEATURES, HIDDEN_ANSWER_COST, CoverageModel, choose_uncertain, fit
+from rag.coverage import (
+    DOUBTFUL_SHOWN_COST,
+    FEATURES,
+    HIDDEN_ANSWER_COST,
+    CoverageModel,
+    choose_uncertain,
+    fit,
+    leave_one_out,
+)
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions
 from rag.pipeline import Pipeline
@@ -62,10 +70,7 @@ def main() -> None:
             model = fit(np.concatenate([s[2] for s in others]), np.concatenate([s[3] for s in others]))
             true_rate, false_rate = rates(judged(model, xs), ys)
             print(f"  {name}, fitted on the other sets: true {true_rate:.3f}, false {false_rate:.3f}")
-    loo_p = np.zeros(len(y))
-    for i in range(len(y)):
-        keep = np.arange(len(y)) != i
-        loo_p[i] = fit(x[keep], y[keep]).probability_vector(x[i])
+    loo_p = leave_one_out(x, y)
     threshold = CoverageModel.threshold
     true_rate, false_rate = rates(loo_p >= threshold, y)
     print(f"  leave-one-out over all {len(y)}: true {true_rate:.3f}, false {false_rate:.3f}")

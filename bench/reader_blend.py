@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import Settings
-from rag.coverage import fit
+from rag.coverage import leave_one_out
 from rag.evaluation.metrics import Question, gold_spans, load_questions
 from rag.extraction import is_question
 from rag.pipeline import Pipeline
@@ -91,14 +91,6 @@ def first_is_gold(asked: Sequence[Asked], w: float | None, questions_too: bool =
         best = max(reads, key=lambda r: r.logit if w is None else r.score + w * r.logit)
         hits.append(best.gold)
     return float(np.mean(hits)) if hits else float("nan")
-
-
-def leave_one_out(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    p = np.zeros(len(y))
-    for i in range(len(y)):
-        keep = np.arange(len(y)) != i
-        p[i] = fit(x[keep], y[keep]).probability_vector(x[i])
-    return p
 
 
 def coverage_aucs(asked: Sequence[Asked]) -> dict[str, float]:

@@ -198,3 +198,12 @@ def fit(features: np.ndarray, labels: np.ndarray, l2: float = 1.0, steps: int = 
         w -= lr * (x.T @ err / len(x) + l2 * w / len(x))
         b -= lr * err.mean()
     return CoverageModel(tuple(map(float, w)), float(b), tuple(map(float, mean)), tuple(map(float, scale)))
+
+
+def leave_one_out(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each question's probability from a model fitted on all the others: how the fit is judged."""
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        keep = np.arange(len(labels)) != i
+        out[i] = fit(features[keep], labels[keep]).probability_vector(features[i])
+    return out

@@ -137,7 +137,7 @@ def _context(sentence: Sentence | None) -> Context | None:
 def _quote(
     pick: Pick, document: Document, *, before: bool = True, after: bool = True, answers_heading: bool = False
 ) -> Quote:
-    evidence = with_answer(to_evidence(pick.sentence, document), pick)
+    evidence = evidence_of(pick, document)
     context_before, context_after = neighbours(document, evidence.citation.start, evidence.citation.end)
     return Quote(
         evidence,
@@ -147,12 +147,12 @@ def _quote(
     )
 
 
-def with_answer(evidence: Evidence, pick: Pick) -> Evidence:
-    """``evidence`` with the pick's score and its short answer as offsets into the document."""
+def evidence_of(pick: Pick, document: Document) -> Evidence:
+    """The pick's sentence as evidence, with the pick's score and its short answer as offsets into the document."""
     start = pick.sentence.sentence.start
     span = pick.answer
     return replace(
-        evidence,
+        to_evidence(pick.sentence, document),
         score=pick.score,
         answer_start=start + span[0] if span else None,
         answer_end=start + span[1] if span else None,

@@ -14,6 +14,7 @@ from rag.coverage import (
     choose_uncertain,
     default_model,
     fit,
+    leave_one_out,
 )
 from rag.query import latin_share
 
@@ -70,3 +71,15 @@ def test_the_uncertain_band_never_starts_above_the_answered_threshold() -> None:
 def test_a_probability_is_graded_by_the_two_thresholds(probability: float, grade: str) -> None:
     assert coverage.grade(probability, 0.5, 0.14) == grade
     assert coverage.grade(probability, 0.5, None) == ("answered" if probability >= 0.5 else "not_covered")
+
+
+def test_leave_one_out_judges_each_question_by_a_fit_without_it() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 2))
+    y = (x[:, 0] > 0).astype(float)
+    x[3] = [5.0, 0.0]
+    y[3] = 0.0  # an outlier: a fit that sees it doubts it, the others' fit calls it answerable
+    out = leave_one_out(x, y)
+    keep = np.arange(12) != 3
+    assert out[3] == pytest.approx(fit(x[keep], y[keep]).probability_vector(x[3]))
+    assert out[3] > fit(x, y).probability_vector(x[3]) + 0.2 and out.shape == (12,)
