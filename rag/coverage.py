@@ -181,14 +181,19 @@ def agreement(dense_ids: Sequence[int], keyword_ids: Sequence[int], depth: int =
     return len(set(top) & set(keyword_ids[: 2 * depth])) / max(1, len(top))
 
 
-def fit(features: np.ndarray, labels: np.ndarray, l2: float = 1.0, steps: int = 3000) -> CoverageModel:
-    """L2-regularised logistic regression by gradient descent on standardised features."""
+def fit(
+    features: np.ndarray,
+    labels: np.ndarray,
+    l2: float = 1.0,
+    steps: int = 3000,
+    sample_weight: np.ndarray | None = None,
+) -> CoverageModel:
+    """L2-regularised logistic regression by gradient descent on standardised features. Each question
+    weighs ``sample_weight`` (mean 1); by default ``class_balanced(labels)``."""
     mean = features.mean(axis=0)
     scale = features.std(axis=0) + 1e-6
     x = (features - mean) / scale
-    # Weight classes equally: unanswerable questions are the minority and the costly error.
-    pos = labels.mean()
-    sample_w = np.where(labels == 1, 0.5 / max(pos, 1e-6), 0.5 / max(1 - pos, 1e-6))
+    sample_w = class_balanced(labels) if sample_weight is None else sample_weight
     w = np.zeros(x.shape[1])
     b = 0.0
     lr = 0.1
@@ -198,6 +203,14 @@ def fit(features: np.ndarray, labels: np.ndarray, l2: float = 1.0, steps: int = 
         w -= lr * (x.T @ err / len(x) + l2 * w / len(x))
         b -= lr * err.mean()
     return CoverageModel(tuple(map(float, w)), float(b), tuple(map(float, mean)), tuple(map(float, scale)))
+
+
+def class_balanced(labels: np.ndarray) -> np.ndarray:
+    """Weights (mean 1) under which both classes weigh the same: unanswerable questions are the minority
+    and the costly error."""
+    pos = float(labels.mean())
+    weights: np.ndarray = np.where(labels == 1, 0.5 / max(pos, 1e-6), 0.5 / max(1 - pos, 1e-6))
+    return weights
 
 
 def leave_one_out(features: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -83,3 +83,14 @@ def test_leave_one_out_judges_each_question_by_a_fit_without_it() -> None:
     keep = np.arange(12) != 3
     assert out[3] == pytest.approx(fit(x[keep], y[keep]).probability_vector(x[3]))
     assert out[3] > fit(x, y).probability_vector(x[3]) + 0.2 and out.shape == (12,)
+
+
+def test_sample_weights_decide_which_questions_the_fit_follows() -> None:
+    x = np.array([[0.0], [1.0], [2.0], [3.0], [2.5], [0.5]])
+    y = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    assert fit(x, y, sample_weight=coverage.class_balanced(y)) == fit(x, y)
+    # Weigh the two contrary questions (2.5 unanswerable, 0.5 answerable) up and the boundary flips side.
+    contrary = np.array([0.2, 0.2, 0.2, 0.2, 2.6, 2.6])
+    assert fit(x, y).probability_vector(np.array([3.0])) > 0.5
+    assert fit(x, y, sample_weight=contrary).probability_vector(np.array([3.0])) < 0.5
+    assert coverage.class_balanced(y).mean() == pytest.approx(1.0)

@@ -50,7 +50,7 @@ def write_documents(articles: Sequence[Article], target: Path, split: bool) -> l
             continue
         for pi, para in enumerate(article.paragraphs):
             front = yaml.safe_dump({"title": article.title or f"article {ai}"}, allow_unicode=True)
-            (target / _file_name(ai, pi)).write_text(f"---\n{front}---\n\n{para.context}\n", "utf-8")
+            (target / file_name(ai, pi)).write_text(f"---\n{front}---\n\n{para.context}\n", "utf-8")
     return kept
 
 
@@ -61,11 +61,11 @@ def questions_of(kept: Sequence[tuple[Article, bool]], asked_as: dict[str, str] 
             for qa in para.qas:
                 text = qa.question if asked_as is None else asked_as.get(qa.qid)
                 if text:
-                    out.append(Asked(text, qa.answer, _file_name(ai, pi), qa.answer_start, indexed))
+                    out.append(Asked(text, qa.answer, file_name(ai, pi), qa.answer_start, indexed))
     return out
 
 
-def _file_name(article: int, paragraph: int) -> str:
+def file_name(article: int, paragraph: int) -> str:
     return f"a{article:04d}-p{paragraph:03d}.md"
 
 
@@ -127,9 +127,7 @@ def evaluate_squad(
         kept = write_documents(articles, docs, split)
         pipeline = open_pipeline(docs, index)
         by_file = {d.source_file: d for d in pipeline.documents()}
-        contexts = {
-            _file_name(ai, pi): p.context for ai, (a, _) in enumerate(kept) for pi, p in enumerate(a.paragraphs)
-        }
+        contexts = {file_name(ai, pi): p.context for ai, (a, _) in enumerate(kept) for pi, p in enumerate(a.paragraphs)}
         outcomes = []
         for asked in questions_of(kept, asked_as):
             document = by_file.get(asked.file)
