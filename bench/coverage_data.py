@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel, class_balanced, default_model, fit
 from rag.embedding import Embedder, load_embedder
 from rag.evaluation.metrics import load_questions
-from rag.evaluation.squad import file_name, questions_of, write_documents
+from rag.evaluation.squad import squad_index
 from rag.indexing import build_index
 from rag.pipeline import Pipeline
 from rag.stores import open_backend
@@ -63,22 +62,21 @@ def squad_signals(
 ) -> Signals:
     """Every question of ``articles`` asked (as ``asked_as`` words it) of an index without the odd articles
     and, with ``near``, without paragraph 4k+3 of each indexed article."""
-    with tempfile.TemporaryDirectory(prefix="rag-coverage-") as tmp:
-        docs, index = Path(tmp) / "documents", Path(tmp) / "index"
-        docs.mkdir()
-        kept = write_documents(articles, docs, split=True)
-        left_out = set()
-        if near:
-            for ai, (article, indexed) in enumerate(kept):
-                for pi in range(3, len(article.paragraphs), 4) if indexed else ():
-                    left_out.add(file_name(ai, pi))
-                    (docs / file_name(ai, pi)).unlink()
-        scoped = dataclasses.replace(settings, seeds_dir=docs, index_dir=index)
-        build_index(scoped, embedder, open_backend(scoped), [docs])
-        pipeline = Pipeline.from_settings(scoped, embedder=embedder, coverage=NEUTRAL)
-        asked = questions_of(kept, asked_as)
-        kinds = tuple("near" if a.file in left_out else "answerable" if a.indexed else "not_indexed" for a in asked)
-        return Signals(np.array([pipeline.signals(a.question).vector() for a in asked]), kinds)
+
+    def open_pipeline(documents: Path, index: Path) -> Pipeline:
+        scoped = dataclasses.replace(settings, seeds_dir=documents, index_dir=index)
+        build_index(scoped, embedder, open_backend(scoped), [documents])
+        return Pipeline.from_settings(scoped, embedder=embedder, coverage=NEUTRAL)
+
+    def near_miss(article: int, paragraph: int) -> bool:
+        return near and paragraph % 4 == 3
+
+    with squad_index(articles, True, open_pipeline, near_miss) as indexed:
+        asked = indexed.questions(asked_as)
+        kinds = tuple(
+            "near" if a.file in indexed.left_out else "answerable" if a.indexed else "not_indexed" for a in asked
+        )
+        return Signals(np.array([indexed.pipeline.signals(a.question).vector() for a in asked]), kinds)
 
 
 def in_groups(articles: Sequence[Article], size: int) -> list[Sequence[Article]]:

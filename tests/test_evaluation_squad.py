@@ -10,7 +10,7 @@ from embedders import CEDICT_SAMPLE, BigramReader, HashEmbedder
 
 from rag.config import Settings
 from rag.coverage import default_model
-from rag.evaluation.squad import answer_span, evaluate_squad, questions_of, write_documents
+from rag.evaluation.squad import answer_span, evaluate_squad, questions_of, squad_index, write_documents
 from rag.indexing import build_index
 from rag.pipeline import Pipeline
 from rag.rankers.reader import ReaderRanker
@@ -93,3 +93,20 @@ def test_answer_span_falls_back_to_the_answer_text() -> None:
     moved = dataclasses.replace(asked, start=0)
     start, end = answer_span(moved, doc, "not in the text") or (0, 0)
     assert doc.text[start:end] == "杭州西湖"
+
+
+def test_a_paragraph_left_out_of_an_indexed_article_asks_a_near_miss(monkeypatch: pytest.MonkeyPatch) -> None:
+    pandas, tea = _articles()
+    two = dataclasses.replace(pandas, paragraphs=(*pandas.paragraphs, *tea.paragraphs))  # one article, two paragraphs
+
+    with squad_index([two], False, _opener(monkeypatch), lambda article, paragraph: paragraph == 1) as indexed:
+        assert indexed.left_out == {"a0000-p001.md"}
+        assert sorted(indexed.by_file) == ["a0000-p000.md"]
+        asked = indexed.questions(None)
+        assert [(q.question, q.indexed) for q in asked] == [
+            ("What do giant pandas eat?", True),
+            ("龙井茶产于哪里？", False),
+        ]
+        document, (start, end) = indexed.gold(asked[0]) or (None, (0, 0))
+        assert document is not None and document.text[start:end] == "bamboo"
+        assert indexed.gold(asked[1]) is None

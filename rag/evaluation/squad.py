@@ -8,8 +8,10 @@ article is left out of the index: its questions have no answer in the documents 
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,56 @@ def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class SquadIndex:
+    """Articles' paragraphs indexed as documents, with the loaded pipeline over them."""
+
+    pipeline: Any
+    kept: list[tuple[Article, bool]]
+    left_out: frozenset[str]  # paragraphs of indexed articles kept out of the index too (near misses)
+    by_file: dict[str, Document]
+    contexts: dict[str, str]  # each paragraph's text, by file name
+
+    def questions(self, asked_as: dict[str, str] | None) -> list[Asked]:
+        """Every question; one whose paragraph was left out is not indexed."""
+        asked = questions_of(self.kept, asked_as)
+        return [dataclasses.replace(a, indexed=False) if a.file in self.left_out else a for a in asked]
+
+    def gold(self, asked: Asked) -> tuple[Document, tuple[int, int]] | None:
+        """The indexed document that holds the answer, and the answer's offsets in it."""
+        document = self.by_file.get(asked.file)
+        span = answer_span(asked, document, self.contexts[asked.file]) if document else None
+        return None if document is None or span is None else (document, span)
+
+
+@contextmanager
+def squad_index(
+    articles: Sequence[Article],
+    split: bool,
+    open_pipeline: Callable[[Path, Path], Any],
+    leave_out: Callable[[int, int], bool] | None = None,
+) -> Iterator[SquadIndex]:
+    """``open_pipeline(documents_dir, index_dir)`` builds the index and returns a loaded pipeline; the index
+    lasts as long as the context. ``leave_out(article, paragraph)`` keeps paragraphs of indexed articles out."""
+    with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
+        docs, index = Path(tmp) / "documents", Path(tmp) / "index"
+        docs.mkdir()
+        kept = write_documents(articles, docs, split)
+        leave = leave_out or (lambda article, paragraph: False)
+        left_out = frozenset(
+            file_name(ai, pi)
+            for ai, (article, indexed) in enumerate(kept)
+            for pi in range(len(article.paragraphs))
+            if indexed and leave(ai, pi)
+        )
+        for name in left_out:
+            (docs / name).unlink()
+        pipeline = open_pipeline(docs, index)
+        by_file = {d.source_file: d for d in pipeline.documents()}
+        contexts = {file_name(ai, pi): p.context for ai, (a, _) in enumerate(kept) for pi, p in enumerate(a.paragraphs)}
+        yield SquadIndex(pipeline, kept, left_out, by_file, contexts)
+
+
 def evaluate_squad(
     articles: Sequence[Article],
     asked_as: dict[str, str] | None,
@@ -121,16 +173,10 @@ def evaluate_squad(
     top_k: int = 5,
 ) -> dict[str, Any]:
     """``open_pipeline(documents_dir, index_dir)`` builds the index and returns a loaded pipeline."""
-    with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
-        docs, index = Path(tmp) / "documents", Path(tmp) / "index"
-        docs.mkdir()
-        kept = write_documents(articles, docs, split)
-        pipeline = open_pipeline(docs, index)
-        by_file = {d.source_file: d for d in pipeline.documents()}
-        contexts = {file_name(ai, pi): p.context for ai, (a, _) in enumerate(kept) for pi, p in enumerate(a.paragraphs)}
-        outcomes = []
-        for asked in questions_of(kept, asked_as):
-            document = by_file.get(asked.file)
-            span = answer_span(asked, document, contexts[asked.file]) if document else None
-            outcomes.append(score(asked, pipeline.ask(asked.question, top_k), document, span))
+    outcomes = []
+    with squad_index(articles, split, open_pipeline) as indexed:
+        for asked in indexed.questions(asked_as):
+            found = indexed.gold(asked)
+            document, span = found if found else (indexed.by_file.get(asked.file), None)
+            outcomes.append(score(asked, indexed.pipeline.ask(asked.question, top_k), document, span))
     return summarize_squad(outcomes)
