@@ -20,6 +20,7 @@ from rag.coverage import (
     DOUBTFUL_SHOWN_COST,
     FEATURES,
     HIDDEN_ANSWER_COST,
+    NEUTRAL,
     CoverageModel,
     choose_uncertain,
     fit,
@@ -52,8 +53,7 @@ def main() -> None:
 
     settings = Settings.from_env()
     # The shipped calibration may not fit the features any more: this script is what refits it.
-    neutral = CoverageModel((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES))
-    pipeline = Pipeline(settings, load_embedder(settings), open_backend(settings).open(), coverage=neutral)
+    pipeline = Pipeline(settings, load_embedder(settings), open_backend(settings).open(), coverage=NEUTRAL)
     sets = []
     for path in args.questions:
         questions = load_questions(path)

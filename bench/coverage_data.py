@@ -26,17 +26,17 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import Settings
-from rag.coverage import FEATURES, CoverageModel, class_balanced, default_model, fit
+from rag.coverage import FEATURES, NEUTRAL, CoverageModel, class_balanced, default_model, fit
 from rag.embedding import Embedder, load_embedder
 from rag.evaluation.metrics import load_questions
 from rag.evaluation.squad import squad_index
 from rag.indexing import build_index
 from rag.pipeline import Pipeline
 from rag.stores import open_backend
+from rag.training.pairs import question_texts
 from rag.training.squad import Article, load_squad
 
 SEED_SETS = (Path("benchmarks/questions.jsonl"), Path("benchmarks/heldout.jsonl"))
-NEUTRAL = CoverageModel((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES))
 LATIN = FEATURES.index("latin")
 HIDDEN_ANSWER_COST = 2.0  # the reader issue's stated cost, against 1 for a not-indexed question answered
 
@@ -81,10 +81,6 @@ def squad_signals(
 
 def in_groups(articles: Sequence[Article], size: int) -> list[Sequence[Article]]:
     return [articles[i : i + size] for i in range(0, len(articles), size)]
-
-
-def questions(path: Path) -> dict[str, str]:
-    return {qa.qid: qa.question for a in load_squad(path) for p in a.paragraphs for qa in p.qas}
 
 
 def with_interactions(x: np.ndarray) -> np.ndarray:
@@ -136,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     embedder = load_embedder(settings)
     xquad, cmrc = args.datasets / "xquad-train", args.datasets / "cmrc2018"
     zh_paragraphs = load_squad(xquad / "xquad.zh.json")
-    asked = {lang: questions(xquad / f"xquad.{lang}.json") for lang in ("en", "zh")}
+    asked = {lang: question_texts(load_squad(xquad / f"xquad.{lang}.json")) for lang in ("en", "zh")}
 
     def collect(articles: Sequence[Article], asked_as: dict[str, str], size: int, near: bool) -> Signals:
         return Signals.join([squad_signals(settings, embedder, g, asked_as, near) for g in in_groups(articles, size)])
@@ -145,14 +141,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         [
             collect(zh_paragraphs[:18], asked["en"], 6, near=True),
             collect(zh_paragraphs[:18], asked["zh"], 6, near=True),
-            collect(load_squad(cmrc / "cmrc2018_dev.json"), questions(cmrc / "cmrc2018_dev.json"), 283, near=True),
+            collect(
+                load_squad(cmrc / "cmrc2018_dev.json"),
+                question_texts(load_squad(cmrc / "cmrc2018_dev.json")),
+                283,
+                near=True,
+            ),
         ]
     )
     trial = load_squad(cmrc / "cmrc2018_trial.json")
     dev = {
         "en→zh XQuAD 19-24": collect(zh_paragraphs[18:24], asked["en"], 6, near=False),
         "zh→zh XQuAD 19-24": collect(zh_paragraphs[18:24], asked["zh"], 6, near=False),
-        "zh→zh CMRC trial": collect(trial, questions(cmrc / "cmrc2018_trial.json"), len(trial), near=False),
+        "zh→zh CMRC trial": collect(
+            trial, question_texts(load_squad(cmrc / "cmrc2018_trial.json")), len(trial), near=False
+        ),
     }
     neutral = Pipeline.from_settings(settings, embedder=embedder, coverage=NEUTRAL)
     seed_questions = [q for path in SEED_SETS for q in load_questions(path)]

@@ -102,6 +102,10 @@ class CoverageModel:
         )
 
 
+# Probability 0.5 for every question: what a pipeline is given while its signals are read to fit a model.
+NEUTRAL = CoverageModel((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES))
+
+
 def default_model() -> CoverageModel:
     """The shipped calibration (``rag/calibration.json``), whatever it was fitted for."""
     return CoverageModel.from_json(resources.files("rag").joinpath("calibration.json").read_text("utf-8"))

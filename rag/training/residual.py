@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from rag.config import Settings
-from rag.coverage import FEATURES, CoverageModel
+from rag.coverage import NEUTRAL
 from rag.embedding import Embedder, load_embedder, resolve_model_path
 from rag.evaluation.metrics import Span, gold_spans, load_questions
 from rag.evaluation.squad import squad_index
@@ -42,13 +42,13 @@ from rag.pipeline import Pipeline
 from rag.rankers.reader import candidate, candidates
 from rag.rankers.readernet import Reader, encode, load_reader, save_reader, token_targets
 from rag.stores import open_backend
+from rag.training.pairs import question_texts
 from rag.training.squad import Article, load_squad
 from rag.types import Candidate
 
 CANDIDATES = 16
 SEED_SETS = (Path("benchmarks/questions.jsonl"), Path("benchmarks/heldout.jsonl"))
 DEV_SETS = ("en→zh XQuAD 19-24", "zh→zh XQuAD 19-24", "zh→zh CMRC trial")
-NEUTRAL = CoverageModel((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES))
 LISTS = "candidates.jsonl"
 
 
@@ -130,7 +130,7 @@ def collect(datasets: Path, out: Path) -> None:
     embedder = load_embedder(settings)
     xquad, cmrc = datasets / "xquad-train", datasets / "cmrc2018"
     zh = load_squad(xquad / "xquad.zh.json")
-    asked = {lang: _questions(xquad / f"xquad.{lang}.json") for lang in ("en", "zh")}
+    asked = {lang: question_texts(load_squad(xquad / f"xquad.{lang}.json")) for lang in ("en", "zh")}
     trial = load_squad(cmrc / "cmrc2018_trial.json")
     lists = [
         *squad_lists(settings, embedder, "train en→zh XQuAD 1-18", zh[:18], asked["en"], 6),
@@ -140,12 +140,14 @@ def collect(datasets: Path, out: Path) -> None:
             embedder,
             "train CMRC dev",
             load_squad(cmrc / "cmrc2018_dev.json"),
-            _questions(cmrc / "cmrc2018_dev.json"),
+            question_texts(load_squad(cmrc / "cmrc2018_dev.json")),
             283,
         ),
         *squad_lists(settings, embedder, DEV_SETS[0], zh[18:24], asked["en"], 6),
         *squad_lists(settings, embedder, DEV_SETS[1], zh[18:24], asked["zh"], 6),
-        *squad_lists(settings, embedder, DEV_SETS[2], trial, _questions(cmrc / "cmrc2018_trial.json"), len(trial)),
+        *squad_lists(
+            settings, embedder, DEV_SETS[2], trial, question_texts(load_squad(cmrc / "cmrc2018_trial.json")), len(trial)
+        ),
     ]
     pipeline = Pipeline.from_settings(settings, embedder=embedder, coverage=NEUTRAL)
     by_file = {d.source_file: d for d in pipeline.documents()}
@@ -167,10 +169,6 @@ def _holding(doc_id: str, start: int, end: int, s: ScoredSentence) -> tuple[int,
 
 def _overlapping(spans: Sequence[Span], s: ScoredSentence) -> bool:
     return any(span.overlaps(s.chunk.doc_id, s.sentence.start, s.sentence.end) for span in spans)
-
-
-def _questions(path: Path) -> dict[str, str]:
-    return {qa.qid: qa.question for a in load_squad(path) for p in a.paragraphs for qa in p.qas}
 
 
 class Blend(nn.Module):
