@@ -18,7 +18,6 @@ not-indexed question answered.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,8 @@ from rag.config import Settings
 from rag.coverage import FEATURES, NEUTRAL, CoverageModel, class_balanced, default_model, fit
 from rag.embedding import Embedder, load_embedder
 from rag.evaluation.metrics import load_questions
-from rag.evaluation.squad import squad_index
-from rag.indexing import build_index
+from rag.evaluation.squad import opener, squad_index
 from rag.pipeline import Pipeline
-from rag.stores import open_backend
 from rag.training.pairs import question_texts
 from rag.training.squad import Article, load_squad
 
@@ -63,10 +60,7 @@ def squad_signals(
     """Every question of ``articles`` asked (as ``asked_as`` words it) of an index without the odd articles
     and, with ``near``, without paragraph 4k+3 of each indexed article."""
 
-    def open_pipeline(documents: Path, index: Path) -> Pipeline:
-        scoped = dataclasses.replace(settings, seeds_dir=documents, index_dir=index)
-        build_index(scoped, embedder, open_backend(scoped), [documents])
-        return Pipeline.from_settings(scoped, embedder=embedder, coverage=NEUTRAL)
+    open_pipeline = opener(settings, embedder, NEUTRAL)
 
     def near_miss(article: int, paragraph: int) -> bool:
         return near and paragraph % 4 == 3

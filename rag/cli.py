@@ -277,27 +277,15 @@ def eval_command(
 def _squad_report(
     settings: Settings, squad: Path, questions_from: Path | None, articles: str, split: bool, top_k: int
 ) -> dict[str, Any]:
-    from dataclasses import replace
-
     from rag.embedding import load_embedder
-    from rag.evaluation.squad import evaluate_squad
-    from rag.indexing import build_index
-    from rag.pipeline import Pipeline
-    from rag.stores import open_backend
+    from rag.evaluation.squad import evaluate_squad, opener
     from rag.training.squad import load_squad
 
     chosen = load_squad(squad)[_slice(articles)]
     asked_as = None
     if questions_from is not None:
         asked_as = {qa.qid: qa.question for a in load_squad(questions_from) for p in a.paragraphs for qa in p.qas}
-    embedder = load_embedder(settings)
-
-    def open_pipeline(documents: Path, index: Path) -> Pipeline:
-        scoped = replace(settings, seeds_dir=documents, index_dir=index)
-        build_index(scoped, embedder, open_backend(scoped), [documents])
-        return Pipeline.from_settings(scoped, embedder=embedder)
-
-    figures = evaluate_squad(chosen, asked_as, split, open_pipeline, top_k)
+    figures = evaluate_squad(chosen, asked_as, split, opener(settings, load_embedder(settings)), top_k)
     return {
         "squad": str(squad),
         "questions_from": str(questions_from or squad),

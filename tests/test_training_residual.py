@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from rag.extraction import ScoredSentence
-from rag.training.residual import Blend, Listed, _holding, listwise_loss
+from rag.rankers.reading import MANIFEST
+from rag.training.residual import LISTS, Blend, Listed, _holding, listwise_loss, train
 from rag.types import Candidate, Chunk, Sentence
 
 
@@ -54,3 +57,23 @@ def test_a_candidate_list_round_trips_and_ranks_only_with_gold_and_other_candida
     assert Listed.from_json(item.to_json()) == item and item.rankable
     assert not Listed("dev", "q", item.candidates, item.scores, (True, True), (None, None)).rankable
     assert not Listed("dev", "q", item.candidates, item.scores, (False, False), (None, None)).rankable
+
+
+@pytest.mark.model
+def test_a_second_pass_continues_from_the_first_readers_order(tmp_path: Path) -> None:
+    answer = Candidate("龙井茶", "", "龙井茶产于杭州西湖。")
+    other = Candidate("龙井茶", "", "乌龙茶产于福建。")
+    item = Listed("train zh", "龙井茶产于哪里？", (other, answer), (0.9, 0.8), (False, True), (None, (5, 9)))
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    (first / LISTS).write_text(item.to_json() + "\n", "utf-8")
+    train(first, minutes=5)
+    one = json.loads((first / "reader" / MANIFEST).read_text("utf-8"))["residual"]
+    assert one["passes"] == [{**one["passes"][0], "questions": 1, "from": "shipped"}]
+    assert one["alpha"] != 0.0  # the blend learns along with the reader
+    train(second, minutes=0, seed=14, start=first)  # no time for a step: it saves what it started from
+    two = json.loads((second / "reader" / MANIFEST).read_text("utf-8"))["residual"]
+    assert [p["seed"] for p in two["passes"]] == [13, 14] and two["passes"][1]["from"] == str(first)
+    assert two["passes"][1]["questions"] == 0
+    assert (two["tau"], two["alpha"]) == pytest.approx((one["tau"], one["alpha"]))  # the first pass's blend
+    assert (second / LISTS).read_text("utf-8") == (first / LISTS).read_text("utf-8")

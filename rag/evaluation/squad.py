@@ -14,13 +14,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from rag.evaluation.metrics import char_f1, locate
 from rag.training.squad import Article
 from rag.types import Answer, Document
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+    from rag.coverage import CoverageModel
+    from rag.embedding import Embedder
+    from rag.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,23 @@ class SquadIndex:
         document = self.by_file.get(asked.file)
         span = answer_span(asked, document, self.contexts[asked.file]) if document else None
         return None if document is None or span is None else (document, span)
+
+
+def opener(
+    settings: Settings, embedder: Embedder, coverage: CoverageModel | None = None
+) -> Callable[[Path, Path], Pipeline]:
+    """The ``open_pipeline`` of ``squad_index``: ``settings`` scoped to the documents and the index directory,
+    the index built, and the pipeline over it (with ``coverage`` instead of the shipped model, when given)."""
+    from rag.indexing import build_index
+    from rag.pipeline import Pipeline
+    from rag.stores import open_backend
+
+    def open_pipeline(documents: Path, index: Path) -> Pipeline:
+        scoped = dataclasses.replace(settings, seeds_dir=documents, index_dir=index)
+        build_index(scoped, embedder, open_backend(scoped), [documents])
+        return Pipeline.from_settings(scoped, embedder=embedder, coverage=coverage)
+
+    return open_pipeline
 
 
 @contextmanager

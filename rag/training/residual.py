@@ -12,6 +12,7 @@ file) and on the seed question sets:
 
     python -m rag.training.residual collect [--datasets DIR] --out DIR   # the candidates (~25 min)
     python -m rag.training.residual train --out DIR [--minutes 60]       # one pass (~45 min on 2 cores)
+    python -m rag.training.residual train --out DIR2 --from DIR --seed 14  # another pass, from the last
     python -m rag.training.residual judge --out DIR
 """
 
@@ -23,6 +24,7 @@ import functools
 import json
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,13 +37,11 @@ from rag.config import Settings
 from rag.coverage import NEUTRAL
 from rag.embedding import Embedder, load_embedder, resolve_model_path
 from rag.evaluation.metrics import Span, gold_spans, load_questions
-from rag.evaluation.squad import squad_index
+from rag.evaluation.squad import opener, squad_index
 from rag.extraction import ScoredSentence
-from rag.indexing import build_index
 from rag.pipeline import Pipeline
 from rag.rankers.reader import candidate, candidates
 from rag.rankers.readernet import Reader, encode, load_reader, save_reader, token_targets
-from rag.stores import open_backend
 from rag.training.pairs import question_texts
 from rag.training.squad import Article, load_squad
 from rag.types import Candidate
@@ -106,10 +106,7 @@ def squad_lists(
 ) -> list[Listed]:
     """The answerable questions of ``articles``, in indexes of ``size`` articles without the odd ones."""
 
-    def open_pipeline(documents: Path, index: Path) -> Pipeline:
-        scoped = dataclasses.replace(settings, seeds_dir=documents, index_dir=index)
-        build_index(scoped, embedder, open_backend(scoped), [documents])
-        return Pipeline.from_settings(scoped, embedder=embedder, coverage=NEUTRAL)
+    open_pipeline = opener(settings, embedder, NEUTRAL)
 
     out = []
     for start in range(0, len(articles), size):
@@ -188,13 +185,22 @@ def listwise_loss(order: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(order, 0) - torch.logsumexp(order[gold], 0)
 
 
-def train(out: Path, minutes: float, seed: int = 13) -> None:
+def train(out: Path, minutes: float, seed: int = 13, start: Path | None = None) -> None:
+    """One pass over the training questions in an order shuffled by ``seed``; from the shipped reader and the
+    scorer's order, or from the reader (and its tau and alpha) that an earlier pass saved in ``start``."""
     random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     settings = Settings.from_env()
-    reader = load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
-    net, blend = reader.net.train(), Blend()
+    model_dir = Path(resolve_model_path(settings))
+    reader = load_reader(model_dir, settings.embedding_model, None if start is None else start / "reader")
+    residual = reader.manifest.get("residual")
+    blend = Blend(residual["tau"], residual["alpha"]) if residual else Blend()
+    earlier = residual.get("passes", [residual]) if residual else []
+    if start is not None and not (out / LISTS).exists():
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(start / LISTS, out / LISTS)
+    net = reader.net.train()
     rows = [item for item in _load(out) if item.set.startswith("train") and item.rankable]
     random.shuffle(rows)
     for p in net.encoder.embeddings.parameters():
@@ -236,15 +242,9 @@ def train(out: Path, minutes: float, seed: int = 13) -> None:
                 f"{time.time() - began:.0f}s",
                 flush=True,
             )
-    manifest = {
-        **reader.manifest,
-        "residual": {
-            "tau": blend.log_tau.exp().item(),
-            "alpha": blend.alpha.item(),
-            "questions": len(losses),
-            "seed": seed,
-        },
-    }
+    tau, alpha = blend.log_tau.exp().item(), blend.alpha.item()
+    this = {"tau": tau, "alpha": alpha, "questions": len(losses), "seed": seed, "from": str(start or "shipped")}
+    manifest = {**reader.manifest, "residual": {"tau": tau, "alpha": alpha, "passes": [*earlier, this]}}
     save_reader(net, manifest, out / "reader")
 
 
@@ -289,11 +289,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--minutes", type=float, default=60.0, help="time limit of the one training pass")
+    parser.add_argument("--seed", type=int, default=13, help="the order of the training questions")
+    parser.add_argument(
+        "--from", dest="start", type=Path, help="continue from the reader an earlier pass saved in this --out"
+    )
     args = parser.parse_args(argv)
     if args.step == "collect":
         collect(args.datasets, args.out)
     elif args.step == "train":
-        train(args.out, args.minutes)
+        train(args.out, args.minutes, args.seed, args.start)
     else:
         judge(args.out)
 
