@@ -130,7 +130,8 @@ class FakeEmbedder:
         for row, text in enumerate(texts):
             for token in tokens(text):
                 vectors[row, zlib.crc32(token.encode()) % self.dimension] += 1.0
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        normalised: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return normalised
 
 
 class FakePipeline:

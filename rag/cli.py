@@ -306,7 +306,8 @@ def _slice(spec: str) -> slice:
 
 
 def _squad_table(report: dict[str, Any]) -> str:
-    return "\n".join(f"{key:>24}  {value}" for key, value in report.items())
+    width = max(map(len, report))
+    return "\n".join(f"{key:>{width}}  {value}" for key, value in report.items())
 
 
 def _ranked(hit: Hit, retriever: str) -> str:

@@ -69,7 +69,7 @@ class ScoredSentence:
     score: float
 
 
-def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str], idf: dict[str, float]) -> float:
+def keyword_overlap(query_terms: Sequence[Sequence[str]], tokens: Iterable[str], idf: Idf) -> float:
     """Share of the query's idf mass that the sentence contains. Each query word is a group of
     alternatives (the word and its translations): present if any is, weighted by its rarest known
     alternative. A word the corpus does not know at all weighs as the rarest word."""
@@ -85,8 +85,8 @@ class QueryWeights:
     groups_of: dict[str, tuple[int, ...]]  # term -> the groups it belongs to (a translation may be in two)
 
     @classmethod
-    def of(cls, query_terms: Sequence[Sequence[str]], idf: dict[str, float]) -> QueryWeights:
-        rarest = idf.rarest if isinstance(idf, Idf) else max(idf.values(), default=1.0)
+    def of(cls, query_terms: Sequence[Sequence[str]], idf: Idf) -> QueryWeights:
+        rarest = idf.rarest
         weights = tuple(max((idf[t] for t in group if t in idf), default=rarest) for group in query_terms)
         groups_of: dict[str, tuple[int, ...]] = {}
         for index, group in enumerate(query_terms):
@@ -131,7 +131,7 @@ def score_passages(
     retrieval: Retrieval,
     documents: DocumentStore,
     vectors: VectorIndex,
-    idf: dict[str, float],
+    idf: Idf,
 ) -> list[ScoredSentence]:
     """Every sentence of the top ANSWER_PASSAGES passages, scored for the query, best first; only
     these sentences' similarities are fetched from the vector index."""
@@ -144,7 +144,7 @@ def score_other_sources(
     retrieval: Retrieval,
     documents: DocumentStore,
     vectors: VectorIndex,
-    idf: dict[str, float],
+    idf: Idf,
 ) -> list[ScoredSentence]:
     """The sentences of each document's best passage, for documents with no passage among the top
     ANSWER_PASSAGES: a source that speaks to the question in fewer, lower-ranked passages (one article
@@ -164,7 +164,7 @@ def _score_hits(
     chosen: Sequence[tuple[Hit, int]],
     documents: DocumentStore,
     vectors: VectorIndex,
-    idf: dict[str, float],
+    idf: Idf,
 ) -> list[ScoredSentence]:
     candidates: list[tuple[int, Chunk, Sentence, float]] = []
     top = retrieval.hits[0].score if retrieval.hits else 1.0
@@ -185,7 +185,7 @@ def score_sentences(
     candidates: Sequence[tuple[int, Chunk, Sentence, float]],
     similarities: Sequence[float] | np.ndarray,
     sentence_terms: Sequence[Sequence[str]],
-    idf: dict[str, float],
+    idf: Idf,
     expected: str | None = None,
 ) -> list[ScoredSentence]:
     """``candidates``: (sentence row, chunk, sentence, the chunk's retrieval score in [0, 1]), with

@@ -10,7 +10,15 @@ from embedders import CEDICT_SAMPLE, BigramReader, HashEmbedder
 
 from rag.config import Settings
 from rag.coverage import default_model
-from rag.evaluation.squad import answer_span, evaluate_squad, questions_of, squad_index, write_documents
+from rag.evaluation.squad import (
+    SquadOutcome,
+    answer_span,
+    evaluate_squad,
+    questions_of,
+    squad_index,
+    summarize_squad,
+    write_documents,
+)
 from rag.indexing import build_index
 from rag.pipeline import Pipeline
 from rag.rankers.reader import ReaderRanker
@@ -110,3 +118,23 @@ def test_a_paragraph_left_out_of_an_indexed_article_asks_a_near_miss(monkeypatch
         document, (start, end) = indexed.gold(asked[0]) or (None, (0, 0))
         assert document is not None and document.text[start:end] == "bamboo"
         assert indexed.gold(asked[1]) is None
+
+
+def test_uncertain_answers_count_as_declined_and_are_reported_apart() -> None:
+    def outcome(indexed: bool, declined: bool, supported: bool, uncertain: bool = False) -> SquadOutcome:
+        return SquadOutcome(indexed, declined, True, supported, 0.0, 0.0, uncertain)
+
+    figures = summarize_squad(
+        [
+            outcome(True, False, True),
+            outcome(True, False, False),
+            outcome(True, True, False, uncertain=True),
+            outcome(True, True, False),
+            outcome(False, True, False, uncertain=True),
+            outcome(False, False, False),
+        ]
+    )
+    assert figures["answerable_declined"] == 0.5 and figures["answerable_uncertain"] == 0.25
+    assert figures["evidence_holds_answer"] == 0.25
+    assert figures["evidence_holds_answer_when_answered"] == 0.5
+    assert figures["not_indexed_declined"] == 0.5 and figures["not_indexed_uncertain"] == 0.5

@@ -41,11 +41,12 @@ class Asked:
 @dataclass(frozen=True)
 class SquadOutcome:
     indexed: bool
-    declined: bool
+    declined: bool  # not answered: graded not covered, or uncertain (the sources shown with a caveat)
     hit5: bool  # a passage among the first five holds the answer
     supported: bool  # a quoted sentence holds the answer
     exact: float  # the first short answer, exact match
     f1: float
+    uncertain: bool = False  # graded uncertain: declined, though its sources are shown
 
 
 def write_documents(articles: Sequence[Article], target: Path, split: bool) -> list[tuple[Article, bool]]:
@@ -86,9 +87,9 @@ def answer_span(asked: Asked, document: Document, context: str) -> tuple[int, in
 
 
 def score(asked: Asked, answer: Answer, document: Document | None, span: tuple[int, int] | None) -> SquadOutcome:
-    declined = not answer.answerable
+    declined, uncertain = not answer.answerable, answer.grade == "uncertain"
     if not asked.indexed or document is None or span is None:
-        return SquadOutcome(asked.indexed, declined, False, False, 0.0, 0.0)
+        return SquadOutcome(asked.indexed, declined, False, False, 0.0, 0.0, uncertain)
     doc_id, (start, end) = document.doc_id, span
     hit5 = any(h.chunk.doc_id == doc_id and h.chunk.start <= start < h.chunk.end for h in answer.hits[:5])
     supported = any(
@@ -99,12 +100,13 @@ def score(asked: Asked, answer: Answer, document: Document | None, span: tuple[i
     if short is not None and short.citation.doc_id == doc_id:
         predicted = document.text[short.answer_start : short.answer_end]
     exact = float("".join(predicted.split()) == "".join(asked.answer.split()))
-    return SquadOutcome(True, declined, hit5, supported, exact, char_f1(predicted, asked.answer))
+    return SquadOutcome(True, declined, hit5, supported, exact, char_f1(predicted, asked.answer), uncertain)
 
 
 def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
     covered = [o for o in outcomes if o.indexed]
     uncovered = [o for o in outcomes if not o.indexed]
+    answered = [o for o in covered if not o.declined]
 
     def mean(values: Sequence[float]) -> float | None:
         return round(sum(values) / len(values), 4) if values else None
@@ -113,11 +115,15 @@ def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
         "questions": len(covered),
         "hit@5": mean([o.hit5 for o in covered]),
         "evidence_holds_answer": mean([o.supported for o in covered]),
+        # The choice of sentences apart from the decision: among the answerable questions answered.
+        "evidence_holds_answer_when_answered": mean([o.supported for o in answered]),
         "answerable_declined": mean([o.declined for o in covered]),
+        "answerable_uncertain": mean([o.uncertain for o in covered]),  # part of the declined
         "short_answer_exact": mean([o.exact for o in covered]),
         "short_answer_f1": mean([o.f1 for o in covered]),
         "not_indexed_questions": len(uncovered),
         "not_indexed_declined": mean([o.declined for o in uncovered]),
+        "not_indexed_uncertain": mean([o.uncertain for o in uncovered]),
     }
 
 
