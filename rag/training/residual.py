@@ -11,6 +11,7 @@ the Chinese paragraphs) and CMRC 2018 dev; judged on the reader's dev articles (
 file) and on the seed question sets:
 
     python -m rag.training.residual collect [--datasets DIR] --out DIR   # the candidates (~25 min)
+    python -m rag.training.residual collect-other-half --out DIR         # XQuAD 1-18's odd articles too
     python -m rag.training.residual train --out DIR [--minutes 60]       # one pass (~45 min on 2 cores)
     python -m rag.training.residual train --out DIR2 --from DIR --seed 14  # another pass, from the last
     python -m rag.training.residual judge --out DIR
@@ -158,6 +159,22 @@ def collect(datasets: Path, out: Path) -> None:
     (out / LISTS).write_text("".join(item.to_json() + "\n" for item in lists), "utf-8")
 
 
+def collect_other_half(datasets: Path, out: Path) -> None:
+    """XQuAD 1-18's questions again, in indexes of the articles ``collect`` left out (the odd ones), added to
+    ``out``'s lists: twice the English questions to train on."""
+    settings = Settings.from_env()
+    embedder = load_embedder(settings)
+    xquad = datasets / "xquad-train"
+    zh = load_squad(xquad / "xquad.zh.json")
+    lists = []
+    for lang in ("en", "zh"):
+        asked = question_texts(load_squad(xquad / f"xquad.{lang}.json"))
+        # zh[1:18] in groups of 6 indexes articles 1, 3, 5, then 7, 9, 11, then 13, 15, 17.
+        lists += squad_lists(settings, embedder, f"train {lang}→zh XQuAD 1-18, odd articles", zh[1:18], asked, 6)
+    with (out / LISTS).open("a", encoding="utf-8") as f:
+        f.writelines(item.to_json() + "\n" for item in lists)
+
+
 def _holding(doc_id: str, start: int, end: int, s: ScoredSentence) -> tuple[int, int] | bool:
     """The answer's offsets in ``s`` when ``s`` holds the answer at ``start:end`` of document ``doc_id``."""
     inside = s.chunk.doc_id == doc_id and s.sentence.start <= start and end <= s.sentence.end
@@ -285,7 +302,7 @@ def _load(out: Path) -> list[Listed]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("step", choices=("collect", "train", "judge"))
+    parser.add_argument("step", choices=("collect", "collect-other-half", "train", "judge"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--minutes", type=float, default=60.0, help="time limit of the one training pass")
@@ -296,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.step == "collect":
         collect(args.datasets, args.out)
+    elif args.step == "collect-other-half":
+        collect_other_half(args.datasets, args.out)
     elif args.step == "train":
         train(args.out, args.minutes, args.seed, args.start)
     else:
