@@ -30,7 +30,7 @@ from rag.embedding import Embedder, load_embedder
 from rag.evaluation.metrics import load_questions
 from rag.evaluation.squad import opener, squad_index
 from rag.pipeline import Pipeline
-from rag.training.pairs import question_texts
+from rag.training.pairs import question_texts, xquad_over_chinese
 from rag.training.squad import Article, load_squad
 
 SEED_SETS = (Path("benchmarks/questions.jsonl"), Path("benchmarks/heldout.jsonl"))
@@ -124,9 +124,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     embedder = load_embedder(settings)
-    xquad, cmrc = args.datasets / "xquad-train", args.datasets / "cmrc2018"
-    zh_paragraphs = load_squad(xquad / "xquad.zh.json")
-    asked = {lang: question_texts(load_squad(xquad / f"xquad.{lang}.json")) for lang in ("en", "zh")}
+    cmrc = args.datasets / "cmrc2018"
+    zh_paragraphs, asked = xquad_over_chinese(args.datasets / "xquad-train")
+    cmrc_dev, trial = load_squad(cmrc / "cmrc2018_dev.json"), load_squad(cmrc / "cmrc2018_trial.json")
 
     def collect(articles: Sequence[Article], asked_as: dict[str, str], size: int, near: bool) -> Signals:
         return Signals.join([squad_signals(settings, embedder, g, asked_as, near) for g in in_groups(articles, size)])
@@ -135,21 +135,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         [
             collect(zh_paragraphs[:18], asked["en"], 6, near=True),
             collect(zh_paragraphs[:18], asked["zh"], 6, near=True),
-            collect(
-                load_squad(cmrc / "cmrc2018_dev.json"),
-                question_texts(load_squad(cmrc / "cmrc2018_dev.json")),
-                283,
-                near=True,
-            ),
+            collect(cmrc_dev, question_texts(cmrc_dev), 283, near=True),
         ]
     )
-    trial = load_squad(cmrc / "cmrc2018_trial.json")
     dev = {
         "en→zh XQuAD 19-24": collect(zh_paragraphs[18:24], asked["en"], 6, near=False),
         "zh→zh XQuAD 19-24": collect(zh_paragraphs[18:24], asked["zh"], 6, near=False),
-        "zh→zh CMRC trial": collect(
-            trial, question_texts(load_squad(cmrc / "cmrc2018_trial.json")), len(trial), near=False
-        ),
+        "zh→zh CMRC trial": collect(trial, question_texts(trial), len(trial), near=False),
     }
     neutral = Pipeline.from_settings(settings, embedder=embedder, coverage=NEUTRAL)
     seed_questions = [q for path in SEED_SETS for q in load_questions(path)]

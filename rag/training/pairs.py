@@ -14,11 +14,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from rag.extraction import char_bigrams
 from rag.ingest.chunking import split_sentences
 from rag.rankers.reader import SENTENCE_CHARS, clip
-from rag.training.squad import Article
+from rag.training.squad import Article, load_squad
 from rag.types import Candidate, Sentence
 
 
@@ -74,6 +75,12 @@ def locate_questions(
 
 def question_texts(articles: Sequence[Article]) -> dict[str, str]:
     return {qa.qid: qa.question for a in articles for p in a.paragraphs for qa in p.qas}
+
+
+def xquad_over_chinese(xquad: Path) -> tuple[list[Article], dict[str, dict[str, str]]]:
+    """XQuAD's Chinese articles (in the folder ``xquad``), and its English and Chinese questions by id."""
+    zh = load_squad(xquad / "xquad.zh.json")
+    return zh, {"en": question_texts(load_squad(xquad / "xquad.en.json")), "zh": question_texts(zh)}
 
 
 def lexical_neighbours(question: str, pool: Sequence[tuple[int, int, int, str]], n: int) -> list[tuple[int, int, int]]:

@@ -43,7 +43,7 @@ from rag.extraction import ScoredSentence
 from rag.pipeline import Pipeline
 from rag.rankers.reader import candidate, candidates
 from rag.rankers.readernet import Reader, encode, load_reader, save_reader, token_targets
-from rag.training.pairs import question_texts
+from rag.training.pairs import question_texts, xquad_over_chinese
 from rag.training.squad import Article, load_squad
 from rag.types import Candidate
 
@@ -106,7 +106,6 @@ def squad_lists(
     settings: Settings, embedder: Embedder, name: str, articles: Sequence[Article], asked_as: dict[str, str], size: int
 ) -> list[Listed]:
     """The answerable questions of ``articles``, in indexes of ``size`` articles without the odd ones."""
-
     open_pipeline = opener(settings, embedder, NEUTRAL)
 
     out = []
@@ -126,26 +125,16 @@ def squad_lists(
 def collect(datasets: Path, out: Path) -> None:
     settings = Settings.from_env()
     embedder = load_embedder(settings)
-    xquad, cmrc = datasets / "xquad-train", datasets / "cmrc2018"
-    zh = load_squad(xquad / "xquad.zh.json")
-    asked = {lang: question_texts(load_squad(xquad / f"xquad.{lang}.json")) for lang in ("en", "zh")}
-    trial = load_squad(cmrc / "cmrc2018_trial.json")
+    cmrc = datasets / "cmrc2018"
+    zh, asked = xquad_over_chinese(datasets / "xquad-train")
+    trial, dev = load_squad(cmrc / "cmrc2018_trial.json"), load_squad(cmrc / "cmrc2018_dev.json")
     lists = [
         *squad_lists(settings, embedder, "train en→zh XQuAD 1-18", zh[:18], asked["en"], 6),
         *squad_lists(settings, embedder, "train zh→zh XQuAD 1-18", zh[:18], asked["zh"], 6),
-        *squad_lists(
-            settings,
-            embedder,
-            "train CMRC dev",
-            load_squad(cmrc / "cmrc2018_dev.json"),
-            question_texts(load_squad(cmrc / "cmrc2018_dev.json")),
-            283,
-        ),
+        *squad_lists(settings, embedder, "train CMRC dev", dev, question_texts(dev), 283),
         *squad_lists(settings, embedder, DEV_SETS[0], zh[18:24], asked["en"], 6),
         *squad_lists(settings, embedder, DEV_SETS[1], zh[18:24], asked["zh"], 6),
-        *squad_lists(
-            settings, embedder, DEV_SETS[2], trial, question_texts(load_squad(cmrc / "cmrc2018_trial.json")), len(trial)
-        ),
+        *squad_lists(settings, embedder, DEV_SETS[2], trial, question_texts(trial), len(trial)),
     ]
     pipeline = Pipeline.from_settings(settings, embedder=embedder, coverage=NEUTRAL)
     by_file = {d.source_file: d for d in pipeline.documents()}
@@ -164,13 +153,11 @@ def collect_other_half(datasets: Path, out: Path) -> None:
     ``out``'s lists: twice the English questions to train on."""
     settings = Settings.from_env()
     embedder = load_embedder(settings)
-    xquad = datasets / "xquad-train"
-    zh = load_squad(xquad / "xquad.zh.json")
+    zh, asked = xquad_over_chinese(datasets / "xquad-train")
     lists = []
-    for lang in ("en", "zh"):
-        asked = question_texts(load_squad(xquad / f"xquad.{lang}.json"))
+    for lang, texts in asked.items():
         # zh[1:18] in groups of 6 indexes articles 1, 3, 5, then 7, 9, 11, then 13, 15, 17.
-        lists += squad_lists(settings, embedder, f"train {lang}→zh XQuAD 1-18, odd articles", zh[1:18], asked, 6)
+        lists += squad_lists(settings, embedder, f"train {lang}→zh XQuAD 1-18, odd articles", zh[1:18], texts, 6)
     with (out / LISTS).open("a", encoding="utf-8") as f:
         f.writelines(item.to_json() + "\n" for item in lists)
 
