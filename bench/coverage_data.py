@@ -27,13 +27,12 @@ import numpy as np
 from rag.config import Settings
 from rag.coverage import FEATURES, NEUTRAL, CoverageModel, class_balanced, default_model, fit
 from rag.embedding import Embedder, load_embedder
-from rag.evaluation.metrics import load_questions
+from rag.evaluation.metrics import SEED_SETS, load_questions
 from rag.evaluation.squad import opener, squad_index
 from rag.pipeline import Pipeline
-from rag.training.pairs import question_texts, xquad_over_chinese
-from rag.training.squad import Article, load_squad
+from rag.training.pairs import QuestionSet, reader_sets
+from rag.training.squad import Article
 
-SEED_SETS = (Path("benchmarks/questions.jsonl"), Path("benchmarks/heldout.jsonl"))
 LATIN = FEATURES.index("latin")
 HIDDEN_ANSWER_COST = 2.0  # the reader issue's stated cost, against 1 for a not-indexed question answered
 
@@ -124,25 +123,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     embedder = load_embedder(settings)
-    cmrc = args.datasets / "cmrc2018"
-    zh_paragraphs, asked = xquad_over_chinese(args.datasets / "xquad-train")
-    cmrc_dev, trial = load_squad(cmrc / "cmrc2018_dev.json"), load_squad(cmrc / "cmrc2018_trial.json")
+    sets = reader_sets(args.datasets)
 
-    def collect(articles: Sequence[Article], asked_as: dict[str, str], size: int, near: bool) -> Signals:
-        return Signals.join([squad_signals(settings, embedder, g, asked_as, near) for g in in_groups(articles, size)])
+    def collect(s: QuestionSet) -> Signals:
+        # Near misses only where the model is fitted: the dev articles are asked as `rag eval --squad` asks them.
+        groups = in_groups(s.articles, s.size)
+        return Signals.join([squad_signals(settings, embedder, g, s.asked_as, s.training) for g in groups])
 
-    training = Signals.join(
-        [
-            collect(zh_paragraphs[:18], asked["en"], 6, near=True),
-            collect(zh_paragraphs[:18], asked["zh"], 6, near=True),
-            collect(cmrc_dev, question_texts(cmrc_dev), 283, near=True),
-        ]
-    )
-    dev = {
-        "en→zh XQuAD 19-24": collect(zh_paragraphs[18:24], asked["en"], 6, near=False),
-        "zh→zh XQuAD 19-24": collect(zh_paragraphs[18:24], asked["zh"], 6, near=False),
-        "zh→zh CMRC trial": collect(trial, question_texts(trial), len(trial), near=False),
-    }
+    training = Signals.join([collect(s) for s in sets if s.training])
+    dev = {s.name: collect(s) for s in sets if not s.training}
     neutral = Pipeline.from_settings(settings, embedder=embedder, coverage=NEUTRAL)
     seed_questions = [q for path in SEED_SETS for q in load_questions(path)]
     seeds = Signals(

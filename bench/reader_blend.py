@@ -23,19 +23,17 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from rag.config import Settings
 from rag.coverage import leave_one_out
-from rag.evaluation.metrics import Question, gold_spans, load_questions
+from rag.evaluation.metrics import SEED_SETS, Question, gold_spans, load_questions
 from rag.extraction import is_question
 from rag.pipeline import Pipeline
 from rag.rankers.reader import ReaderRanker
 from rag.training.calibrate import auc
 
-SETS = (Path("benchmarks/questions.jsonl"), Path("benchmarks/heldout.jsonl"))
 WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1)
 
 
@@ -120,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ranker = pipeline.ranker
     if not isinstance(ranker, ReaderRanker):
         raise SystemExit("no reader to measure (rag/models/reader.safetensors missing?)")
-    asked = {path.stem: ask_all(pipeline, ranker, load_questions(path)) for path in SETS}
+    asked = {path.stem: ask_all(pipeline, ranker, load_questions(path)) for path in SEED_SETS}
     asked["both"] = [a for rows in list(asked.values()) for a in rows]
 
     print(f"first candidate is gold ({ranker.candidates} candidates; answerable questions with a gold candidate)")

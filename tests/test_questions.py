@@ -1,4 +1,4 @@
-"""The labelled question sets (the benchmark set and the held-out set) are well formed and their quotes are real.
+"""The labelled question sets (the benchmark, held-out and off-topic sets) are well formed and their quotes are real.
 
 Every quote must be an exact substring of its raw seed file and plain text (no markup, no entities,
 no line breaks), so that it survives cleaning and the benchmark can locate it in the clean text.
@@ -17,6 +17,8 @@ import pytest
 QUESTIONS_FILE = Path(__file__).parent.parent / "benchmarks" / "questions.jsonl"
 # Written later from the documents alone, without running the pipeline: a check on the tuning.
 HELDOUT_FILE = Path(__file__).parent.parent / "benchmarks" / "heldout.jsonl"
+# Questions off the corpus's subject, all unanswerable; no fit has seen them.
+OFF_TOPIC_FILE = Path(__file__).parent.parent / "benchmarks" / "offtopic.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}
@@ -38,7 +40,9 @@ def seed_text(name: str) -> str:
 
 
 MAIN = load_questions()
-QUESTIONS = MAIN + load_questions(HELDOUT_FILE)  # each question is checked, whichever set it is in
+QUESTIONS = (
+    MAIN + load_questions(HELDOUT_FILE) + load_questions(OFF_TOPIC_FILE)
+)  # each question is checked, whichever set it is in
 IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
 SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
 

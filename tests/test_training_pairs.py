@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from rag.rankers.reader import BEFORE_CHARS, SENTENCE_CHARS
 from rag.training.calibrate import dev_set
 from rag.training.pairs import (
+    DEV_SETS,
     build_pairs,
     clip,
     locate_questions,
     paragraph_sentences,
     question_texts,
+    reader_sets,
 )
 from rag.training.squad import QA, Article, Paragraph
+from tests.test_training_squad import squad_file
 
 ZH = "深度求索是一家公司。它由梁文峰创立。公司位于杭州。它发布了R1模型。"
 
@@ -82,3 +86,19 @@ def test_a_question_missing_from_the_other_language_is_skipped() -> None:
 def test_the_reader_reads_the_start_of_a_long_sentence_and_the_end_of_the_one_before() -> None:
     candidate = clip("t", "前" * 200, "句" * 500)
     assert candidate.before == "前" * BEFORE_CHARS and candidate.sentence == "句" * SENTENCE_CHARS
+
+
+def test_the_readers_question_sets_split_xquad_by_article_and_keep_cmrc_trial_for_dev(tmp_path: Path) -> None:
+    (tmp_path / "xquad-train").mkdir()
+    (tmp_path / "cmrc2018").mkdir()
+    for lang in ("zh", "en"):
+        squad_file(tmp_path / "xquad-train" / f"xquad.{lang}.json", articles=24)
+    squad_file(tmp_path / "cmrc2018" / "cmrc2018_dev.json", articles=3)
+    squad_file(tmp_path / "cmrc2018" / "cmrc2018_trial.json", articles=2)
+    sets = reader_sets(tmp_path)
+    assert [s.name for s in sets if not s.training] == list(DEV_SETS)
+    assert [s.training for s in sets] == [True, True, True, False, False, False]
+    xquad_train = {a.aid for s in sets[:2] for a in s.articles}
+    xquad_dev = {a.aid for s in sets[3:5] for a in s.articles}
+    assert len(xquad_train) == 18 and len(xquad_dev) == 6 and not xquad_train & xquad_dev
+    assert sets[2].asked_as.keys() == {"q0-1", "q1-1", "q2-1"}  # CMRC dev's questions (q*-2's offsets are wrong)

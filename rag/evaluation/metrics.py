@@ -21,6 +21,8 @@ from rag.types import GRADES, Answer, Document, Grade
 
 QUESTION_TYPES = ("fact", "number", "name", "date", "opinion", "disputed", "keyword", "misspelt", "unanswerable")
 LANGUAGES = ("en", "zh", "mixed")
+# The seed corpus's labelled sets (from the project root): the benchmark set and the held-out set.
+SEED_SETS = (Path("benchmarks/questions.jsonl"), Path("benchmarks/heldout.jsonl"))
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,40 @@ def xquad_over_chinese(xquad: Path) -> tuple[list[Article], dict[str, dict[str, 
     return zh, {"en": question_texts(load_squad(xquad / "xquad.en.json")), "zh": question_texts(zh)}
 
 
+# The reader's dev sets, as the experiments that judge on them name them.
+DEV_SETS = ("en→zh XQuAD 19-24", "zh→zh XQuAD 19-24", "zh→zh CMRC trial")
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    """Questions over SQuAD-style articles, asked (as ``asked_as`` words them) in indexes of ``size`` articles."""
+
+    name: str
+    articles: Sequence[Article]
+    asked_as: dict[str, str]
+    size: int
+
+    @property
+    def training(self) -> bool:
+        return self.name.startswith("train")
+
+
+def reader_sets(datasets: Path) -> list[QuestionSet]:
+    """The reader's training articles (XQuAD 1-18 in English and Chinese over the Chinese paragraphs, CMRC 2018
+    dev), then its dev articles (XQuAD 19-24, the CMRC trial file), in ``datasets``."""
+    cmrc = datasets / "cmrc2018"
+    zh, asked = xquad_over_chinese(datasets / "xquad-train")
+    trial, dev = load_squad(cmrc / "cmrc2018_trial.json"), load_squad(cmrc / "cmrc2018_dev.json")
+    return [
+        QuestionSet("train en→zh XQuAD 1-18", zh[:18], asked["en"], 6),
+        QuestionSet("train zh→zh XQuAD 1-18", zh[:18], asked["zh"], 6),
+        QuestionSet("train CMRC dev", dev, question_texts(dev), 283),
+        QuestionSet(DEV_SETS[0], zh[18:24], asked["en"], 6),
+        QuestionSet(DEV_SETS[1], zh[18:24], asked["zh"], 6),
+        QuestionSet(DEV_SETS[2], trial, question_texts(trial), len(trial)),
+    ]
+
+
 def lexical_neighbours(question: str, pool: Sequence[tuple[int, int, int, str]], n: int) -> list[tuple[int, int, int]]:
     """The ``n`` sentences of ``pool`` (article, paragraph, sentence, text) sharing most character
     bigrams with ``question``: topical sentences that do not answer it."""

@@ -37,19 +37,17 @@ from torch import nn
 from rag.config import Settings
 from rag.coverage import NEUTRAL
 from rag.embedding import Embedder, load_embedder, resolve_model_path
-from rag.evaluation.metrics import Span, gold_spans, load_questions
+from rag.evaluation.metrics import SEED_SETS, Span, gold_spans, load_questions
 from rag.evaluation.squad import opener, squad_index
 from rag.extraction import ScoredSentence
 from rag.pipeline import Pipeline
 from rag.rankers.reader import candidate, candidates
 from rag.rankers.readernet import Reader, encode, load_reader, save_reader, token_targets
-from rag.training.pairs import question_texts, xquad_over_chinese
-from rag.training.squad import Article, load_squad
+from rag.training.pairs import DEV_SETS, reader_sets, xquad_over_chinese
+from rag.training.squad import Article
 from rag.types import Candidate
 
 CANDIDATES = 16
-SEED_SETS = (Path("benchmarks/questions.jsonl"), Path("benchmarks/heldout.jsonl"))
-DEV_SETS = ("en→zh XQuAD 19-24", "zh→zh XQuAD 19-24", "zh→zh CMRC trial")
 LISTS = "candidates.jsonl"
 
 
@@ -125,16 +123,10 @@ def squad_lists(
 def collect(datasets: Path, out: Path) -> None:
     settings = Settings.from_env()
     embedder = load_embedder(settings)
-    cmrc = datasets / "cmrc2018"
-    zh, asked = xquad_over_chinese(datasets / "xquad-train")
-    trial, dev = load_squad(cmrc / "cmrc2018_trial.json"), load_squad(cmrc / "cmrc2018_dev.json")
     lists = [
-        *squad_lists(settings, embedder, "train en→zh XQuAD 1-18", zh[:18], asked["en"], 6),
-        *squad_lists(settings, embedder, "train zh→zh XQuAD 1-18", zh[:18], asked["zh"], 6),
-        *squad_lists(settings, embedder, "train CMRC dev", dev, question_texts(dev), 283),
-        *squad_lists(settings, embedder, DEV_SETS[0], zh[18:24], asked["en"], 6),
-        *squad_lists(settings, embedder, DEV_SETS[1], zh[18:24], asked["zh"], 6),
-        *squad_lists(settings, embedder, DEV_SETS[2], trial, question_texts(trial), len(trial)),
+        item
+        for s in reader_sets(datasets)
+        for item in squad_lists(settings, embedder, s.name, s.articles, s.asked_as, s.size)
     ]
     pipeline = Pipeline.from_settings(settings, embedder=embedder, coverage=NEUTRAL)
     by_file = {d.source_file: d for d in pipeline.documents()}

@@ -1,0 +1,295 @@
+"""A verifier for the "not covered" decision: does the scorer's first sentence answer the question? (An
+experiment, not served yet: README, "Tuning".)
+
+The coverage model (``rag.coverage``) judges from retrieval signals alone. Here the shipped reader's top
+layers are retrained for one job, by binary cross-entropy on the pipeline's own first sentence of each
+question: 1 when that sentence holds the answer's start, 0 when the question's article is not in the index or
+its paragraph is left out (a near miss; answerable questions whose first sentence misses the answer are left
+out of training). The verifier's logit is then an eighth coverage signal, the model fitted on the seed sets as
+``bench/calibrate.py`` fits it, and judged against the shipped model on the reader's dev articles, on DRCD's
+test file (which no reader and no fit has seen) and on the seed sets leave-one-out.
+
+Training questions: XQuAD 1-18 (English and Chinese over the Chinese paragraphs) and CMRC 2018 dev, in indexes
+built as ``rag eval --squad --split-articles`` builds them (every other article left out), with paragraph 4k+3
+of each indexed article left out too (near misses):
+
+    python -m rag.training.verifier collect [--datasets DIR] --out DIR   # every question's first sentence (~17 min)
+    python -m rag.training.verifier train --out DIR                      # 2 epochs (~8 min on 2 cores)
+    python -m rag.training.verifier judge --out DIR                      # the rule's figures (~2 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from rag.config import Settings
+from rag.coverage import NEUTRAL, default_model, fit, leave_one_out
+from rag.embedding import Embedder, load_embedder, resolve_model_path
+from rag.evaluation.metrics import SEED_SETS, gold_spans, load_questions
+from rag.evaluation.squad import opener, squad_index
+from rag.extraction import ScoredSentence
+from rag.pipeline import Pipeline
+from rag.rankers.reader import candidate
+from rag.rankers.readernet import Reader, ReaderNet, encode, load_reader
+from rag.training.calibrate import auc
+from rag.training.pairs import DEV_SETS, QuestionSet, question_texts, reader_sets
+from rag.training.squad import Article, load_squad
+from rag.types import Candidate
+
+JUDGED = ("seeds", *DEV_SETS, "zh→zh DRCD test")  # the residual reader's dev sets, and one no reader has seen
+ROWS = "firsts.jsonl"
+WEIGHTS = "verifier.safetensors"
+TRAINED_LAYERS = 2  # the reader's top layers retrained; its bottom ones and the embeddings stay as shipped
+EPOCHS, BATCH, LEARNING_RATE = 2, 32, 5e-5
+NO_SENTENCE = -30.0  # the signal when retrieval finds no sentence at all
+HIDDEN_ANSWER_COST = 2.0  # the reader issue's cost: a hidden answer counts twice a not-indexed one answered
+
+
+@dataclasses.dataclass(frozen=True)
+class First:
+    """One question's first sentence by the scorer (as the reader reads it), its coverage signals, its kind
+    (answerable, not_indexed or near) and whether the sentence holds the answer's start."""
+
+    set: str
+    question: str
+    signals: tuple[float, ...]
+    candidate: Candidate | None
+    kind: str
+    gold: bool
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind == "answerable"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> First:
+        raw = json.loads(line)
+        found = raw["candidate"]
+        return cls(
+            raw["set"],
+            raw["question"],
+            tuple(raw["signals"]),
+            None if found is None else Candidate(**found),
+            raw["kind"],
+            raw["gold"],
+        )
+
+
+def first(pipeline: Pipeline, name: str, question: str, kind: str, holds: Callable[[ScoredSentence], bool]) -> First:
+    _, scored, signals = pipeline.scored(question)
+    top = scored[0] if scored else None
+    found = None if top is None else candidate(top, pipeline.store.documents)
+    gold = top is not None and kind == "answerable" and holds(top)
+    return First(name, question, tuple(signals.vector().tolist()), found, kind, gold)
+
+
+def squad_firsts(
+    settings: Settings,
+    embedder: Embedder,
+    name: str,
+    articles: Sequence[Article],
+    asked_as: dict[str, str],
+    size: int,
+    near: bool,
+) -> list[First]:
+    """Every question of ``articles``, in indexes of ``size`` articles without the odd ones and, with ``near``,
+    without paragraph 4k+3 of each indexed article."""
+    open_pipeline = opener(settings, embedder, NEUTRAL)
+
+    def near_miss(article: int, paragraph: int) -> bool:
+        return near and paragraph % 4 == 3
+
+    out = []
+    for start in range(0, len(articles), size):
+        with squad_index(articles[start : start + size], True, open_pipeline, near_miss) as indexed:
+            for asked in indexed.questions(asked_as):
+                kind = "near" if asked.file in indexed.left_out else "answerable" if asked.indexed else "not_indexed"
+                found = indexed.gold(asked) if kind == "answerable" else None
+
+                def holds(s: ScoredSentence, found: Any = found) -> bool:
+                    return found is not None and _holds_start(found[0].doc_id, found[1][0], s)
+
+                out.append(first(indexed.pipeline, name, asked.question, kind, holds))
+        print(f"{name}: {len(out)} questions", flush=True)
+    return out
+
+
+def _holds_start(doc_id: str, start: int, s: ScoredSentence) -> bool:
+    return s.chunk.doc_id == doc_id and s.sentence.start <= start < s.sentence.end
+
+
+def collect(datasets: Path, out: Path) -> None:
+    settings = Settings.from_env()
+    embedder = load_embedder(settings)
+    drcd = load_squad(datasets / "drcd" / "DRCD_test.json")
+    rows = seed_firsts(settings, embedder)
+    for s in [*reader_sets(datasets), QuestionSet(JUDGED[-1], drcd, question_texts(drcd), 126)]:
+        # Near misses where the verifier trains, and in DRCD's test file; the dev articles as `rag eval --squad`.
+        near = s.training or s.name == JUDGED[-1]
+        rows += squad_firsts(settings, embedder, s.name, s.articles, s.asked_as, s.size, near)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ROWS).write_text("".join(row.to_json() + "\n" for row in rows), "utf-8")
+
+
+def seed_firsts(settings: Settings, embedder: Embedder) -> list[First]:
+    """The seed sets' questions; their unanswerable ones are near misses (the corpus is about their subject)."""
+    pipeline = Pipeline.from_settings(settings, embedder=embedder, coverage=NEUTRAL)
+    by_file = {d.source_file: d for d in pipeline.documents()}
+    rows = []
+    for path in SEED_SETS:
+        for q in load_questions(path):
+            spans, _ = gold_spans(q, by_file)
+
+            def holds(s: ScoredSentence, spans: Any = spans) -> bool:
+                return any(span.overlaps(s.chunk.doc_id, s.sentence.start, s.sentence.end) for span in spans)
+
+            rows.append(first(pipeline, JUDGED[0], q.question, "answerable" if q.answerable else "near", holds))
+    return rows
+
+
+def training_pairs(rows: Sequence[First]) -> list[tuple[str, Candidate, float]]:
+    """(question, first sentence, label) of the training sets: 1 when the sentence holds the answer, 0 when the
+    question is not indexed or a near miss; an answerable question whose first sentence misses it is left out."""
+    return [
+        (row.question, row.candidate, 1.0 if row.answerable else 0.0)
+        for row in rows
+        if row.set.startswith("train") and row.candidate is not None and (row.gold or not row.answerable)
+    ]
+
+
+def trained_names(net: ReaderNet) -> list[str]:
+    """The parameters training changes: the top TRAINED_LAYERS layers and the relevance head."""
+    top = len(net.encoder.encoder.layer) - TRAINED_LAYERS
+    layers = tuple(f"encoder.encoder.layer.{i}." for i in range(top, top + TRAINED_LAYERS))
+    return [n for n, _ in net.named_parameters() if n.startswith((*layers, "relevance."))]
+
+
+def train(out: Path, seed: int = 13, epochs: int = EPOCHS) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    settings = Settings.from_env()
+    reader = load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
+    net = reader.net.train()
+    pairs = training_pairs(_load(out))
+    positive = sum(label for *_, label in pairs)
+    weights = (len(pairs) / (2 * max(len(pairs) - positive, 1)), len(pairs) / (2 * max(positive, 1)))
+    print(f"{len(pairs)} training pairs, {positive:.0f} positive", flush=True)
+    names = set(trained_names(net))
+    for n, p in net.named_parameters():
+        p.requires_grad = n in names
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=LEARNING_RATE)
+    began = time.time()
+    for epoch in range(epochs):
+        random.shuffle(pairs)
+        losses = []
+        for step in range(0, len(pairs), BATCH):
+            batch = pairs[step : step + BATCH]
+            relevance, _ = net(encode(reader.tokenizer, [b[0] for b in batch], [b[1] for b in batch]))
+            labels = torch.tensor([b[2] for b in batch])
+            weight = torch.where(labels == 1, weights[1], weights[0])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(relevance, labels, weight=weight)
+            optimizer.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            losses.append(loss.item())
+            if step // BATCH % 20 == 0:
+                print(
+                    f"epoch {epoch} step {step // BATCH} loss {np.mean(losses[-20:]):.3f} {time.time() - began:.0f}s",
+                    flush=True,
+                )
+        print(f"epoch {epoch} mean loss {np.mean(losses):.4f} {time.time() - began:.0f}s", flush=True)
+    state = dict(net.named_parameters())
+    save_file({n: state[n].detach().to(torch.float16).contiguous() for n in sorted(names)}, str(out / WEIGHTS))
+    manifest = {"base": "the shipped reader", "trained": sorted(names), "pairs": len(pairs), "seed": seed}
+    (out / "verifier.json").write_text(json.dumps({**manifest, "epochs": epochs}, indent=2) + "\n", "utf-8")
+
+
+def load_verifier(out: Path) -> Reader:
+    """The shipped reader with the verifier's layers and head in place of its own."""
+    settings = Settings.from_env()
+    reader = load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
+    trained = {n: t.to(torch.float32) for n, t in load_file(str(out / WEIGHTS)).items()}
+    reader.net.load_state_dict(trained, strict=False)
+    reader.net.eval()
+    return reader
+
+
+@torch.inference_mode()
+def logits(verifier: Reader, rows: Sequence[First]) -> np.ndarray:
+    out = np.full(len(rows), NO_SENTENCE)
+    read = [i for i, row in enumerate(rows) if row.candidate is not None]
+    for start in range(0, len(read), 64):
+        part = read[start : start + 64]
+        questions = [rows[i].question for i in part]
+        relevance, _ = verifier.net(encode(verifier.tokenizer, questions, [rows[i].candidate for i in part]))  # type: ignore[misc]
+        out[part] = relevance.numpy()
+    return out
+
+
+def costs(answered: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(answerable declined, unanswerable declined, the cost: HIDDEN_ANSWER_COST x the first + 1 - the second)."""
+    hidden, declined = float(np.mean(~answered[y == 1])), float(np.mean(~answered[y == 0]))
+    return hidden, declined, HIDDEN_ANSWER_COST * hidden + 1 - declined
+
+
+def judge(out: Path) -> None:
+    """The shipped coverage model against the one with the verifier's logit as an eighth signal, fitted on the
+    seed sets: per set, answerable declined / unanswerable declined / cost (the seeds leave-one-out)."""
+    rows = _load(out)
+    verifier = load_verifier(out)
+    shipped = default_model()
+    sets = {name: [r for r in rows if r.set == name] for name in JUDGED}
+    data = {}
+    for name, items in sets.items():
+        x = np.array([r.signals for r in items])
+        data[name] = (x, np.column_stack([x, logits(verifier, items)]), np.array([float(r.answerable) for r in items]))
+    seeds7, seeds8, y = data[JUDGED[0]]
+    fitted = fit(seeds8, y)
+    print(f"{'set':<20}{'questions':>10}{'shipped':>24}{'with the verifier':>24}{'AUC':>16}")
+    for name, (x7, x8, labels) in data.items():
+        if name == JUDGED[0]:
+            before, after = leave_one_out(seeds7, y), leave_one_out(seeds8, y)
+        else:
+            before = np.array([shipped.probability_vector(v) for v in x7])
+            after = np.array([fitted.probability_vector(v) for v in x8])
+        cells = ["/".join(f"{v:.3f}" for v in costs(p >= shipped.threshold, labels)) for p in (before, after)]
+        aucs = "->".join(f"{auc(p[labels == 1], p[labels == 0]):.3f}" for p in (before, after))
+        print(f"{name:<20}{len(labels):>10}{cells[0]:>24}{cells[1]:>24}{aucs:>16}")
+
+
+def _load(out: Path) -> list[First]:
+    return [First.from_json(line) for line in (out / ROWS).read_text("utf-8").splitlines() if line]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("step", choices=("collect", "train", "judge"))
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    if args.step == "collect":
+        collect(args.datasets, args.out)
+    elif args.step == "train":
+        train(args.out, args.seed)
+    else:
+        judge(args.out)
+
+
+if __name__ == "__main__":
+    main()

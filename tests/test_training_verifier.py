@@ -1,0 +1,98 @@
+"""The verifier experiment: what it trains on, which weights it changes, and how its figures are costed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import BertConfig, BertModel
+
+from rag.extraction import ScoredSentence
+from rag.rankers.readernet import ReaderNet, encode
+from rag.training.verifier import (
+    ROWS,
+    WEIGHTS,
+    First,
+    _holds_start,
+    costs,
+    load_verifier,
+    train,
+    trained_names,
+    training_pairs,
+)
+from rag.types import Candidate, Chunk, Sentence
+
+ANSWER = Candidate("龙井茶", "", "龙井茶产于杭州西湖。")
+OTHER = Candidate("乌龙茶", "", "乌龙茶产于福建。")
+
+
+def _first(set_: str, kind: str, gold: bool, found: Candidate | None = ANSWER) -> First:
+    return First(set_, "龙井茶产于哪里？", (0.8, 0.7), found, kind, gold)
+
+
+def test_a_first_sentence_round_trips_with_or_without_a_sentence() -> None:
+    for row in (_first("train zh", "answerable", True), _first("seeds", "near", False, None)):
+        assert First.from_json(row.to_json()) == row
+
+
+def test_training_pairs_are_answers_against_unindexed_questions_and_near_misses() -> None:
+    rows = [
+        _first("train zh", "answerable", True),
+        _first("train zh", "answerable", False, OTHER),  # answerable, but its first sentence misses: left out
+        _first("train zh", "not_indexed", False, OTHER),
+        _first("train en", "near", False, OTHER),
+        _first("train en", "not_indexed", False, None),  # nothing retrieved: nothing to read
+        _first("zh→zh CMRC trial", "answerable", True),  # a dev set: never trained on
+    ]
+    assert training_pairs(rows) == [
+        ("龙井茶产于哪里？", ANSWER, 1.0),
+        ("龙井茶产于哪里？", OTHER, 0.0),
+        ("龙井茶产于哪里？", OTHER, 0.0),
+    ]
+
+
+def test_a_sentence_holds_the_answer_when_the_answer_starts_inside_it() -> None:
+    text = "前言。龙井茶产于杭州西湖。"
+    sentence = Sentence(3, len(text), text[3:])
+    chunk = Chunk("c", "d", 0, 0, len(text), text, (Sentence(0, 3, text[:3]), sentence))
+    s = ScoredSentence(1, chunk, sentence, 0.9, 0.5, 1.0)
+    assert _holds_start("d", text.index("杭州"), s)
+    assert not _holds_start("d", 0, s) and not _holds_start("other", text.index("杭州"), s)
+
+
+def test_only_the_top_layers_and_the_relevance_head_are_trained() -> None:
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=4, num_attention_heads=2, intermediate_size=32)
+    names = trained_names(ReaderNet(BertModel(config, add_pooling_layer=False)))
+    assert names and all(
+        n.startswith(("encoder.encoder.layer.2.", "encoder.encoder.layer.3.", "relevance.")) for n in names
+    )
+    assert any(n.startswith("relevance.") for n in names) and any(".layer.2." in n for n in names)
+    assert not any(n.startswith("span.") for n in names)
+
+
+def test_the_cost_counts_a_hidden_answer_twice() -> None:
+    answered = np.array([True, False, True, False])
+    labels = np.array([1.0, 1.0, 0.0, 0.0])
+    assert costs(answered, labels) == pytest.approx((0.5, 0.5, 2 * 0.5 + 1 - 0.5))
+
+
+@pytest.mark.model
+def test_training_saves_only_what_it_changed_and_loading_puts_it_in_place(tmp_path: Path) -> None:
+    rows = [_first("train zh", "answerable", True), _first("train zh", "not_indexed", False, OTHER)]
+    (tmp_path / ROWS).write_text("".join(r.to_json() + "\n" for r in rows), "utf-8")
+    train(tmp_path, epochs=1)
+    saved = load_file(str(tmp_path / WEIGHTS))
+    assert saved and all(
+        n.startswith(("encoder.encoder.layer.4.", "encoder.encoder.layer.5.", "relevance.")) for n in saved
+    )
+    assert json.loads((tmp_path / "verifier.json").read_text("utf-8"))["pairs"] == 2
+    verifier = load_verifier(tmp_path)
+    state = verifier.net.state_dict()
+    assert all(torch.equal(state[n], t.to(torch.float32)) for n, t in saved.items())
+    with torch.inference_mode():
+        relevance, _ = verifier.net(encode(verifier.tokenizer, ["龙井茶产于哪里？"], [ANSWER]))
+    assert relevance.shape == (1,)
