@@ -231,13 +231,13 @@ def load_verifier(out: Path) -> Reader:
 
 @torch.inference_mode()
 def logits(verifier: Reader, rows: Sequence[First]) -> np.ndarray:
+    """The verifier's logit on each row's first sentence; NO_SENTENCE where retrieval found none."""
     out = np.full(len(rows), NO_SENTENCE)
-    read = [i for i, row in enumerate(rows) if row.candidate is not None]
+    read = [(i, row.question, row.candidate) for i, row in enumerate(rows) if row.candidate is not None]
     for start in range(0, len(read), 64):
         part = read[start : start + 64]
-        questions = [rows[i].question for i in part]
-        relevance, _ = verifier.net(encode(verifier.tokenizer, questions, [rows[i].candidate for i in part]))  # type: ignore[misc]
-        out[part] = relevance.numpy()
+        relevance, _ = verifier.net(encode(verifier.tokenizer, [q for _, q, _ in part], [c for *_, c in part]))
+        out[[i for i, _, _ in part]] = relevance.numpy()
     return out
 
 
