@@ -28,7 +28,7 @@ from rag.config import Settings
 from rag.coverage import FEATURES, NEUTRAL, CoverageModel, class_balanced, default_model, fit
 from rag.embedding import Embedder, load_embedder
 from rag.evaluation.metrics import SEED_SETS, load_questions
-from rag.evaluation.squad import opener, squad_index
+from rag.evaluation.squad import every_fourth_paragraph, opener, squad_index
 from rag.pipeline import Pipeline
 from rag.training.pairs import QuestionSet, reader_sets
 from rag.training.squad import Article
@@ -60,15 +60,9 @@ def squad_signals(
     and, with ``near``, without paragraph 4k+3 of each indexed article."""
 
     open_pipeline = opener(settings, embedder, NEUTRAL)
-
-    def near_miss(article: int, paragraph: int) -> bool:
-        return near and paragraph % 4 == 3
-
-    with squad_index(articles, True, open_pipeline, near_miss) as indexed:
+    with squad_index(articles, True, open_pipeline, every_fourth_paragraph if near else None) as indexed:
         asked = indexed.questions(asked_as)
-        kinds = tuple(
-            "near" if a.file in indexed.left_out else "answerable" if a.indexed else "not_indexed" for a in asked
-        )
+        kinds = tuple(indexed.kind(a) for a in asked)
         return Signals(np.array([indexed.pipeline.signals(a.question).vector() for a in asked]), kinds)
 
 

@@ -14,6 +14,7 @@ from rag.evaluation.squad import (
     SquadOutcome,
     answer_span,
     evaluate_squad,
+    every_fourth_paragraph,
     questions_of,
     squad_index,
     summarize_squad,
@@ -118,6 +119,11 @@ def test_a_paragraph_left_out_of_an_indexed_article_asks_a_near_miss(monkeypatch
         document, (start, end) = indexed.gold(asked[0]) or (None, (0, 0))
         assert document is not None and document.text[start:end] == "bamboo"
         assert indexed.gold(asked[1]) is None
+        assert [indexed.kind(q) for q in asked] == ["answerable", "near"]
+
+
+def test_near_misses_are_every_fourth_paragraph() -> None:
+    assert [p for p in range(9) if every_fourth_paragraph(0, p)] == [3, 7]
 
 
 def test_uncertain_answers_count_as_declined_and_are_reported_apart() -> None:

@@ -142,11 +142,20 @@ class SquadIndex:
         asked = questions_of(self.kept, asked_as)
         return [dataclasses.replace(a, indexed=False) if a.file in self.left_out else a for a in asked]
 
+    def kind(self, asked: Asked) -> str:
+        """ "near" (its paragraph was left out of an indexed article), "answerable" or "not_indexed"."""
+        return "near" if asked.file in self.left_out else "answerable" if asked.indexed else "not_indexed"
+
     def gold(self, asked: Asked) -> tuple[Document, tuple[int, int]] | None:
         """The indexed document that holds the answer, and the answer's offsets in it."""
         document = self.by_file.get(asked.file)
         span = answer_span(asked, document, self.contexts[asked.file]) if document else None
         return None if document is None or span is None else (document, span)
+
+
+def every_fourth_paragraph(article: int, paragraph: int) -> bool:
+    """The ``leave_out`` of ``squad_index`` that makes near misses: paragraph 4k+3 of each indexed article."""
+    return paragraph % 4 == 3
 
 
 def opener(

@@ -133,9 +133,8 @@ def collect(datasets: Path, out: Path) -> None:
     for path in SEED_SETS:
         for q in load_questions(path):
             if q.answerable:
-                spans, _ = gold_spans(q, by_file)
-                overlapping = functools.partial(_overlapping, spans)
-                lists.append(listed(pipeline, f"seeds {path.stem}", q.question, overlapping))
+                holds = functools.partial(overlapping, gold_spans(q, by_file)[0])
+                lists.append(listed(pipeline, f"seeds {path.stem}", q.question, holds))
     out.mkdir(parents=True, exist_ok=True)
     (out / LISTS).write_text("".join(item.to_json() + "\n" for item in lists), "utf-8")
 
@@ -160,7 +159,8 @@ def _holding(doc_id: str, start: int, end: int, s: ScoredSentence) -> tuple[int,
     return (start - s.sentence.start, end - s.sentence.start) if inside else False
 
 
-def _overlapping(spans: Sequence[Span], s: ScoredSentence) -> bool:
+def overlapping(spans: Sequence[Span], s: ScoredSentence) -> bool:
+    """Whether ``s`` overlaps one of a seed question's gold quotes."""
     return any(span.overlaps(s.chunk.doc_id, s.sentence.start, s.sentence.end) for span in spans)
 
 

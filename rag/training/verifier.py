@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -37,13 +37,14 @@ from rag.config import Settings
 from rag.coverage import NEUTRAL, default_model, fit, leave_one_out
 from rag.embedding import Embedder, load_embedder, resolve_model_path
 from rag.evaluation.metrics import SEED_SETS, gold_spans, load_questions
-from rag.evaluation.squad import opener, squad_index
+from rag.evaluation.squad import every_fourth_paragraph, opener, squad_index
 from rag.extraction import ScoredSentence
 from rag.pipeline import Pipeline
 from rag.rankers.reader import candidate
 from rag.rankers.readernet import Reader, ReaderNet, encode, load_reader
 from rag.training.calibrate import auc
 from rag.training.pairs import DEV_SETS, QuestionSet, question_texts, reader_sets
+from rag.training.residual import overlapping
 from rag.training.squad import Article, load_squad
 from rag.types import Candidate
 
@@ -109,20 +110,14 @@ def squad_firsts(
     """Every question of ``articles``, in indexes of ``size`` articles without the odd ones and, with ``near``,
     without paragraph 4k+3 of each indexed article."""
     open_pipeline = opener(settings, embedder, NEUTRAL)
-
-    def near_miss(article: int, paragraph: int) -> bool:
-        return near and paragraph % 4 == 3
-
+    leave_out = every_fourth_paragraph if near else None
     out = []
     for start in range(0, len(articles), size):
-        with squad_index(articles[start : start + size], True, open_pipeline, near_miss) as indexed:
+        with squad_index(articles[start : start + size], True, open_pipeline, leave_out) as indexed:
             for asked in indexed.questions(asked_as):
-                kind = "near" if asked.file in indexed.left_out else "answerable" if asked.indexed else "not_indexed"
+                kind = indexed.kind(asked)
                 found = indexed.gold(asked) if kind == "answerable" else None
-
-                def holds(s: ScoredSentence, found: Any = found) -> bool:
-                    return found is not None and _holds_start(found[0].doc_id, found[1][0], s)
-
+                holds = functools.partial(_holds_start, found[0].doc_id, found[1][0]) if found else _nothing
                 out.append(first(indexed.pipeline, name, asked.question, kind, holds))
         print(f"{name}: {len(out)} questions", flush=True)
     return out
@@ -130,6 +125,10 @@ def squad_firsts(
 
 def _holds_start(doc_id: str, start: int, s: ScoredSentence) -> bool:
     return s.chunk.doc_id == doc_id and s.sentence.start <= start < s.sentence.end
+
+
+def _nothing(s: ScoredSentence) -> bool:
+    return False
 
 
 def collect(datasets: Path, out: Path) -> None:
@@ -152,11 +151,7 @@ def seed_firsts(settings: Settings, embedder: Embedder) -> list[First]:
     rows = []
     for path in SEED_SETS:
         for q in load_questions(path):
-            spans, _ = gold_spans(q, by_file)
-
-            def holds(s: ScoredSentence, spans: Any = spans) -> bool:
-                return any(span.overlaps(s.chunk.doc_id, s.sentence.start, s.sentence.end) for span in spans)
-
+            holds = functools.partial(overlapping, gold_spans(q, by_file)[0])
             rows.append(first(pipeline, JUDGED[0], q.question, "answerable" if q.answerable else "near", holds))
     return rows
 
