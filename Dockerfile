@@ -1,8 +1,8 @@
 # rag: extractive question answering with citations, as one self-contained image.
 # The model is provisioned and exported to ONNX and the index of seeds/ is built here, so a container needs
 # no network and is ready as soon as the server has loaded them. The builder needs torch to provision and
-# export the model and the reader; the final image serves both on ONNX Runtime (RAG_RUNTIME=onnx) without
-# torch. See README, "Docker".
+# export the model, the verifier and the reader; the final image serves them on ONNX Runtime
+# (RAG_RUNTIME=onnx) without torch. See README, "Docker".
 #
 #   docker build -t rag .
 #   docker run --rm -p 127.0.0.1:8000:8000 rag
@@ -77,11 +77,13 @@ RUN rag index
 #   module has the runtime built in) and its Python tools (the export above used them); jieba's POS tagger,
 #   keyword extraction and Paddle model (segmentation needs dict.txt and finalseg/); swagger-ui-py's other
 #   bundles and source maps (/docs serves swagger-ui-bundle.js, swagger-ui.css and the favicons); the
-#   reader's weights (rag/models/reader.safetensors: only its export reads them; its manifest stays).
+#   reader's and the verifier's weights (rag/models/*.safetensors: only their exports read them; their
+#   manifests stay).
 # - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
-#   that it is provisioned), its small config files and onnx-r8/ (model.onnx, its fp16 weights, word_embeddings.npy, its tokenizer,
-#   embedder.json, and the reader's export in reader-r3-*/). Its fp32 safetensors weights and its copy of
-#   tokenizer.json go (488 MB): only torch reads them, to load the model or the reader.
+#   that it is provisioned), its small config files and onnx-r8/ (model.onnx, its fp16 weights,
+#   word_embeddings.npy, its tokenizer, embedder.json, and the reader's and the verifier's exports in
+#   reader-r3-*/ and verifier-r3-*/). Its fp32 safetensors weights and its copy of tokenizer.json go (488 MB):
+#   only torch reads them, to load the model, the reader or the verifier.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
 # - Bytecode: only that of the modules serving and indexing import (what the checks below import compiles as
 #   they run, after all of it is deleted), of the server's own packages, and of the PDF and DOCX readers,
@@ -102,7 +104,7 @@ RUN pip uninstall --yes --quiet torch transformers sentence-transformers scikit-
  && find "$site"/wordfreq/data -name '*.msgpack.gz' ! -name '*_en.*' ! -name '*_zh.*' ! -name '_chinese_*' -delete \
  && rm -rf "$site"/onnxruntime/capi/libonnxruntime.so.* "$site"/onnxruntime/transformers \
       "$site"/onnxruntime/quantization "$site"/onnxruntime/tools \
-      "$site"/jieba/posseg "$site"/jieba/analyse "$site"/jieba/lac_small "$site"/rag/models/reader.safetensors \
+      "$site"/jieba/posseg "$site"/jieba/analyse "$site"/jieba/lac_small "$site"/rag/models/*.safetensors \
  && find "$site"/swagger_ui/static -type f ! -name swagger-ui-bundle.js ! -name swagger-ui.css ! -name 'favicon-*' \
       ! -name LICENSE -delete \
  && find "$site" -name '*.pyc' -delete \

@@ -10,8 +10,8 @@ export TOKENIZERS_PARALLELISM := false
 
 install: $(STAMP)
 
-# Re-runs only when pyproject.toml changes; provisioning the model, and its and the reader's ONNX exports for
-# RAG_RUNTIME=onnx (README, "Runtime"), is idempotent on its own.
+# Re-runs only when pyproject.toml changes; provisioning the model, and its, the verifier's and the reader's ONNX
+# exports for RAG_RUNTIME=onnx (README, "Runtime"), is idempotent on its own.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

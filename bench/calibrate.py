@@ -2,6 +2,8 @@
 
     python bench/calibrate.py [--questions FILE ...] [--write]
 
+With RAG_VERIFIER=on it fits the model that reads the verifier's signal too (rag/calibration-verified.json).
+
 The shipped model is fitted on every set given (by default the benchmark set and the held-out set).
 What it is judged by comes first, on questions each fit has not seen: each set judged by a model
 fitted on the other ones alone, then leave-one-out over all of them.
@@ -17,10 +19,13 @@ import numpy as np
 
 from rag.config import Settings
 from rag.coverage import (
+    CALIBRATION,
     DOUBTFUL_SHOWN_COST,
     FEATURES,
     HIDDEN_ANSWER_COST,
     NEUTRAL,
+    VERIFIED,
+    VERIFIED_CALIBRATION,
     CoverageModel,
     choose_uncertain,
     fit,
@@ -29,10 +34,10 @@ from rag.coverage import (
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions
 from rag.pipeline import Pipeline
+from rag.rankers.reader import verifier_for
 from rag.stores import open_backend
 
 ROOT = Path(__file__).resolve().parent.parent
-CALIBRATION = ROOT / "rag" / "calibration.json"
 SETS = [ROOT / "benchmarks" / "questions.jsonl", ROOT / "benchmarks" / "heldout.jsonl"]
 
 
@@ -52,12 +57,17 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings.from_env()
+    names = VERIFIED if settings.verifier else FEATURES
+    target = ROOT / "rag" / (VERIFIED_CALIBRATION if settings.verifier else CALIBRATION)
     # The shipped calibration may not fit the features any more: this script is what refits it.
-    pipeline = Pipeline(settings, load_embedder(settings), open_backend(settings).open(), coverage=NEUTRAL)
+    embedder = load_embedder(settings)
+    verifier = verifier_for(settings, embedder)
+    store = open_backend(settings).open()
+    pipeline = Pipeline(settings, embedder, store, coverage=NEUTRAL, verifier=verifier)
     sets = []
     for path in args.questions:
         questions = load_questions(path)
-        x = np.array([pipeline.signals(q.question).vector() for q in questions])
+        x = np.array([pipeline.signals(q.question).vector(names) for q in questions])
         y = np.array([1.0 if q.answerable else 0.0 for q in questions])
         sets.append((path.name, questions, x, y))
     x = np.concatenate([s[2] for s in sets])
@@ -83,19 +93,19 @@ def main() -> None:
         f"{HIDDEN_ANSWER_COST:g}, a doubtful one shown {DOUBTFUL_SHOWN_COST:g}): answerable hidden "
         f"{np.mean(~shown[y == 1]):.3f}, unanswerable shown as uncertain {np.mean(shown[y == 0]):.3f}"
     )
-    model = dataclasses.replace(fit(x, y), model=settings.embedding_model, uncertain=uncertain)
+    model = dataclasses.replace(fit(x, y, names=names), model=settings.embedding_model, uncertain=uncertain)
     for name, _, xs, ys in sets:
         true_rate, false_rate = rates(judged(model, xs), ys)
         print(f"  {name}, fitted on all (what ships): true {true_rate:.3f}, false {false_rate:.3f}")
-    for feature, weight in zip(FEATURES, model.weights, strict=True):
+    for feature, weight in zip(names, model.weights, strict=True):
         print(f"  {feature:<14}{weight:+.3f}")
     for _, questions, xs, _ in sets:
         for q, v, predicted in zip(questions, xs, judged(model, xs), strict=True):
             if predicted != bool(q.answerable):
                 print(f"  wrong: {q.id} answerable={q.answerable} p={model.probability_vector(v):.2f} {q.question}")
     if args.write:
-        CALIBRATION.write_text(model.to_json() + "\n", "utf-8")
-        print(f"written to {CALIBRATION}")
+        target.write_text(model.to_json() + "\n", "utf-8")
+        print(f"written to {target}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions, run, summarize
 from rag.pipeline import Pipeline
-from rag.rankers.reader import ReaderRanker, reader_for
+from rag.rankers.reader import ReaderRanker, reader_for, verifier_for
 from rag.stores import open_backend
 
 SETS = {"benchmark": Path("benchmarks/questions.jsonl"), "held-out": Path("benchmarks/heldout.jsonl")}
@@ -34,12 +34,16 @@ def main(candidates: tuple[int, ...] = (8, 16, 32)) -> None:
     embedder = load_embedder(settings)
     store = open_backend(settings).open()
     reader = reader_for(dataclasses.replace(settings, reader=True), embedder)
-    variants: list[tuple[str, Pipeline]] = [("reader off", Pipeline(settings, embedder, store))]
+    verifier = verifier_for(settings, embedder)
+    variants: list[tuple[str, Pipeline]] = [("reader off", Pipeline(settings, embedder, store, verifier=verifier))]
     if reader:
-        variants.append(("short answers only", Pipeline(settings, embedder, store, marker=reader)))
+        short = Pipeline(settings, embedder, store, marker=reader, verifier=verifier)
+        variants.append(("short answers only", short))
     for n in candidates:
         ranker = ReaderRanker(reader, store.documents, n) if reader else None
-        variants.append((f"reader, {n} candidates", Pipeline(settings, embedder, store, ranker=ranker)))
+        variants.append(
+            (f"reader, {n} candidates", Pipeline(settings, embedder, store, ranker=ranker, verifier=verifier))
+        )
     header = f"{'variant':<24}{'set':<11}" + "".join(f"{c[:14]:>16}" for c in COLUMNS) + f"{'p50 ms':>9}{'p95 ms':>9}"
     print(header)
     for name, pipeline in variants:

@@ -127,7 +127,7 @@ def measure_ask() -> dict[str, dict[str, float]]:
     """`ask` with the reader off and on, on each runtime, each question of each in turn."""
     from rag.embedding import load_embedder
     from rag.pipeline import Pipeline
-    from rag.rankers.reader import ReaderRanker, reader_for
+    from rag.rankers.reader import ReaderRanker, reader_for, verifier_for
     from rag.stores import open_backend
 
     store = open_backend(Settings.from_env()).open()
@@ -137,7 +137,7 @@ def measure_ask() -> dict[str, dict[str, float]]:
         embedder = load_embedder(settings)
         reader = TimedReader(reader_for(settings, embedder))
         ranker = ReaderRanker(reader, store.documents, settings.reader_candidates)
-        on = Pipeline(settings, embedder, store, ranker=ranker)
+        on = Pipeline(settings, embedder, store, ranker=ranker, verifier=verifier_for(settings, embedder))
         pipelines[runtime] = (on.variant(reader=False), on, reader)
     ms: dict[str, dict[str, list[float]]] = {r: {"off": [], "on": [], "embed": [], "read": []} for r in RUNTIMES}
     questions = _questions()

@@ -11,7 +11,7 @@ from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions
 from rag.pipeline import Pipeline
-from rag.rankers.reader import ReaderRanker, reader_for
+from rag.rankers.reader import ReaderRanker, reader_for, verifier_for
 from rag.stores import open_backend
 
 QUESTIONS = Path("benchmarks/questions.jsonl")
@@ -34,7 +34,7 @@ def main() -> None:
     reader = reader_for(settings, embedder)
     reader_s = time.perf_counter() - started
     ranker = ReaderRanker(reader, store.documents, settings.reader_candidates) if reader else None
-    pipeline = Pipeline(settings, embedder, store, ranker=ranker)
+    pipeline = Pipeline(settings, embedder, store, ranker=ranker, verifier=verifier_for(settings, embedder))
     print(
         f"model load {model_s:.2f}s, reader load {reader_s:.2f}s, index load {index_s:.2f}s, "
         f"index build {store.manifest.build_seconds:.1f}s"

@@ -52,17 +52,20 @@ def echo_json(payload: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def model(ctx: click.Context, as_json: bool) -> None:
-    """Show the embedding model in use, and the reader when RAG_READER or RAG_SHORT_ANSWERS is on (provisioning them
-    on first use)."""
+    """Show the embedding model in use, the reader when RAG_READER or RAG_SHORT_ANSWERS is on and the verifier when
+    RAG_VERIFIER is (provisioning them on first use)."""
     from rag.embedding import load_embedder
-    from rag.rankers.reader import reader_for
+    from rag.rankers.reader import reader_for, verifier_for
 
     settings = settings_from(ctx)
     embedder = load_embedder(settings)
     info = embedder.info()
     reader = reader_for(settings, embedder)
+    verifier = verifier_for(settings, embedder)
     if as_json:
-        echo_json({**asdict(info), "reader": reader.path if reader else None})
+        echo_json(
+            {**asdict(info), "reader": reader.path if reader else None, "verifier": verifier.path if verifier else None}
+        )
         return
     click.echo(f"name:            {info.name}")
     click.echo(f"path:            {info.path}")
@@ -72,6 +75,8 @@ def model(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"prompt {key + ':':<9}{prompt!r}")
     if reader:
         click.echo(f"reader:          {reader.path}")
+    if verifier:
+        click.echo(f"verifier:        {verifier.path}")
 
 
 @main.command("index")
@@ -293,6 +298,7 @@ def _squad_report(
         "split_articles": split,
         "reader": settings.reader,
         "short_answers": settings.short_answers and not settings.reader,
+        "verifier": settings.verifier and not settings.reader,
         **figures,
     }
 

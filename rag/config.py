@@ -111,6 +111,11 @@ class Settings:
     # covered", and the reader only marks the short answer in the sentences shown (README, "The reader").
     short_answers: bool = setting(False, _switch)
     reader_candidates: int = setting(16, _int, lambda v: 1 <= v <= 64, "between 1 and 64")
+    # With the reader off: the verifier (the reader retrained to judge the scorer's first sentence) gives the
+    # coverage model an eighth signal, with its own calibration (README, "The verifier"). On by default: it met
+    # the rule written before it was served, on the dev articles and through the service. RAG_VERIFIER=off: the
+    # retrieval signals alone (rag/calibration.json), for the ablation or another embedding model.
+    verifier: bool = setting(True, _switch)
     # serve: the HTTP server
     host: str = setting("127.0.0.1", _text)
     port: int = setting(8000, _int, lambda v: 0 < v < 65536, "a port 1-65535")

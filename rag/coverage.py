@@ -27,6 +27,9 @@ from rag.types import Grade
 # (AUC 0.77) but not the held-out set's (0.47, 0.40), whose unanswerable questions use the corpus's
 # own words ("梁文峰毕业于哪所大学"): they measured how the benchmark was written, not coverage.
 FEATURES = ("top_passage", "top_sentence", "margin", "keyword", "agreement", "unknown_name", "latin")
+# With RAG_VERIFIER=on: the verifier's logit on the scorer's first sentence as well (README, "The verifier").
+VERIFIED = (*FEATURES, "verified")
+NO_SENTENCE = -30.0  # the verifier's signal when retrieval finds no sentence at all
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,12 @@ class Signals:
     agreement: float  # share of the dense top 5 that keyword search also ranks in its top 10
     unknown_name: float  # 1 when the question names a versioned thing ("GPT-5") the corpus never does
     latin: float  # share of Latin letters in the question: keyword signals mean less across languages
+    verified: float | None = None  # the verifier's logit on the scorer's first sentence; None: no verifier
 
-    def vector(self) -> np.ndarray:
-        return np.array([getattr(self, f) for f in FEATURES], dtype=np.float64)
+    def vector(self, features: tuple[str, ...] = FEATURES) -> np.ndarray:
+        if self.verified is None and "verified" in features:
+            raise ConfigError("this coverage model reads the verifier's signal, and no verifier was loaded")
+        return np.array([getattr(self, f) for f in features], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,15 @@ class CoverageModel:
     # From this probability up to ``threshold`` the evidence is shown as "may not answer" (uncertain);
     # None: no such band, a question is answered or not covered.
     uncertain: float | None = None
+    features: tuple[str, ...] = FEATURES  # or VERIFIED
+
+    @property
+    def verified(self) -> bool:
+        """Whether it reads the verifier's signal."""
+        return "verified" in self.features
 
     def probability(self, signals: Signals) -> float:
-        return self.probability_vector(signals.vector())
+        return self.probability_vector(signals.vector(self.features))
 
     def probability_vector(self, features: np.ndarray) -> float:
         z = (features - np.array(self.mean)) / np.array(self.scale)
@@ -74,7 +86,7 @@ class CoverageModel:
         payload = {
             "model": self.model,
             "ranker": self.ranker,
-            "features": list(FEATURES),
+            "features": list(self.features),
             "weights": list(self.weights),
             "bias": self.bias,
             "mean": list(self.mean),
@@ -87,8 +99,9 @@ class CoverageModel:
     @classmethod
     def from_json(cls, text: str) -> CoverageModel:
         raw = json.loads(text)
-        if tuple(raw["features"]) != FEATURES:
-            raise ValueError(f"calibration features {raw['features']} do not match {list(FEATURES)}")
+        features = tuple(raw["features"])
+        if features not in (FEATURES, VERIFIED):
+            raise ValueError(f"calibration features {list(features)}: neither {list(FEATURES)} nor {list(VERIFIED)}")
         weights, mean, scale = tuple(raw["weights"]), tuple(raw["mean"]), tuple(raw["scale"])
         return cls(
             weights,
@@ -99,6 +112,7 @@ class CoverageModel:
             raw.get("model"),
             raw.get("ranker"),
             raw.get("uncertain_threshold"),
+            features,
         )
 
 
@@ -106,18 +120,28 @@ class CoverageModel:
 NEUTRAL = CoverageModel((0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES))
 
 
-def default_model() -> CoverageModel:
-    """The shipped calibration (``rag/calibration.json``), whatever it was fitted for."""
-    return CoverageModel.from_json(resources.files("rag").joinpath("calibration.json").read_text("utf-8"))
+CALIBRATION = "calibration.json"
+VERIFIED_CALIBRATION = "calibration-verified.json"  # fitted with the verifier's signal
 
 
-def model_for(embedding_model: str, ranker: str | None = None) -> CoverageModel:
+def default_model(verified: bool = False) -> CoverageModel:
+    """The shipped calibration (``rag/calibration.json``, or with ``verified`` the one that reads the
+    verifier), whatever it was fitted for."""
+    name = VERIFIED_CALIBRATION if verified else CALIBRATION
+    return CoverageModel.from_json(resources.files("rag").joinpath(name).read_text("utf-8"))
+
+
+def model_for(embedding_model: str, ranker: str | None = None, verified: bool = False) -> CoverageModel:
     """The shipped calibration, refused unless it was fitted for this embedding model and ranker."""
-    model = default_model()
+    model = default_model(verified)
     if (model.model, model.ranker) != (embedding_model, ranker):
+        name = VERIFIED_CALIBRATION if verified else CALIBRATION
+        # The verifier is built on the reader, which is built on the shipped embedding model: another model
+        # serves without it, once the retrieval-only calibration is refitted for it.
+        refit = "set RAG_VERIFIER=off and refit rag/calibration.json" if verified else "refit it"
         raise ConfigError(
-            f"rag/calibration.json was fitted for model {model.model!r} and ranker {model.ranker!r}, "
-            f"not {embedding_model!r} and {ranker!r}: refit it with `python bench/calibrate.py --write`"
+            f"rag/{name} was fitted for model {model.model!r} and ranker {model.ranker!r}, not {embedding_model!r} "
+            f"and {ranker!r}: {refit} with `RAG_VERIFIER=off python bench/calibrate.py --write`"
         )
     return model
 
@@ -161,9 +185,14 @@ def grade(probability: float, answered: float, uncertain: float | None) -> Grade
 
 
 def signals(
-    query: Query, retrieval: Retrieval, scored: Sequence[ScoredSentence], corpus_names: frozenset[str]
+    query: Query,
+    retrieval: Retrieval,
+    scored: Sequence[ScoredSentence],
+    corpus_names: frozenset[str],
+    verified: float | None = None,
 ) -> Signals:
-    """What the coverage model sees: read off the question, the rankings and the scored sentences."""
+    """What the coverage model sees: read off the question, the rankings and the scored sentences (and the
+    verifier's logit on the first of them, when it was read)."""
     dense = retrieval.rankings.get("dense", [])
     keyword = retrieval.rankings.get("keyword", [])
     dense_scores = [s for _, s in dense]
@@ -177,6 +206,7 @@ def signals(
         agreement=agreement([i for i, _ in dense], [i for i, _ in keyword]),
         unknown_name=float(bool(query.names - corpus_names)),
         latin=query.latin,
+        verified=verified,
     )
 
 
@@ -191,9 +221,11 @@ def fit(
     l2: float = 1.0,
     steps: int = 3000,
     sample_weight: np.ndarray | None = None,
+    names: tuple[str, ...] = FEATURES,
 ) -> CoverageModel:
-    """L2-regularised logistic regression by gradient descent on standardised features. Each question
-    weighs ``sample_weight`` (mean 1); by default ``class_balanced(labels)``."""
+    """L2-regularised logistic regression by gradient descent on standardised features (the columns
+    ``names``: FEATURES, or VERIFIED). Each question weighs ``sample_weight`` (mean 1); by default
+    ``class_balanced(labels)``."""
     mean = features.mean(axis=0)
     scale = features.std(axis=0) + 1e-6
     x = (features - mean) / scale
@@ -206,7 +238,9 @@ def fit(
         err = (p - labels) * sample_w
         w -= lr * (x.T @ err / len(x) + l2 * w / len(x))
         b -= lr * err.mean()
-    return CoverageModel(tuple(map(float, w)), float(b), tuple(map(float, mean)), tuple(map(float, scale)))
+    return CoverageModel(
+        tuple(map(float, w)), float(b), tuple(map(float, mean)), tuple(map(float, scale)), features=names
+    )
 
 
 def class_balanced(labels: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The one Python API that the CLI and the HTTP layer share: wiring only, built once, then ``ask``.
 
-query -> retrievers -> joiner -> extraction -> [ranker] -> evidence -> coverage (without a ranker) -> sources
+query -> retrievers -> joiner -> extraction -> [ranker] -> evidence -> coverage (without a ranker; with
+  RAG_VERIFIER, reading the verifier's judgement of the first sentence) -> sources
   -> [short answers marked in the sentences shown, without a ranker: RAG_SHORT_ANSWERS]
 """
 
@@ -12,12 +13,12 @@ from rag import coverage, extraction, sources
 from rag.config import Settings
 from rag.coverage import CoverageModel, Signals
 from rag.embedding import Embedder, load_embedder
-from rag.errors import DocumentNotFoundError, IndexStaleError
+from rag.errors import ConfigError, DocumentNotFoundError, IndexStaleError
 from rag.extraction import ScoredSentence
 from rag.freshness import serving_mismatch
 from rag.query import Query, QueryAnalyzer
 from rag.rankers.base import Ranked, Ranker, select
-from rag.rankers.reader import ReaderRanker, SentenceReader, candidate, reader_for
+from rag.rankers.reader import ReaderRanker, SentenceReader, Verifier, candidate, reader_for, verifier_for
 from rag.retrieval import Retrieval, Retriever, RRFJoiner, default_retrievers, retrieve
 from rag.sources import Pick
 from rag.stores import open_backend
@@ -48,6 +49,7 @@ class Pipeline:
         ranker: Ranker | None = None,
         switches: Switches = Switches(),
         marker: SentenceReader | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -57,8 +59,12 @@ class Pipeline:
         self._coverage = coverage if coverage or ranker else coverage_for(settings)
         self.ranker = ranker
         self.switches = switches
-        # Without a ranker: the reader that marks the short answer in the sentences shown (RAG_SHORT_ANSWERS).
+        # Without a ranker: the reader that marks the short answer in the sentences shown (RAG_SHORT_ANSWERS),
+        # and the verifier whose logit on the first sentence the coverage model reads (RAG_VERIFIER).
         self.marker = None if ranker else marker
+        self.verifier = verifier
+        if self._coverage is not None and self._coverage.verified and verifier is None:
+            raise ConfigError("this coverage model reads the verifier's signal, and no verifier was loaded")
         self._backend: Backend | None = None  # opened by behind(), kept for the next call
         self.analyzer = QueryAnalyzer(embedder, store.lexicon)
         # Every retriever runs, whatever votes: the coverage signals read the dense and keyword rankings.
@@ -78,7 +84,12 @@ class Pipeline:
         # With RAG_READER the reader ranks; with RAG_SHORT_ANSWERS alone it only marks the short answers.
         n = settings.reader_candidates
         ranker = ReaderRanker(reader, store.documents, n) if reader and settings.reader else None
-        return cls(settings, embedder, store, coverage, ranker, marker=reader)
+        # The verifier is loaded when the coverage model reads it (or, behind the reader, would: an ablation
+        # switches the reader off).
+        model = coverage if coverage is not None or ranker else coverage_for(settings)
+        verified = model.verified if model is not None else settings.verifier
+        verifier = verifier_for(settings, embedder) if verified else None
+        return cls(settings, embedder, store, model, ranker, marker=reader, verifier=verifier)
 
     def reopen(self) -> Pipeline:
         """The same loaded models over the index in service now, as a rebuild left it: nothing is loaded again."""
@@ -86,7 +97,9 @@ class Pipeline:
         ranker = self.ranker
         if isinstance(ranker, ReaderRanker):
             ranker = ReaderRanker(ranker.reader, store.documents, ranker.candidates)
-        return Pipeline(self.settings, self.embedder, store, self._coverage, ranker, self.switches, self.marker)
+        return Pipeline(
+            self.settings, self.embedder, store, self._coverage, ranker, self.switches, self.marker, self.verifier
+        )
 
     def behind(self) -> bool:
         """Whether the index in service is no longer the one this pipeline reads (rebuilt since it opened)."""
@@ -95,12 +108,23 @@ class Pipeline:
         return self._backend.manifest() != self.store.manifest
 
     def variant(
-        self, *, dense: bool = True, keyword: bool = True, diversify: bool = True, reader: bool = True
+        self,
+        *,
+        dense: bool = True,
+        keyword: bool = True,
+        diversify: bool = True,
+        reader: bool = True,
+        verifier: bool = True,
     ) -> Pipeline:
-        """The same loaded pipeline with retrievers, diversification or the reader switched off (for ablations)."""
+        """The same loaded pipeline with retrievers, diversification, the reader or the verifier switched off (for
+        ablations). Without the verifier, a coverage model that reads it gives way to the shipped one that does not."""
         ranker, marker = (self.ranker, self.marker) if reader else (None, None)
         switches = Switches(dense, keyword, diversify)
-        return Pipeline(self.settings, self.embedder, self.store, self._coverage, ranker, switches, marker)
+        model = self._coverage
+        if not verifier and (model.verified if model is not None else self.settings.verifier):
+            model = coverage.model_for(self.settings.embedding_model)
+        kept = self.verifier if verifier else None
+        return Pipeline(self.settings, self.embedder, self.store, model, ranker, switches, marker, kept)
 
     @property
     def coverage(self) -> CoverageModel:
@@ -208,7 +232,16 @@ class Pipeline:
         return [Pick(s, s.score) for s in sorted([*scored, *others], key=lambda s: -s.score)]
 
     def _signals(self, query: Query, r: Retrieval, scored: list[ScoredSentence]) -> Signals:
-        return coverage.signals(query, r, scored, self.store.lexicon.names)
+        return coverage.signals(query, r, scored, self.store.lexicon.names, self._verified(query, scored))
+
+    def _verified(self, query: Query, scored: list[ScoredSentence]) -> float | None:
+        """The verifier's logit on the first sentence (NO_SENTENCE without one); None without a verifier."""
+        if self.verifier is None:
+            return None
+        if not scored:
+            return coverage.NO_SENTENCE
+        logits, _ = self.verifier.logits_and_spans(query.text, [candidate(scored[0], self.store.documents)])
+        return float(logits[0])
 
     def _chosen(self, scored: list[ScoredSentence], top_k: int) -> list[ScoredSentence]:
         # Without diversification: the best sentences overall, whatever their source.
@@ -300,4 +333,4 @@ def open_store(settings: Settings) -> Store:
 
 
 def coverage_for(settings: Settings) -> CoverageModel:
-    return coverage.model_for(settings.embedding_model)
+    return coverage.model_for(settings.embedding_model, verified=settings.verifier)

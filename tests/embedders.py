@@ -82,6 +82,13 @@ class BigramReader:
             out.append(Reading(share, (word.start(), word.end()) if word else None))
         return out
 
+    def logits_and_spans(
+        self, question: str, candidates: Sequence[Candidate]
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+        """As the verifier gives them: the share of bigrams as a logit (share 0.5 is logit 0)."""
+        readings = self.read(question, candidates)
+        return np.array([10.0 * r.probability - 5.0 for r in readings]), [r.answer for r in readings]
+
 
 class FailingEmbedder(HashEmbedder):
     """Raises on the call after ``succeed`` calls: a model that dies half-way through a build."""

@@ -68,7 +68,7 @@ def test_each_language_finds_its_passages(outcomes: list[Outcome], lang: str) ->
     assert breakdown(outcomes)["lang"][lang]["hit@5"] >= 0.90
 
 
-@pytest.mark.xfail(strict=True, reason="measured 0.79 (0.90 with every question answered): false declines empty it")
+@pytest.mark.xfail(strict=True, reason="measured 0.78 (0.90 with every question answered): false declines empty it")
 def test_evidence_holds_a_gold_sentence(overall: dict[str, float | int]) -> None:
     assert overall["evidence_hit"] >= 0.85
 
@@ -82,7 +82,7 @@ def test_unanswerable_questions_are_declined(overall: dict[str, float | int]) ->
     assert overall["no_answer_true_rate"] >= 0.85
 
 
-@pytest.mark.xfail(strict=True, reason="measured 0.13: the coverage signals overlap (README, Tuning)")
+@pytest.mark.xfail(strict=True, reason="measured 0.15: the coverage signals overlap (README, Tuning)")
 def test_answerable_questions_are_rarely_declined(overall: dict[str, float | int]) -> None:
     assert overall["no_answer_false_rate"] <= 0.05
 
@@ -124,16 +124,16 @@ def _xfail(measured: float) -> pytest.MarkDecorator:
 
 
 BENCHMARK_TARGETS = [
-    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.793)),
+    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.780)),
     pytest.param("disputed_source_coverage", ">=", 0.85, id="disputed", marks=_xfail(0.698)),
     pytest.param("no_answer_true_rate", ">=", 0.85, id="unanswerable-declined"),
-    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.134)),
+    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.146)),
 ]
 HELD_OUT_TARGETS = [
-    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.667)),
+    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.636)),
     pytest.param("disputed_source_coverage", ">=", 0.85, id="disputed", marks=_xfail(0.538)),
     pytest.param("no_answer_true_rate", ">=", 0.85, id="unanswerable-declined", marks=_xfail(0.833)),
-    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.273)),
+    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.303)),
 ]
 
 

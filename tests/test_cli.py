@@ -39,7 +39,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("RAG_EMBEDDING_MODEL", HashEmbedder().name)
     monkeypatch.setenv("RAG_CHUNK_SIZE", "100")
-    monkeypatch.setenv("RAG_READER", "off")  # today's path; the reader's is tested with a fake below
+    monkeypatch.setenv("RAG_READER", "off")  # the default path; the reader's is tested with a fake below
+    monkeypatch.setenv("RAG_VERIFIER", "off")  # the retrieval signals alone; the verifier's is tested below
     monkeypatch.setattr(embedding, "load_embedder", lambda settings: HashEmbedder())
     monkeypatch.setattr(pipeline, "load_embedder", lambda settings: HashEmbedder())
     monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
@@ -421,3 +422,27 @@ def test_model_names_the_reader_when_it_is_on(settings: Settings, monkeypatch: p
     assert shown.exit_code == 0, shown.output
     assert ("reader:          bigrams" in shown.stdout.splitlines()) == (switch == "on")
     assert json.loads(rag("model", "--json").stdout)["reader"] == ("bigrams" if switch == "on" else None)
+
+
+@pytest.mark.parametrize("switch", [pytest.param("on", id="verifier-on"), pytest.param("off", id="verifier-off")])
+def test_model_names_the_verifier_when_it_is_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, switch: str
+) -> None:
+    monkeypatch.setenv("RAG_VERIFIER", switch)
+    monkeypatch.setattr(embedding, "load_embedder", lambda settings: _Described())
+    fake = BigramReader()
+    monkeypatch.setattr(reader, "verifier_for", lambda settings, embedder=None: fake if settings.verifier else None)
+    shown = rag("model")
+    assert shown.exit_code == 0, shown.output
+    assert ("verifier:        bigrams" in shown.stdout.splitlines()) == (switch == "on")
+    assert json.loads(rag("model", "--json").stdout)["verifier"] == ("bigrams" if switch == "on" else None)
+
+
+def test_the_verifier_is_refused_for_another_embedding_model_saying_how_to_serve_without_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_VERIFIER", "on")
+    monkeypatch.setattr(embedding, "load_embedder", lambda settings: _Described())
+    shown = rag("model")
+    assert shown.exit_code != 0 and "Traceback" not in shown.output
+    assert "RAG_VERIFIER=off" in shown.output and "test/hash-bigrams" in shown.output

@@ -8,6 +8,7 @@ from rag.coverage import (
     DOUBTFUL_SHOWN_COST,
     FEATURES,
     HIDDEN_ANSWER_COST,
+    VERIFIED,
     CoverageModel,
     Signals,
     agreement,
@@ -16,6 +17,7 @@ from rag.coverage import (
     fit,
     leave_one_out,
 )
+from rag.errors import ConfigError
 from rag.query import latin_share
 
 
@@ -34,6 +36,32 @@ def test_fit_separates_separable_signals() -> None:
 def test_model_round_trips_through_json() -> None:
     model = CoverageModel((1.0,) * len(FEATURES), -0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), 0.4)
     assert CoverageModel.from_json(model.to_json()) == model
+
+
+def test_a_model_that_reads_the_verifier_round_trips_with_its_features() -> None:
+    n = len(VERIFIED)
+    model = CoverageModel((1.0,) * n, -0.5, (0.0,) * n, (1.0,) * n, 0.4, uncertain=0.3, features=VERIFIED)
+    again = CoverageModel.from_json(model.to_json())
+    assert again == model and again.verified and not default_model().verified
+
+
+def test_a_calibration_with_unknown_features_is_refused() -> None:
+    text = CoverageModel((1.0,) * 7, 0.0, (0.0,) * 7, (1.0,) * 7).to_json().replace('"latin"', '"lateness"')
+    with pytest.raises(ValueError, match="lateness"):
+        CoverageModel.from_json(text)
+
+
+def test_the_verifiers_signal_is_read_only_by_a_model_fitted_with_it() -> None:
+    signals = Signals(*([0.5] * len(FEATURES)), verified=4.0)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, len(VERIFIED)))
+    y = (x[:, -1] > 0).astype(float)  # only the verifier's column separates them
+    model = fit(x, y, names=VERIFIED)
+    assert model.features == VERIFIED and model.answerable(signals)
+    assert not model.answerable(Signals(*([0.5] * len(FEATURES)), verified=-4.0))
+    assert signals.vector().shape == (len(FEATURES),)  # a retrieval-only model ignores it
+    with pytest.raises(ConfigError, match="no verifier"):
+        model.probability(_signals(0.5))
 
 
 def test_the_shipped_calibration_loads() -> None:

@@ -13,7 +13,7 @@ from embedders import CORPUS, BigramReader, HashEmbedder, build_local, open_loca
 
 from rag import pipeline
 from rag.config import MAX_QUESTION_CHARS, Settings
-from rag.coverage import FEATURES, CoverageModel, default_model
+from rag.coverage import FEATURES, NO_SENTENCE, VERIFIED, CoverageModel, default_model
 from rag.errors import BadQueryError, ConfigError, DocumentNotFoundError, IndexMissingError, IndexStaleError
 from rag.pipeline import Pipeline
 from rag.rankers.reader import ReaderRanker
@@ -379,6 +379,62 @@ def test_from_settings_without_an_index_says_how_to_build_one(tmp_path: Path, lo
     with pytest.raises(IndexMissingError, match="rag index"):
         Pipeline.from_settings(Settings(index_dir=tmp_path / "index"))
     assert loader == []
+
+
+# --- the verifier's signal (a fake verifier: the share of the question's bigrams as a logit) ---------
+
+# Answerable when the verifier's logit on the first sentence is positive, whatever the retrieval signals say.
+BY_VERIFIER = CoverageModel(
+    weights=tuple(10.0 if f == "verified" else 0.0 for f in VERIFIED),
+    bias=0.0,
+    mean=(0.0,) * len(VERIFIED),
+    scale=(1.0,) * len(VERIFIED),
+    features=VERIFIED,
+)
+
+
+def test_the_verifier_reads_the_first_sentence_and_the_coverage_model_its_logit(
+    settings: Settings, index: Store
+) -> None:
+    verifier = BigramReader()
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_VERIFIER, verifier=verifier)
+    question = "How much does a zoo ticket cost?"
+    _, scored, signals = qa.scored(question)
+    assert verifier.batches == [1]  # one sentence read, the scorer's first
+    first = _ranker(verifier, settings, index).candidate(scored[0])
+    assert signals.verified == pytest.approx(float(verifier.logits_and_spans(question, [first])[0][0]))
+    answer = qa.ask(question)
+    assert answer.answerable == (signals.verified > 0) and answer.timings_ms["coverage"] >= 0
+    assert BY_VERIFIER.probability(signals) == pytest.approx(1 / (1 + np.exp(-10 * signals.verified)), abs=1e-9)
+
+
+def test_a_question_that_finds_no_sentence_gets_the_verifiers_lowest_signal(settings: Settings, index: Store) -> None:
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_VERIFIER, verifier=BigramReader())
+    query = qa.analyzer.analyze("How much does a zoo ticket cost?")
+    assert qa._verified(query, []) == NO_SENTENCE
+
+
+def test_a_coverage_model_that_reads_the_verifier_is_refused_without_one(settings: Settings, index: Store) -> None:
+    with pytest.raises(ConfigError, match="no verifier was loaded"):
+        Pipeline(settings, HashEmbedder(), index, coverage=BY_VERIFIER)
+
+
+def test_the_verifier_off_variant_decides_by_the_shipped_retrieval_model(
+    settings: Settings, index: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline.coverage, "model_for", lambda model, ranker=None, verified=False: BY_KEYWORDS)
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_VERIFIER, verifier=BigramReader())
+    off = qa.variant(verifier=False)
+    assert off.verifier is None and off.coverage is BY_KEYWORDS and qa.coverage is BY_VERIFIER
+    assert off.signals("How much does a zoo ticket cost?").verified is None
+    assert qa.variant(dense=False).verifier is qa.verifier
+
+
+def test_without_a_verifier_the_signals_have_none_and_the_retrieval_model_decides(
+    settings: Settings, index: Store
+) -> None:
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_KEYWORDS)
+    assert qa.signals("How much does a zoo ticket cost?").verified is None
 
 
 # --- the reader stage (a fake reader: the share of the question's bigrams a sentence holds) ---------

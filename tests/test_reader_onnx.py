@@ -19,7 +19,7 @@ from rag.embedding import load_embedder
 from rag.embedding_onnx import OnnxEmbedder
 from rag.errors import ModelError
 from rag.rankers import reader_onnx
-from rag.rankers.reader import SentenceReader, reader_for
+from rag.rankers.reader import SentenceReader, reader_for, verifier_for
 from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, encode
 from rag.rankers.reading import MANIFEST, MAX_TOKENS, QUESTION_TOKENS, SEPARATOR, Calibration, default_dir
 from rag.subwords import Pieces
@@ -175,6 +175,27 @@ def test_onnx_on_the_embedders_int8_word_embeddings_stays_close_to_torch(
     read, worst, spans, best = compare(onnx_reader, torch_reader)
     print(f"\n{read} pairs, int8 word embeddings: largest difference {worst:.2e}, spans {spans:.3f}, best {best:.3f}")
     assert worst <= 0.01 and spans >= 0.95 and best == 1.0
+
+
+@pytest.mark.model
+def test_the_verifiers_export_gives_the_torch_verifiers_logits(
+    onnx_embedder: OnnxEmbedder, onnx_reader: OnnxReader
+) -> None:
+    """The verifier is exported as the reader is, into a folder of its own, and read the same way; its logits are
+    its own, not the reader's."""
+    onnx_verifier = verifier_for(Settings.from_env(runtime="onnx", verifier=True), onnx_embedder)
+    torch_verifier = verifier_for(Settings.from_env(runtime="torch", verifier=True))
+    assert onnx_verifier is not None and torch_verifier is not None
+    assert Path(onnx_verifier.path).parent.name.startswith("verifier-")
+    worst, apart = 0.0, 0.0
+    for question, candidates in pairs():
+        ours = onnx_verifier.logits_and_spans(question, candidates)[0]
+        theirs = torch_verifier.logits_and_spans(question, candidates)[0]
+        readers = onnx_reader.logits_and_spans(question, candidates)[0]
+        worst = max(worst, float(np.abs(ours - theirs).max()))
+        apart = max(apart, float(np.abs(ours - readers).max()))
+    print(f"\nverifier logits, ONNX (int8 word embeddings) against torch: largest difference {worst:.2e}")
+    assert worst <= 0.05 and apart > 1.0
 
 
 @pytest.mark.model

@@ -11,11 +11,12 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertConfig, BertModel
 
+from rag.errors import ModelError
 from rag.extraction import ScoredSentence
 from rag.rankers.readernet import ReaderNet, encode
+from rag.rankers.reading import VERIFIER_MANIFEST, VERIFIER_WEIGHTS, WEIGHTS, default_dir, weights_digest
 from rag.training.verifier import (
     ROWS,
-    WEIGHTS,
     First,
     _holds_start,
     costs,
@@ -85,14 +86,25 @@ def test_training_saves_only_what_it_changed_and_loading_puts_it_in_place(tmp_pa
     rows = [_first("train zh", "answerable", True), _first("train zh", "not_indexed", False, OTHER)]
     (tmp_path / ROWS).write_text("".join(r.to_json() + "\n" for r in rows), "utf-8")
     train(tmp_path, epochs=1)
-    saved = load_file(str(tmp_path / WEIGHTS))
+    saved = load_file(str(tmp_path / VERIFIER_WEIGHTS))
     assert saved and all(
         n.startswith(("encoder.encoder.layer.4.", "encoder.encoder.layer.5.", "relevance.")) for n in saved
     )
-    assert json.loads((tmp_path / "verifier.json").read_text("utf-8"))["pairs"] == 2
+    manifest = json.loads((tmp_path / VERIFIER_MANIFEST).read_text("utf-8"))
+    assert manifest["data"]["pairs"] == 2 and manifest["seed"] == 13
+    assert manifest["reader_sha256"] == weights_digest(default_dir() / WEIGHTS)
     verifier = load_verifier(tmp_path)
     state = verifier.net.state_dict()
     assert all(torch.equal(state[n], t.to(torch.float32)) for n, t in saved.items())
     with torch.inference_mode():
         relevance, _ = verifier.net(encode(verifier.tokenizer, ["龙井茶产于哪里？"], [ANSWER]))
     assert relevance.shape == (1,)
+    # Trained on another reader (its bottom layers would not be the ones it learnt over): refused, saying what to do.
+    (tmp_path / VERIFIER_MANIFEST).write_text(json.dumps({**manifest, "reader_sha256": "0" * 64}), "utf-8")
+    with pytest.raises(ModelError, match=r"another reader.*RAG_VERIFIER=off"):
+        load_verifier(tmp_path)
+
+
+def test_a_missing_verifier_says_how_to_train_one(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"RAG_VERIFIER=off.*rag\.training\.verifier"):
+        load_verifier(tmp_path)

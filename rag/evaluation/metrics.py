@@ -250,6 +250,7 @@ def run(questions: Sequence[Question], ask: Asker, documents: Mapping[str, Docum
 VARIANTS = {
     "fused": {"dense": True, "keyword": True, "diversify": True},
     "reader off": {"dense": True, "keyword": True, "diversify": True, "reader": False},
+    "verifier off": {"dense": True, "keyword": True, "diversify": True, "verifier": False},
     "dense only": {"dense": True, "keyword": False, "diversify": True},
     "keyword only": {"dense": False, "keyword": True, "diversify": True},
     "fused, no diversification": {"dense": True, "keyword": True, "diversify": False},

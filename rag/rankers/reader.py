@@ -12,11 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.errors import ModelError
 from rag.extraction import ScoredSentence, is_question
 from rag.query import Query
 from rag.rankers.base import Ranked
+from rag.rankers.reading import default_dir, read_manifest
 from rag.sources import next_sentence
 from rag.stores.base import DocumentStore
 from rag.types import Candidate, Reading
@@ -37,6 +41,18 @@ class SentenceReader(Protocol):
     uncertain: float | None
 
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]: ...
+
+
+class Verifier(Protocol):
+    path: str  # the model file it reads
+
+    def logits_and_spans(
+        self, question: str, passages: Sequence[Candidate]
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]: ...
+
+
+class Reader(SentenceReader, Verifier, Protocol):
+    """What either runtime loads: a reader (or the verifier) that reads and gives its logits."""
 
 
 class ReaderRanker:
@@ -97,13 +113,31 @@ def reader_for(settings: Settings, embedder: Embedder | None = None) -> Sentence
     only then: serving without them needs neither."""
     if not (settings.reader or settings.short_answers):
         return None
+    return _load(settings, embedder, verifier=False)
+
+
+def verifier_for(settings: Settings, embedder: Embedder | None = None) -> Verifier | None:
+    """The shipped verifier (an eighth coverage signal: README, "The verifier"), or None when RAG_VERIFIER is
+    off; on the runtime the reader would run on."""
+    if not settings.verifier:
+        return None
+    base = read_manifest(default_dir()).get("base_model")
+    if base != settings.embedding_model:
+        raise ModelError(
+            f"the verifier is built on the reader, trained on {base!r}, not on the configured embedding model "
+            f'{settings.embedding_model!r}: set RAG_VERIFIER=off (README, "The verifier")'
+        )
+    return _load(settings, embedder, verifier=True)
+
+
+def _load(settings: Settings, embedder: Embedder | None, verifier: bool) -> Reader:
     if settings.runtime == "onnx":
         from rag.embedding_onnx import OnnxEmbedder
         from rag.rankers.reader_onnx import load_onnx_reader
 
-        return load_onnx_reader(settings, embedder if isinstance(embedder, OnnxEmbedder) else None)
+        onnx_embedder = embedder if isinstance(embedder, OnnxEmbedder) else None
+        return load_onnx_reader(settings, onnx_embedder, verifier=verifier)
     from rag.embedding import resolve_model_path
-    from rag.errors import ModelError
 
     try:
         from rag.rankers.readernet import load_reader
@@ -113,7 +147,8 @@ def reader_for(settings: Settings, embedder: Embedder | None = None) -> Sentence
             f"{exc.name} is not installed: this installation (the Docker image is one) serves without them. "
             "Set RAG_RUNTIME=onnx, which serves the reader on ONNX Runtime"
         ) from None
-    return load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
+    verifier_dir = default_dir() if verifier else None
+    return load_reader(Path(resolve_model_path(settings)), settings.embedding_model, verifier=verifier_dir)
 
 
 def candidates(scored: Sequence[ScoredSentence], n: int) -> list[ScoredSentence]:

@@ -30,6 +30,7 @@ from rag.rankers.reading import (
     checked_manifest,
     default_dir,
     trim,
+    verifier_manifest,
 )
 from rag.subwords import Pieces, PieceTokenizer
 from rag.tools.onnx_export import EMBEDDINGS_FILE
@@ -142,16 +143,22 @@ class OnnxReader:
 
 
 def load_onnx_reader(
-    settings: Settings, embedder: OnnxEmbedder | None = None, export: Path | None = None, threads: int = 0
+    settings: Settings,
+    embedder: OnnxEmbedder | None = None,
+    export: Path | None = None,
+    threads: int = 0,
+    verifier: bool = False,
 ) -> OnnxReader:
-    """The shipped reader on ONNX Runtime, exported first if it has not been (or the export in ``export``,
-    to measure another layout). It reads with the embedder's tokenizer and word-embedding table (the base
-    model's, which training left as they were): with ``embedder`` given, the process holds one copy of each.
-    ``threads``: ONNX Runtime's intra-op threads, 0 for its default."""
+    """The shipped reader on ONNX Runtime (with ``verifier``, its verifier), exported first if it has not been
+    (or the export in ``export``, to measure another layout). It reads with the embedder's tokenizer and
+    word-embedding table (the base model's, which training left as they were): with ``embedder`` given, the
+    process holds one copy of each. ``threads``: ONNX Runtime's intra-op threads, 0 for its default."""
     source = default_dir()
     manifest = checked_manifest(source, settings.embedding_model)
+    if verifier:
+        verifier_manifest(source)  # its export checks that it fits the reader
     embedder_dir = onnx_model_dir(settings)
-    directory = export or ensure_reader_onnx(embedder_dir, source, settings.embedding_model)
+    directory = export or ensure_reader_onnx(embedder_dir, source, settings.embedding_model, verifier)
     if embedder is None:
         tokenizer, table = PieceTokenizer(embedder_dir, MAX_TOKENS), mapped_rows(embedder_dir / EMBEDDINGS_FILE)
     else:

@@ -31,10 +31,12 @@ from rag.rankers.reading import (
     QUESTION_TOKENS,
     SENTENCE_POOLING,
     SEPARATOR,
+    VERIFIER_WEIGHTS,
     WEIGHTS,
     Calibration,
     best_span,
     checked_manifest,
+    checked_verifier,
     default_dir,
     trim,
 )
@@ -162,11 +164,16 @@ class Reader:
         """One batched forward pass over all candidate sentences."""
         if not passages:
             return []
-        logits, spans = logits_and_spans(self.net, self.tokenizer, question, passages)
+        logits, spans = self.logits_and_spans(question, passages)
         probabilities = self.calibration.probabilities(logits).tolist()
         return [
             Reading(float(p), trim(span, c.sentence)) for p, span, c in zip(probabilities, spans, passages, strict=True)
         ]
+
+    def logits_and_spans(
+        self, question: str, passages: Sequence[Candidate]
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+        return logits_and_spans(self.net, self.tokenizer, question, passages)
 
 
 def build_net(model_dir: Path, layers: int) -> ReaderNet:
@@ -182,8 +189,9 @@ def save_reader(net: ReaderNet, manifest: dict[str, Any], target: Path) -> None:
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
-def load_reader(model_dir: Path, base_model: str, source: Path | None = None) -> Reader:
-    """The shipped reader on top of the provisioned base model in ``model_dir``."""
+def load_reader(model_dir: Path, base_model: str, source: Path | None = None, verifier: Path | None = None) -> Reader:
+    """The shipped reader on top of the provisioned base model in ``model_dir``; with ``verifier``, the verifier
+    in that folder: the reader with the layers and head in its ``verifier.safetensors`` in place of its own."""
     source = source or default_dir()
     manifest = checked_manifest(source, base_model)
     config = BertConfig.from_pretrained(str(model_dir), num_hidden_layers=int(manifest["layers"]))
@@ -195,5 +203,14 @@ def load_reader(model_dir: Path, base_model: str, source: Path | None = None) ->
     missing, unexpected = net.load_state_dict({**embeddings, **trained}, strict=False)
     if unexpected or [k for k in missing if not k.endswith("position_ids")]:
         raise ModelError(f"the reader in {source} does not fit its base model (missing {missing}, extra {unexpected})")
+    path = source / WEIGHTS
+    if verifier is not None:
+        checked_verifier(verifier, source)
+        path = verifier / VERIFIER_WEIGHTS
+        retrained = {k: v.to(torch.float32) for k, v in load_file(str(path)).items()}
+        extra = set(retrained) - set(trained)
+        if extra:
+            raise ModelError(f"the verifier in {verifier} does not fit the reader (extra {sorted(extra)})")
+        net.load_state_dict(retrained, strict=False)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    return Reader(net, tokenizer, manifest, str(source / WEIGHTS))
+    return Reader(net, tokenizer, manifest, str(path))

@@ -7,6 +7,7 @@ The model itself runs on torch (``rag.rankers.readernet``, which trains it) or o
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +25,10 @@ MAX_ANSWER_TOKENS = 24
 SENTENCE_POOLING = "sentence"
 WEIGHTS = "reader.safetensors"
 MANIFEST = "reader.json"
+# The verifier (README, "Tuning"): the reader with its top layers and relevance head retrained to judge whether
+# the scorer's first sentence answers; these files hold only what that retraining changed.
+VERIFIER_WEIGHTS = "verifier.safetensors"
+VERIFIER_MANIFEST = "verifier.json"
 
 
 def default_dir() -> Path:
@@ -47,6 +52,33 @@ def checked_manifest(source: Path, base_model: str) -> dict[str, Any]:
             f"embedding model {base_model!r}: set RAG_READER=off or retrain it with `make reader`"
         )
     return manifest
+
+
+def verifier_manifest(source: Path) -> dict[str, Any]:
+    path = source / VERIFIER_MANIFEST
+    if not path.is_file():
+        raise ModelError(
+            f"no verifier in {source} ({VERIFIER_MANIFEST} missing): set RAG_VERIFIER=off, or train one with "
+            '`python -m rag.training.verifier` (README, "The verifier")'
+        )
+    manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return manifest
+
+
+def checked_verifier(verifier: Path, reader: Path) -> dict[str, Any]:
+    """The manifest of the verifier in ``verifier``, refused when it was trained on another reader than the one
+    in ``reader`` (its bottom layers are that reader's)."""
+    manifest = verifier_manifest(verifier)
+    if manifest.get("reader_sha256") != weights_digest(reader / WEIGHTS):
+        raise ModelError(
+            f"the verifier in {verifier} was trained on another reader than {reader / WEIGHTS}: set RAG_VERIFIER=off, "
+            'or retrain it with `python -m rag.training.verifier` (README, "The verifier")'
+        )
+    return manifest
+
+
+def weights_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ModelError
-from rag.rankers.reading import MANIFEST, WEIGHTS
+from rag.rankers.reading import MANIFEST, VERIFIER_MANIFEST, VERIFIER_WEIGHTS, WEIGHTS, weights_digest
 from rag.tools.onnx_export import OPSET, fuse, write_once
 
 MODEL_FILE = "reader.onnx"
@@ -35,21 +35,22 @@ CONFIG_FILE = "reader-onnx.json"
 LAYOUT = 3
 
 
-def reader_onnx_dir(embedder_dir: Path, source: Path) -> Path:
-    digest = hashlib.sha256((source / MANIFEST).read_bytes()).hexdigest()[:12]
-    return embedder_dir / f"reader-r{LAYOUT}-{digest}"
+def reader_onnx_dir(embedder_dir: Path, source: Path, verifier: bool = False) -> Path:
+    manifests = (MANIFEST, VERIFIER_MANIFEST) if verifier else (MANIFEST,)
+    digest = hashlib.sha256(b"".join((source / m).read_bytes() for m in manifests)).hexdigest()[:12]
+    return embedder_dir / f"{'verifier' if verifier else 'reader'}-r{LAYOUT}-{digest}"
 
 
-def ensure_reader_onnx(embedder_dir: Path, source: Path, base_model: str) -> Path:
-    """The ONNX folder of the reader in ``source`` on the embedding model exported to ``embedder_dir``,
-    exported once (atomically)."""
-    target = reader_onnx_dir(embedder_dir, source)
-    return write_once(target, CONFIG_FILE, lambda out: export(embedder_dir, source, base_model, out))
+def ensure_reader_onnx(embedder_dir: Path, source: Path, base_model: str, verifier: bool = False) -> Path:
+    """The ONNX folder of the reader in ``source`` (with ``verifier``, of its verifier) on the embedding model
+    exported to ``embedder_dir``, exported once (atomically)."""
+    target = reader_onnx_dir(embedder_dir, source, verifier)
+    return write_once(target, CONFIG_FILE, lambda out: export(embedder_dir, source, base_model, out, verifier))
 
 
-def export(embedder_dir: Path, source: Path, base_model: str, out: Path) -> None:
+def export(embedder_dir: Path, source: Path, base_model: str, out: Path, verifier: bool = False) -> None:
     """Write reader.onnx (its weights in reader.onnx.data) and reader-onnx.json into ``out``. The reader
-    is loaded on the model whose export ``embedder_dir`` is (the folder above it)."""
+    (with ``verifier``, the verifier) is loaded on the model whose export ``embedder_dir`` is (the folder above it)."""
     try:
         import onnx  # noqa: F401  (fuse() saves with it; missing, it would fail only after the trace)
         import torch
@@ -62,7 +63,7 @@ def export(embedder_dir: Path, source: Path, base_model: str, out: Path) -> None
             "`RAG_READER=on rag model` and copy the model cache; or set RAG_READER=off"
         ) from None
 
-    reader = load_reader(embedder_dir.parent, base_model, source)
+    reader = load_reader(embedder_dir.parent, base_model, source, source if verifier else None)
     net = reader.net
     encoder: Any = net.encoder
     # Eager attention traces to the pattern ONNX Runtime fuses into one Attention op (as the embedder's).
@@ -71,7 +72,8 @@ def export(embedder_dir: Path, source: Path, base_model: str, out: Path) -> None
     config = {
         "layout": LAYOUT,
         "base_model": base_model,
-        "weights_sha256": hashlib.sha256((source / WEIGHTS).read_bytes()).hexdigest(),
+        "weights_sha256": weights_digest(source / WEIGHTS),
+        **({"verifier_sha256": weights_digest(source / VERIFIER_WEIGHTS)} if verifier else {}),
         **_special_ids(reader.tokenizer),
     }
     traced = out / "traced.onnx"
@@ -101,7 +103,8 @@ def export(embedder_dir: Path, source: Path, base_model: str, out: Path) -> None
     fuse(traced, out / MODEL_FILE, encoder.config.num_attention_heads, encoder.config.hidden_size)
     traced.unlink()
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2), "utf-8")
-    shutil.copyfile(source / MANIFEST, out / MANIFEST)  # what was exported, for whoever looks in the cache
+    for manifest in (MANIFEST, VERIFIER_MANIFEST) if verifier else (MANIFEST,):
+        shutil.copyfile(source / manifest, out / manifest)  # what was exported, for whoever looks in the cache
     for path in out.rglob("*"):
         path.chmod(0o644)
     out.chmod(0o755)

@@ -202,7 +202,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "data": data,
         "seed": cfg.seed,
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("datasets", "out")},
-        "code_version": _git_version(),
+        "code_version": code_version(),
         "history": history,
         "train_minutes": round((time.perf_counter() - started) / 60, 1),
         **calibration(figures),
@@ -217,7 +217,7 @@ def recalibrate(cfg: TrainConfig) -> dict[str, Any]:
     reader = load_reader(Path(resolve_model_path(settings)), settings.embedding_model, cfg.out)
     _, dev, _ = load_data(cfg, random.Random(cfg.seed), pairs=False)
     figures = measure(functools.partial(logits_and_spans, reader.net, reader.tokenizer), dev, "dev")
-    manifest = {**reader.manifest, **calibration(figures), "code_version": _git_version()}
+    manifest = {**reader.manifest, **calibration(figures), "code_version": code_version()}
     return _save(reader.net, manifest, cfg.out)
 
 
@@ -227,7 +227,7 @@ def _save(net: ReaderNet, manifest: dict[str, Any], out: Path) -> dict[str, Any]
     return manifest
 
 
-def _git_version() -> str:
+def code_version() -> str:
     try:
         out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True)
         return out.stdout.strip()

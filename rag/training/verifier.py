@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from rag.config import Settings
-from rag.coverage import NEUTRAL, default_model, fit, leave_one_out
+from rag.coverage import NEUTRAL, NO_SENTENCE, VERIFIED, default_model, fit, leave_one_out
 from rag.embedding import Embedder, load_embedder, resolve_model_path
 from rag.evaluation.metrics import SEED_SETS, gold_spans, load_questions
 from rag.evaluation.squad import every_fourth_paragraph, opener, squad_index
@@ -42,18 +42,24 @@ from rag.extraction import ScoredSentence
 from rag.pipeline import Pipeline
 from rag.rankers.reader import candidate
 from rag.rankers.readernet import Reader, ReaderNet, encode, load_reader
+from rag.rankers.reading import VERIFIER_MANIFEST, VERIFIER_WEIGHTS, default_dir, weights_digest
+from rag.rankers.reading import WEIGHTS as READER_WEIGHTS
 from rag.training.calibrate import auc
 from rag.training.pairs import DEV_SETS, QuestionSet, question_texts, reader_sets
 from rag.training.residual import overlapping
 from rag.training.squad import Article, load_squad
+from rag.training.train import code_version
 from rag.types import Candidate
 
 JUDGED = ("seeds", *DEV_SETS, "zh→zh DRCD test")  # the residual reader's dev sets, and one no reader has seen
 ROWS = "firsts.jsonl"
-WEIGHTS = "verifier.safetensors"
+TRAINING_DATA = (
+    "the scorer's first sentence for XQuAD articles 1-18 (English and Chinese questions over the Chinese paragraphs) "
+    "and CMRC 2018 dev, asked as `rag eval --squad --split-articles` asks them, paragraph 4k+3 left out: 1 when it "
+    "holds the answer's start, 0 when the question's article or paragraph is not indexed"
+)
 TRAINED_LAYERS = 2  # the reader's top layers retrained; its bottom ones and the embeddings stay as shipped
 EPOCHS, BATCH, LEARNING_RATE = 2, 32, 5e-5
-NO_SENTENCE = -30.0  # the signal when retrieval finds no sentence at all
 HIDDEN_ANSWER_COST = 2.0  # the reader issue's cost: a hidden answer counts twice a not-indexed one answered
 
 
@@ -209,19 +215,24 @@ def train(out: Path, seed: int = 13, epochs: int = EPOCHS) -> None:
                 )
         print(f"epoch {epoch} mean loss {np.mean(losses):.4f} {time.time() - began:.0f}s", flush=True)
     state = dict(net.named_parameters())
-    save_file({n: state[n].detach().to(torch.float16).contiguous() for n in sorted(names)}, str(out / WEIGHTS))
-    manifest = {"base": "the shipped reader", "trained": sorted(names), "pairs": len(pairs), "seed": seed}
-    (out / "verifier.json").write_text(json.dumps({**manifest, "epochs": epochs}, indent=2) + "\n", "utf-8")
+    save_file({n: state[n].detach().to(torch.float16).contiguous() for n in sorted(names)}, str(out / VERIFIER_WEIGHTS))
+    manifest = {
+        "base_model": settings.embedding_model,
+        "reader_sha256": weights_digest(default_dir() / READER_WEIGHTS),  # its bottom layers are that reader's
+        "trained": sorted(names),
+        "data": {"train": TRAINING_DATA, "pairs": len(pairs), "positives": int(positive)},
+        "seed": seed,
+        "config": {"epochs": epochs, "batch_size": BATCH, "lr": LEARNING_RATE, "class_balanced": True},
+        "code_version": code_version(),
+        "train_minutes": round((time.time() - began) / 60, 1),
+    }
+    (out / VERIFIER_MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
 def load_verifier(out: Path) -> Reader:
-    """The shipped reader with the verifier's layers and head in place of its own."""
+    """The shipped reader with the verifier's layers and head (in ``out``) in place of its own."""
     settings = Settings.from_env()
-    reader = load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
-    trained = {n: t.to(torch.float32) for n, t in load_file(str(out / WEIGHTS)).items()}
-    reader.net.load_state_dict(trained, strict=False)
-    reader.net.eval()
-    return reader
+    return load_reader(Path(resolve_model_path(settings)), settings.embedding_model, verifier=out)
 
 
 @torch.inference_mode()
@@ -244,7 +255,8 @@ def costs(answered: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 
 def judge(out: Path) -> None:
     """The shipped coverage model against the one with the verifier's logit as an eighth signal, fitted on the
-    seed sets: per set, answerable declined / unanswerable declined / cost (the seeds leave-one-out)."""
+    seed sets: per set, answerable declined / unanswerable declined / cost (the seeds leave-one-out), printed and
+    written into the verifier's manifest."""
     rows = _load(out)
     verifier = load_verifier(out)
     shipped = default_model()
@@ -254,17 +266,30 @@ def judge(out: Path) -> None:
         x = np.array([r.signals for r in items])
         data[name] = (x, np.column_stack([x, logits(verifier, items)]), np.array([float(r.answerable) for r in items]))
     seeds7, seeds8, y = data[JUDGED[0]]
-    fitted = fit(seeds8, y)
+    fitted = fit(seeds8, y, names=VERIFIED)
     print(f"{'set':<20}{'questions':>10}{'shipped':>24}{'with the verifier':>24}{'AUC':>16}")
+    judged = {}
     for name, (x7, x8, labels) in data.items():
         if name == JUDGED[0]:
             before, after = leave_one_out(seeds7, y), leave_one_out(seeds8, y)
         else:
             before = np.array([shipped.probability_vector(v) for v in x7])
             after = np.array([fitted.probability_vector(v) for v in x8])
-        cells = ["/".join(f"{v:.3f}" for v in costs(p >= shipped.threshold, labels)) for p in (before, after)]
-        aucs = "->".join(f"{auc(p[labels == 1], p[labels == 0]):.3f}" for p in (before, after))
-        print(f"{name:<20}{len(labels):>10}{cells[0]:>24}{cells[1]:>24}{aucs:>16}")
+        figures = [costs(p >= shipped.threshold, labels) for p in (before, after)]
+        aucs = [auc(p[labels == 1], p[labels == 0]) for p in (before, after)]
+        cells = ["/".join(f"{v:.3f}" for v in f) for f in figures]
+        print(f"{name:<20}{len(labels):>10}{cells[0]:>24}{cells[1]:>24}{aucs[0]:>10.3f}->{aucs[1]:.3f}")
+        judged[name] = {
+            "questions": len(labels),
+            **{
+                side: dict(zip(("answerable_declined", "unanswerable_declined", "cost", "auc"), (*f, a), strict=True))
+                for side, f, a in zip(("retrieval_signals", "with_verifier"), figures, aucs, strict=True)
+            },
+        }
+    manifest = json.loads((out / VERIFIER_MANIFEST).read_text("utf-8"))
+    rounded = json.loads(json.dumps(judged), parse_float=lambda v: round(float(v), 4))
+    manifest["judged"] = {"fitted_on": "the seed sets (leave-one-out on them)", "sets": rounded}
+    (out / VERIFIER_MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
 def _load(out: Path) -> list[First]:
