@@ -1,12 +1,12 @@
-"""A verifier for the "not covered" decision: does the scorer's first sentence answer the question? (An
-experiment, not served yet: README, "Tuning".)
+"""A verifier for the "not covered" decision: does the scorer's first sentence answer the question? (Served with
+RAG_VERIFIER=on, the default: README, "The verifier"; `make verifier` runs the three steps below and ships it.)
 
-The coverage model (``rag.coverage``) judges from retrieval signals alone. Here the shipped reader's top
+Without it the coverage model (``rag.coverage``) judges from retrieval signals alone. Here the shipped reader's top
 layers are retrained for one job, by binary cross-entropy on the pipeline's own first sentence of each
 question: 1 when that sentence holds the answer's start, 0 when the question's article is not in the index or
 its paragraph is left out (a near miss; answerable questions whose first sentence misses the answer are left
 out of training). The verifier's logit is then an eighth coverage signal, the model fitted on the seed sets as
-``bench/calibrate.py`` fits it, and judged against the shipped model on the reader's dev articles, on DRCD's
+``bench/calibrate.py`` fits it, and judged against the retrieval-only model on the reader's dev articles, on DRCD's
 test file (which no reader and no fit has seen) and on the seed sets leave-one-out.
 
 Training questions: XQuAD 1-18 (English and Chinese over the Chinese paragraphs) and CMRC 2018 dev, in indexes
