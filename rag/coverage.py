@@ -30,6 +30,7 @@ FEATURES = ("top_passage", "top_sentence", "margin", "keyword", "agreement", "un
 # With RAG_VERIFIER=on: the verifier's logit on the scorer's first sentence as well (README, "The verifier").
 VERIFIED = (*FEATURES, "verified")
 NO_SENTENCE = -30.0  # the verifier's signal when retrieval finds no sentence at all
+NO_VERIFIER = "this coverage model reads the verifier's signal, and no verifier was loaded"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Signals:
 
     def vector(self, features: tuple[str, ...] = FEATURES) -> np.ndarray:
         if self.verified is None and "verified" in features:
-            raise ConfigError("this coverage model reads the verifier's signal, and no verifier was loaded")
+            raise ConfigError(NO_VERIFIER)
         return np.array([getattr(self, f) for f in features], dtype=np.float64)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from rag import coverage, extraction, sources
 from rag.config import Settings
-from rag.coverage import CoverageModel, Signals
+from rag.coverage import NO_VERIFIER, CoverageModel, Signals
 from rag.embedding import Embedder, load_embedder
 from rag.errors import ConfigError, DocumentNotFoundError, IndexStaleError
 from rag.extraction import ScoredSentence
@@ -64,7 +64,7 @@ class Pipeline:
         self.marker = None if ranker else marker
         self.verifier = verifier
         if self._coverage is not None and self._coverage.verified and verifier is None:
-            raise ConfigError("this coverage model reads the verifier's signal, and no verifier was loaded")
+            raise ConfigError(NO_VERIFIER)
         self._backend: Backend | None = None  # opened by behind(), kept for the next call
         self.analyzer = QueryAnalyzer(embedder, store.lexicon)
         # Every retriever runs, whatever votes: the coverage signals read the dense and keyword rankings.

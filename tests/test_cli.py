@@ -411,31 +411,23 @@ class _Described(HashEmbedder):
         return embedding.ModelInfo(self.name, "/models/hash", self.dimension, 512, {})
 
 
-@pytest.mark.parametrize("switch", [pytest.param("on", id="reader-on"), pytest.param("off", id="reader-off")])
-def test_model_names_the_reader_when_it_is_on(settings: Settings, monkeypatch: pytest.MonkeyPatch, switch: str) -> None:
-    """With RAG_READER=on, `rag model` loads the reader too (exporting it, on onnx), and says where it is."""
-    monkeypatch.setenv("RAG_READER", switch)
-    monkeypatch.setattr(embedding, "load_embedder", lambda settings: _Described())
-    fake = BigramReader()
-    monkeypatch.setattr(reader, "reader_for", lambda settings, embedder=None: fake if settings.reader else None)
-    shown = rag("model")
-    assert shown.exit_code == 0, shown.output
-    assert ("reader:          bigrams" in shown.stdout.splitlines()) == (switch == "on")
-    assert json.loads(rag("model", "--json").stdout)["reader"] == ("bigrams" if switch == "on" else None)
-
-
-@pytest.mark.parametrize("switch", [pytest.param("on", id="verifier-on"), pytest.param("off", id="verifier-off")])
-def test_model_names_the_verifier_when_it_is_on(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, switch: str
+@pytest.mark.parametrize("switch", ["on", "off"])
+@pytest.mark.parametrize("model", ["reader", "verifier"])
+def test_model_names_the_reader_and_the_verifier_when_they_are_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, model: str, switch: str
 ) -> None:
-    monkeypatch.setenv("RAG_VERIFIER", switch)
+    """With RAG_READER=on (RAG_VERIFIER=on), `rag model` loads the reader (the verifier) too, exporting it on onnx,
+    and says where it is."""
+    monkeypatch.setenv(f"RAG_{model.upper()}", switch)
     monkeypatch.setattr(embedding, "load_embedder", lambda settings: _Described())
     fake = BigramReader()
-    monkeypatch.setattr(reader, "verifier_for", lambda settings, embedder=None: fake if settings.verifier else None)
+    monkeypatch.setattr(
+        reader, f"{model}_for", lambda settings, embedder=None: fake if getattr(settings, model) else None
+    )
     shown = rag("model")
     assert shown.exit_code == 0, shown.output
-    assert ("verifier:        bigrams" in shown.stdout.splitlines()) == (switch == "on")
-    assert json.loads(rag("model", "--json").stdout)["verifier"] == ("bigrams" if switch == "on" else None)
+    assert (f"{model + ':':<17}bigrams" in shown.stdout.splitlines()) == (switch == "on")
+    assert json.loads(rag("model", "--json").stdout)[model] == ("bigrams" if switch == "on" else None)
 
 
 def test_the_verifier_is_refused_for_another_embedding_model_saying_how_to_serve_without_it(
