@@ -53,7 +53,7 @@ def judged(model: CoverageModel, x: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=Path, nargs="+", default=SETS)
-    parser.add_argument("--write", action="store_true", help="write the fit to rag/calibration.json")
+    parser.add_argument("--write", action="store_true", help="write the fit to rag/calibration.json (-verified.json)")
     args = parser.parse_args()
 
     settings = Settings.from_env()
@@ -93,7 +93,11 @@ def main() -> None:
         f"{HIDDEN_ANSWER_COST:g}, a doubtful one shown {DOUBTFUL_SHOWN_COST:g}): answerable hidden "
         f"{np.mean(~shown[y == 1]):.3f}, unanswerable shown as uncertain {np.mean(shown[y == 0]):.3f}"
     )
-    model = dataclasses.replace(fit(x, y, names=names), model=settings.embedding_model, uncertain=uncertain)
+    # The verifier's logits beyond those the fit saw are taken as the nearest (CoverageModel.settled).
+    seen = (float(x[:, -1].min()), float(x[:, -1].max())) if names == VERIFIED else None
+    model = dataclasses.replace(
+        fit(x, y, names=names), model=settings.embedding_model, uncertain=uncertain, verified_range=seen
+    )
     for name, _, xs, ys in sets:
         true_rate, false_rate = rates(judged(model, xs), ys)
         print(f"  {name}, fitted on all (what ships): true {true_rate:.3f}, false {false_rate:.3f}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import numpy as np
@@ -63,6 +63,9 @@ class CoverageModel:
     # None: no such band, a question is answered or not covered.
     uncertain: float | None = None
     features: tuple[str, ...] = FEATURES  # or VERIFIED
+    # The verifier's logits the fit saw, lowest and highest: one outside them is taken as the nearest, so that a
+    # question whose grade is the same at both ends needs no verifier (``settled``). None: no such range.
+    verified_range: tuple[float, float] | None = None
 
     @property
     def verified(self) -> bool:
@@ -70,7 +73,22 @@ class CoverageModel:
         return "verified" in self.features
 
     def probability(self, signals: Signals) -> float:
+        if self.verified_range is not None and signals.verified is not None:
+            signals = replace(
+                signals, verified=min(max(signals.verified, self.verified_range[0]), self.verified_range[1])
+            )
         return self.probability_vector(signals.vector(self.features))
+
+    def settled(self, signals: Signals) -> Grade | None:
+        """The grade of a question whose retrieval signals decide it whatever the verifier would say (the same at
+        both ends of ``verified_range``, between which the probability is monotone in the logit), or None when the
+        verifier's signal is needed. A model that does not read the verifier always decides."""
+        if not self.verified:
+            return self.grade(self.probability(signals))
+        if self.verified_range is None:
+            return None
+        low, high = (self.grade(self.probability(replace(signals, verified=v))) for v in self.verified_range)
+        return low if low == high else None
 
     def probability_vector(self, features: np.ndarray) -> float:
         z = (features - np.array(self.mean)) / np.array(self.scale)
@@ -94,6 +112,7 @@ class CoverageModel:
             "scale": list(self.scale),
             "threshold": self.threshold,
             "uncertain_threshold": self.uncertain,
+            **({"verified_range": list(self.verified_range)} if self.verified_range else {}),
         }
         return json.dumps(payload, indent=2)
 
@@ -114,6 +133,7 @@ class CoverageModel:
             raw.get("ranker"),
             raw.get("uncertain_threshold"),
             features,
+            tuple(raw["verified_range"]) if "verified_range" in raw else None,
         )
 
 

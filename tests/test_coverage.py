@@ -64,6 +64,40 @@ def test_the_verifiers_signal_is_read_only_by_a_model_fitted_with_it() -> None:
         model.probability(_signals(0.5))
 
 
+def _verified_model(bias: float, verified_range: tuple[float, float] | None = (-2.0, 2.0)) -> CoverageModel:
+    """Reads the verifier's logit alone (weight 1) after ``bias``; uncertain from 0.3."""
+    n = len(VERIFIED)
+    weights = (0.0,) * (n - 1) + (1.0,)
+    return CoverageModel(
+        weights, bias, (0.0,) * n, (1.0,) * n, 0.5, uncertain=0.3, features=VERIFIED, verified_range=verified_range
+    )
+
+
+@pytest.mark.parametrize(
+    ("bias", "settled"),
+    [(10.0, "answered"), (-10.0, "not_covered"), (0.0, None), (-1.5, None)],
+)
+def test_a_grade_the_verifier_cannot_change_is_settled_without_it(bias: float, settled: str | None) -> None:
+    model = _verified_model(bias)
+    retrieval_only = _signals(0.5)  # verified: None
+    assert model.settled(retrieval_only) == settled
+    for logit in np.linspace(-2.0, 2.0, 9):  # wherever the verifier's logit falls in the range, the same grade
+        graded = model.grade(model.probability(Signals(*([0.5] * len(FEATURES)), verified=float(logit))))
+        assert settled is None or graded == settled
+
+
+def test_a_logit_beyond_the_fitted_range_counts_as_its_end() -> None:
+    model = _verified_model(0.0)
+    beyond, end = (Signals(*([0.5] * len(FEATURES)), verified=v) for v in (9.0, 2.0))
+    assert model.probability(beyond) == model.probability(end) < _verified_model(0.0, None).probability(beyond)
+    assert CoverageModel.from_json(model.to_json()) == model
+
+
+def test_without_a_range_the_verifier_is_always_read_and_without_the_verifier_never() -> None:
+    assert _verified_model(10.0, None).settled(_signals(0.5)) is None
+    assert default_model().settled(_signals(0.5)) == default_model().grade(default_model().probability(_signals(0.5)))
+
+
 def test_the_shipped_calibration_loads() -> None:
     model = default_model()
     assert 0.0 <= model.probability(_signals(0.8)) <= 1.0

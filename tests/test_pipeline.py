@@ -408,6 +408,21 @@ def test_the_verifier_reads_the_first_sentence_and_the_coverage_model_its_logit(
     assert BY_VERIFIER.probability(signals) == pytest.approx(1 / (1 + np.exp(-10 * signals.verified)), abs=1e-9)
 
 
+def test_the_verifier_is_not_read_when_the_retrieval_signals_settle_the_grade(settings: Settings, index: Store) -> None:
+    n = len(VERIFIED)
+    sure = CoverageModel((0.0,) * n, 30.0, (0.0,) * n, (1.0,) * n, features=VERIFIED, verified_range=(-5.0, 5.0))
+    verifier = BigramReader()
+    answer = Pipeline(settings, HashEmbedder(), index, coverage=sure, verifier=verifier).ask(
+        "How much does a zoo ticket cost?"
+    )
+    assert answer.grade == "answered" and verifier.batches == []
+    open_question = dataclasses.replace(BY_VERIFIER, verified_range=(-5.0, 5.0))
+    Pipeline(settings, HashEmbedder(), index, coverage=open_question, verifier=verifier).ask(
+        "How much does a zoo ticket cost?"
+    )
+    assert verifier.batches == [1]
+
+
 def test_a_question_that_finds_no_sentence_gets_the_verifiers_lowest_signal(settings: Settings, index: Store) -> None:
     qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_VERIFIER, verifier=BigramReader())
     query = qa.analyzer.analyze("How much does a zoo ticket cost?")
