@@ -237,8 +237,9 @@ class Pipeline:
         """The coverage model's grade. The verifier reads the first sentence only when the retrieval signals leave
         the grade open: for about half the seed sets' questions they settle it whatever the verifier would say."""
         model = self.coverage
-        settled = model.settled(coverage.signals(query, r, scored, self.store.lexicon.names))
-        return settled or model.grade(model.probability(self._signals(query, r, scored)))
+        signals = coverage.signals(query, r, scored, self.store.lexicon.names)
+        settled = model.settled(signals)
+        return settled or model.grade(model.probability(replace(signals, verified=self._verified(query, scored))))
 
     def _verified(self, query: Query, scored: list[ScoredSentence]) -> float | None:
         """The verifier's logit on the first sentence (NO_SENTENCE without one); None without a verifier."""

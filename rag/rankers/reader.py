@@ -20,7 +20,7 @@ from rag.errors import ModelError
 from rag.extraction import ScoredSentence, is_question
 from rag.query import Query
 from rag.rankers.base import Ranked
-from rag.rankers.reading import default_dir, read_manifest
+from rag.rankers.reading import default_dir
 from rag.sources import next_sentence
 from rag.stores.base import DocumentStore
 from rag.types import Candidate, Reading
@@ -119,15 +119,7 @@ def reader_for(settings: Settings, embedder: Embedder | None = None) -> Sentence
 def verifier_for(settings: Settings, embedder: Embedder | None = None) -> Verifier | None:
     """The shipped verifier (an eighth coverage signal: README, "The verifier"), or None when RAG_VERIFIER is
     off; on the runtime the reader would run on."""
-    if not settings.verifier:
-        return None
-    base = read_manifest(default_dir()).get("base_model")
-    if base != settings.embedding_model:
-        raise ModelError(
-            f"the verifier is built on the reader, trained on {base!r}, not on the configured embedding model "
-            f'{settings.embedding_model!r}: set RAG_VERIFIER=off (README, "The verifier")'
-        )
-    return _load(settings, embedder, verifier=True)
+    return _load(settings, embedder, verifier=True) if settings.verifier else None
 
 
 def _load(settings: Settings, embedder: Embedder | None, verifier: bool) -> Reader:

@@ -154,7 +154,7 @@ def load_onnx_reader(
     word-embedding table (the base model's, which training left as they were): with ``embedder`` given, the
     process holds one copy of each. ``threads``: ONNX Runtime's intra-op threads, 0 for its default."""
     source = default_dir()
-    manifest = checked_manifest(source, settings.embedding_model)
+    manifest = checked_manifest(source, settings.embedding_model, "RAG_VERIFIER" if verifier else "RAG_READER")
     if verifier:
         verifier_manifest(source)  # its export checks that it fits the reader
     embedder_dir = onnx_model_dir(settings)

@@ -193,7 +193,7 @@ def load_reader(model_dir: Path, base_model: str, source: Path | None = None, ve
     """The shipped reader on top of the provisioned base model in ``model_dir``; with ``verifier``, the verifier
     in that folder: the reader with the layers and head in its ``verifier.safetensors`` in place of its own."""
     source = source or default_dir()
-    manifest = checked_manifest(source, base_model)
+    manifest = checked_manifest(source, base_model, "RAG_READER" if verifier is None else "RAG_VERIFIER")
     config = BertConfig.from_pretrained(str(model_dir), num_hidden_layers=int(manifest["layers"]))
     net = ReaderNet(BertModel(config, add_pooling_layer=False), str(manifest.get("pooling", "all")))
     # Only the embedding tensors of the base model (the embedder has loaded the rest already).

@@ -43,13 +43,14 @@ def read_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
-def checked_manifest(source: Path, base_model: str) -> dict[str, Any]:
-    """The manifest of the reader in ``source``, refused when it was trained on another base model."""
+def checked_manifest(source: Path, base_model: str, switch: str = "RAG_READER") -> dict[str, Any]:
+    """The manifest of the reader in ``source``, refused when it was trained on another base model; the error
+    names ``switch``, the setting that turns off what needs it (the reader, or the verifier built on it)."""
     manifest = read_manifest(source)
     if manifest.get("base_model") != base_model:
         raise ModelError(
             f"the reader in {source} was trained on {manifest.get('base_model')!r}, not on the configured "
-            f"embedding model {base_model!r}: set RAG_READER=off or retrain it with `make reader`"
+            f"embedding model {base_model!r}: set {switch}=off or retrain it with `make reader`"
         )
     return manifest
 
