@@ -21,6 +21,7 @@ from rag.training.verifier import (
     _holds_start,
     costs,
     load_verifier,
+    logits,
     train,
     trained_names,
     training_pairs,
@@ -32,7 +33,9 @@ OTHER = Candidate("乌龙茶", "", "乌龙茶产于福建。")
 
 
 def _first(set_: str, kind: str, gold: bool, found: Candidate | None = ANSWER) -> First:
-    return First(set_, "龙井茶产于哪里？", (0.8, 0.7), found, kind, gold)
+    if found is None:
+        return First(set_, "龙井茶产于哪里？", (0.8, 0.7), (), kind, ())
+    return First(set_, "龙井茶产于哪里？", (0.8, 0.7), (found,), kind, (gold,))
 
 
 def test_a_first_sentence_round_trips_with_or_without_a_sentence() -> None:
@@ -54,6 +57,19 @@ def test_training_pairs_are_answers_against_unindexed_questions_and_near_misses(
         ("龙井茶产于哪里？", OTHER, 0.0),
         ("龙井茶产于哪里？", OTHER, 0.0),
     ]
+
+
+def test_reading_three_sentences_trains_on_each_of_them_answerable_misses_included() -> None:
+    rows = [
+        First("train zh", "龙井茶产于哪里？", (0.8,), (OTHER, ANSWER, OTHER), "answerable", (False, True, False)),
+        First("train zh", "龙井茶产于哪里？", (0.8,), (OTHER, OTHER), "not_indexed", (False, False)),
+        First("zh→zh CMRC trial", "龙井茶产于哪里？", (0.8,), (ANSWER,), "answerable", (True,)),
+    ]
+    q = "龙井茶产于哪里？"
+    three = [(q, OTHER, 0.0), (q, ANSWER, 1.0), (q, OTHER, 0.0), (q, OTHER, 0.0), (q, OTHER, 0.0)]
+    assert training_pairs(rows, read=3) == three
+    assert training_pairs(rows, read=2) == [three[0], three[1], three[3], three[4]]
+    assert training_pairs(rows) == [(q, OTHER, 0.0)]  # read 1: the answerable one's first sentence misses
 
 
 def test_a_sentence_holds_the_answer_when_the_answer_starts_inside_it() -> None:
@@ -96,9 +112,19 @@ def test_training_saves_only_what_it_changed_and_loading_puts_it_in_place(tmp_pa
     verifier = load_verifier(tmp_path)
     state = verifier.net.state_dict()
     assert all(torch.equal(state[n], t.to(torch.float32)) for n, t in saved.items())
+    assert manifest["config"]["read"] == 1 and verifier.reads == 1
     with torch.inference_mode():
         relevance, _ = verifier.net(encode(verifier.tokenizer, ["龙井茶产于哪里？"], [ANSWER]))
     assert relevance.shape == (1,)
+    # Reading more sentences: the highest logit among them, whichever place the best one has.
+    both = First("train zh", "龙井茶产于哪里？", (0.8,), (OTHER, ANSWER), "answerable", (False, True))
+    one, two = logits(verifier, [both]), logits(verifier, [both], read=2)
+    with torch.inference_mode():
+        each, _ = verifier.net(encode(verifier.tokenizer, ["龙井茶产于哪里？"] * 2, [OTHER, ANSWER]))
+    assert one[0] == pytest.approx(float(each[0]), abs=1e-4) and two[0] == pytest.approx(float(each.max()), abs=1e-4)
+    # Trained to read three sentences: loaded to read three (the pipeline reads as many; a manifest without says one).
+    (tmp_path / VERIFIER_MANIFEST).write_text(json.dumps({**manifest, "config": {"read": 3}}), "utf-8")
+    assert load_verifier(tmp_path).reads == 3
     # Trained on another reader (its bottom layers would not be the ones it learnt over): refused, saying what to do.
     (tmp_path / VERIFIER_MANIFEST).write_text(json.dumps({**manifest, "reader_sha256": "0" * 64}), "utf-8")
     with pytest.raises(ModelError, match=r"another reader.*RAG_VERIFIER=off"):

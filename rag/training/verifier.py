@@ -58,6 +58,7 @@ TRAINING_DATA = (
     "and CMRC 2018 dev, asked as `rag eval --squad --split-articles` asks them, paragraph 4k+3 left out: 1 when it "
     "holds the answer's start, 0 when the question's article or paragraph is not indexed"
 )
+COLLECTED = 3  # the scorer's first sentences kept per question (``--read`` chooses how many the verifier reads)
 TRAINED_LAYERS = 2  # the reader's top layers retrained; its bottom ones and the embeddings stay as shipped
 EPOCHS, BATCH, LEARNING_RATE = 2, 32, 5e-5
 HIDDEN_ANSWER_COST = 2.0  # the reader issue's cost: a hidden answer counts twice a not-indexed one answered
@@ -65,19 +66,28 @@ HIDDEN_ANSWER_COST = 2.0  # the reader issue's cost: a hidden answer counts twic
 
 @dataclasses.dataclass(frozen=True)
 class First:
-    """One question's first sentence by the scorer (as the reader reads it), its coverage signals, its kind
-    (answerable, not_indexed or near) and whether the sentence holds the answer's start."""
+    """One question's first sentences by the scorer (as the reader reads them, best first, up to COLLECTED), its
+    coverage signals, its kind (answerable, not_indexed or near) and whether each sentence holds the answer's
+    start."""
 
     set: str
     question: str
     signals: tuple[float, ...]
-    candidate: Candidate | None
+    candidates: tuple[Candidate, ...]
     kind: str
-    gold: bool
+    golds: tuple[bool, ...]
 
     @property
     def answerable(self) -> bool:
         return self.kind == "answerable"
+
+    @property
+    def candidate(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def gold(self) -> bool:
+        return bool(self.golds) and self.golds[0]
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
@@ -85,23 +95,16 @@ class First:
     @classmethod
     def from_json(cls, line: str) -> First:
         raw = json.loads(line)
-        found = raw["candidate"]
-        return cls(
-            raw["set"],
-            raw["question"],
-            tuple(raw["signals"]),
-            None if found is None else Candidate(**found),
-            raw["kind"],
-            raw["gold"],
-        )
+        found = tuple(Candidate(**c) for c in raw["candidates"])
+        return cls(raw["set"], raw["question"], tuple(raw["signals"]), found, raw["kind"], tuple(raw["golds"]))
 
 
 def first(pipeline: Pipeline, name: str, question: str, kind: str, holds: Callable[[ScoredSentence], bool]) -> First:
     _, scored, signals = pipeline.scored(question)
-    top = scored[0] if scored else None
-    found = None if top is None else candidate(top, pipeline.store.documents)
-    gold = top is not None and kind == "answerable" and holds(top)
-    return First(name, question, tuple(signals.vector().tolist()), found, kind, gold)
+    top = scored[:COLLECTED]
+    found = tuple(candidate(s, pipeline.store.documents) for s in top)
+    golds = tuple(kind == "answerable" and holds(s) for s in top)
+    return First(name, question, tuple(signals.vector().tolist()), found, kind, golds)
 
 
 def squad_firsts(
@@ -162,13 +165,22 @@ def seed_firsts(settings: Settings, embedder: Embedder) -> list[First]:
     return rows
 
 
-def training_pairs(rows: Sequence[First]) -> list[tuple[str, Candidate, float]]:
-    """(question, first sentence, label) of the training sets: 1 when the sentence holds the answer, 0 when the
-    question is not indexed or a near miss; an answerable question whose first sentence misses it is left out."""
+def training_pairs(rows: Sequence[First], read: int = 1) -> list[tuple[str, Candidate, float]]:
+    """(question, sentence, label) of the training sets. With ``read`` 1 (as shipped), the first sentence: 1 when
+    it holds the answer, 0 when the question is not indexed or a near miss; an answerable question whose first
+    sentence misses it is left out. With more, each of the first ``read`` sentences: 1 when it holds the answer,
+    else 0 (a sentence of an answerable question that does not answer it is a negative too)."""
+    if read == 1:
+        return [
+            (row.question, row.candidate, 1.0 if row.answerable else 0.0)
+            for row in rows
+            if row.set.startswith("train") and row.candidate is not None and (row.gold or not row.answerable)
+        ]
     return [
-        (row.question, row.candidate, 1.0 if row.answerable else 0.0)
+        (row.question, c, float(gold))
         for row in rows
-        if row.set.startswith("train") and row.candidate is not None and (row.gold or not row.answerable)
+        if row.set.startswith("train")
+        for c, gold in zip(row.candidates[:read], row.golds[:read], strict=True)
     ]
 
 
@@ -179,14 +191,14 @@ def trained_names(net: ReaderNet) -> list[str]:
     return [n for n, _ in net.named_parameters() if n.startswith((*layers, "relevance."))]
 
 
-def train(out: Path, seed: int = 13, epochs: int = EPOCHS) -> None:
+def train(out: Path, seed: int = 13, epochs: int = EPOCHS, read: int = 1) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(2)
     settings = Settings.from_env()
     reader = load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
     net = reader.net.train()
-    pairs = training_pairs(_load(out))
+    pairs = training_pairs(_load(out), read)
     positive = sum(label for *_, label in pairs)
     weights = (len(pairs) / (2 * max(len(pairs) - positive, 1)), len(pairs) / (2 * max(positive, 1)))
     print(f"{len(pairs)} training pairs, {positive:.0f} positive", flush=True)
@@ -222,7 +234,7 @@ def train(out: Path, seed: int = 13, epochs: int = EPOCHS) -> None:
         "trained": sorted(names),
         "data": {"train": TRAINING_DATA, "pairs": len(pairs), "positives": int(positive)},
         "seed": seed,
-        "config": {"epochs": epochs, "batch_size": BATCH, "lr": LEARNING_RATE, "class_balanced": True},
+        "config": {"epochs": epochs, "batch_size": BATCH, "lr": LEARNING_RATE, "class_balanced": True, "read": read},
         "code_version": code_version(),
         "train_minutes": round((time.time() - began) / 60, 1),
     }
@@ -236,14 +248,16 @@ def load_verifier(out: Path) -> Reader:
 
 
 @torch.inference_mode()
-def logits(verifier: Reader, rows: Sequence[First]) -> np.ndarray:
-    """The verifier's logit on each row's first sentence; NO_SENTENCE where retrieval found none."""
+def logits(verifier: Reader, rows: Sequence[First], read: int = 1) -> np.ndarray:
+    """The verifier's highest logit over each row's first ``read`` sentences; NO_SENTENCE where retrieval found
+    none."""
     out = np.full(len(rows), NO_SENTENCE)
-    read = [(i, row.question, row.candidate) for i, row in enumerate(rows) if row.candidate is not None]
-    for start in range(0, len(read), 64):
-        part = read[start : start + 64]
+    pending = [(i, row.question, c) for i, row in enumerate(rows) for c in row.candidates[:read]]
+    for start in range(0, len(pending), 64):
+        part = pending[start : start + 64]
         relevance, _ = verifier.net(encode(verifier.tokenizer, [q for _, q, _ in part], [c for *_, c in part]))
-        out[[i for i, _, _ in part]] = relevance.numpy()
+        for (i, _, _), value in zip(part, relevance.numpy(), strict=True):
+            out[i] = max(out[i], float(value))
     return out
 
 
@@ -253,7 +267,7 @@ def costs(answered: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return hidden, declined, HIDDEN_ANSWER_COST * hidden + 1 - declined
 
 
-def judge(out: Path) -> None:
+def judge(out: Path, read: int = 1) -> None:
     """The shipped coverage model against the one with the verifier's logit as an eighth signal, fitted on the
     seed sets: per set, answerable declined / unanswerable declined / cost (the seeds leave-one-out), printed and
     written into the verifier's manifest."""
@@ -264,7 +278,11 @@ def judge(out: Path) -> None:
     data = {}
     for name, items in sets.items():
         x = np.array([r.signals for r in items])
-        data[name] = (x, np.column_stack([x, logits(verifier, items)]), np.array([float(r.answerable) for r in items]))
+        data[name] = (
+            x,
+            np.column_stack([x, logits(verifier, items, read)]),
+            np.array([float(r.answerable) for r in items]),
+        )
     seeds7, seeds8, y = data[JUDGED[0]]
     fitted = fit(seeds8, y, names=VERIFIED)
     print(f"{'set':<20}{'questions':>10}{'shipped':>24}{'with the verifier':>24}{'AUC':>16}")
@@ -302,13 +320,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--read", type=int, default=1, choices=range(1, COLLECTED + 1), help="the scorer's first sentences it reads"
+    )
     args = parser.parse_args(argv)
     if args.step == "collect":
         collect(args.datasets, args.out)
     elif args.step == "train":
-        train(args.out, args.seed)
+        train(args.out, args.seed, read=args.read)
     else:
-        judge(args.out)
+        judge(args.out, args.read)
 
 
 if __name__ == "__main__":
