@@ -242,13 +242,15 @@ class Pipeline:
         return settled or model.grade(model.probability(replace(signals, verified=self._verified(query, scored))))
 
     def _verified(self, query: Query, scored: list[ScoredSentence]) -> float | None:
-        """The verifier's logit on the first sentence (NO_SENTENCE without one); None without a verifier."""
+        """The verifier's highest logit over the first sentences it reads, in one batch (NO_SENTENCE without
+        any); None without a verifier."""
         if self.verifier is None:
             return None
         if not scored:
             return coverage.NO_SENTENCE
-        logits, _ = self.verifier.logits_and_spans(query.text, [candidate(scored[0], self.store.documents)])
-        return float(logits[0])
+        read = [candidate(s, self.store.documents) for s in scored[: self.verifier.reads]]
+        logits, _ = self.verifier.logits_and_spans(query.text, read)
+        return float(max(logits))
 
     def _chosen(self, scored: list[ScoredSentence], top_k: int) -> list[ScoredSentence]:
         # Without diversification: the best sentences overall, whatever their source.

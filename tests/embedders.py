@@ -67,9 +67,10 @@ class BigramReader:
 
     path = "bigrams"
 
-    def __init__(self, threshold: float = 0.3, uncertain: float | None = None) -> None:
+    def __init__(self, threshold: float = 0.3, uncertain: float | None = None, reads: int = 1) -> None:
         self.threshold = threshold
         self.uncertain = uncertain
+        self.reads = reads  # as the verifier: the scorer's first sentences it reads
         self.batches: list[int] = []  # sentences read per call
 
     def read(self, question: str, candidates: Sequence[Candidate]) -> list[Reading]:

@@ -408,6 +408,19 @@ def test_the_verifier_reads_the_first_sentence_and_the_coverage_model_its_logit(
     assert BY_VERIFIER.probability(signals) == pytest.approx(1 / (1 + np.exp(-10 * signals.verified)), abs=1e-9)
 
 
+def test_a_verifier_that_reads_more_sentences_reads_them_in_one_batch_and_gives_the_highest_logit(
+    settings: Settings, index: Store
+) -> None:
+    verifier = BigramReader(reads=3)
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_VERIFIER, verifier=verifier)
+    question = "How much does a zoo ticket cost?"
+    _, scored, signals = qa.scored(question)
+    assert len(scored) >= 3 and verifier.batches == [3]
+    read = [_ranker(verifier, settings, index).candidate(s) for s in scored[:3]]
+    logits, _ = verifier.logits_and_spans(question, read)
+    assert signals.verified == pytest.approx(float(logits.max()))
+
+
 def test_the_verifier_is_not_read_when_the_retrieval_signals_settle_the_grade(settings: Settings, index: Store) -> None:
     n = len(VERIFIED)
     sure = CoverageModel((0.0,) * n, 30.0, (0.0,) * n, (1.0,) * n, features=VERIFIED, verified_range=(-5.0, 5.0))

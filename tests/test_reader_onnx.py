@@ -21,7 +21,16 @@ from rag.errors import ModelError
 from rag.rankers import reader_onnx
 from rag.rankers.reader import SentenceReader, reader_for, verifier_for
 from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, encode
-from rag.rankers.reading import MANIFEST, MAX_TOKENS, QUESTION_TOKENS, SEPARATOR, Calibration, default_dir
+from rag.rankers.reading import (
+    MANIFEST,
+    MAX_TOKENS,
+    QUESTION_TOKENS,
+    SEPARATOR,
+    Calibration,
+    default_dir,
+    verifier_manifest,
+    verifier_reads,
+)
 from rag.subwords import Pieces
 from rag.tools.onnx_export import HALF_MIN_VALUES
 from rag.tools.reader_export import ensure_reader_onnx, export
@@ -187,6 +196,8 @@ def test_the_verifiers_export_gives_the_torch_verifiers_logits(
     torch_verifier = verifier_for(Settings.from_env(runtime="torch", verifier=True))
     assert onnx_verifier is not None and torch_verifier is not None
     assert Path(onnx_verifier.path).parent.name.startswith("verifier-")
+    # Both read as many of the scorer's sentences as the shipped manifest says it was trained on.
+    assert onnx_verifier.reads == torch_verifier.reads == verifier_reads(verifier_manifest(default_dir()))
     worst, apart = 0.0, 0.0
     for question, candidates in pairs():
         ours = onnx_verifier.logits_and_spans(question, candidates)[0]

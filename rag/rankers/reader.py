@@ -45,6 +45,7 @@ class SentenceReader(Protocol):
 
 class Verifier(Protocol):
     path: str  # the model file it reads
+    reads: int  # the scorer's first sentences it reads (its manifest's "read"): its signal is their highest logit
 
     def logits_and_spans(
         self, question: str, passages: Sequence[Candidate]

@@ -31,6 +31,7 @@ from rag.rankers.reading import (
     default_dir,
     trim,
     verifier_manifest,
+    verifier_reads,
 )
 from rag.subwords import Pieces, PieceTokenizer
 from rag.tools.onnx_export import EMBEDDINGS_FILE
@@ -95,9 +96,17 @@ def encode(tokenizer: Subwords, question: str, passages: Sequence[Candidate], sp
 
 class OnnxReader:
     def __init__(
-        self, directory: Path, tokenizer: Subwords, words: WordLookup, manifest: dict[str, Any], threads: int = 0
+        self,
+        directory: Path,
+        tokenizer: Subwords,
+        words: WordLookup,
+        manifest: dict[str, Any],
+        threads: int = 0,
+        reads: int = 1,
     ) -> None:
-        """``threads``: ONNX Runtime's intra-op threads, 0 for its default (one per core)."""
+        """``threads``: ONNX Runtime's intra-op threads, 0 for its default (one per core); ``reads``: as the
+        verifier, how many of the scorer's first sentences it reads."""
+        self.reads = reads
         config = json.loads((directory / CONFIG_FILE).read_text("utf-8"))
         self.path = str(directory / MODEL_FILE)
         self.tokenizer = tokenizer
@@ -155,12 +164,11 @@ def load_onnx_reader(
     process holds one copy of each. ``threads``: ONNX Runtime's intra-op threads, 0 for its default."""
     source = default_dir()
     manifest = checked_manifest(source, settings.embedding_model, "RAG_VERIFIER" if verifier else "RAG_READER")
-    if verifier:
-        verifier_manifest(source)  # its export checks that it fits the reader
+    reads = verifier_reads(verifier_manifest(source)) if verifier else 1  # its export checks that it fits
     embedder_dir = onnx_model_dir(settings)
     directory = export or ensure_reader_onnx(embedder_dir, source, settings.embedding_model, verifier)
     if embedder is None:
         tokenizer, table = PieceTokenizer(embedder_dir, MAX_TOKENS), mapped_rows(embedder_dir / EMBEDDINGS_FILE)
     else:
         tokenizer, table = embedder.tokenizer, embedder.word_embeddings
-    return OnnxReader(directory, tokenizer, lambda ids: dequantized_rows(table[ids]), manifest, threads)
+    return OnnxReader(directory, tokenizer, lambda ids: dequantized_rows(table[ids]), manifest, threads, reads)

@@ -39,6 +39,7 @@ from rag.rankers.reading import (
     checked_verifier,
     default_dir,
     trim,
+    verifier_reads,
 )
 from rag.types import Candidate, Reading
 
@@ -150,10 +151,17 @@ def logits_and_spans(
 
 class Reader:
     def __init__(
-        self, net: ReaderNet, tokenizer: PreTrainedTokenizerBase, manifest: dict[str, Any], path: str = ""
+        self,
+        net: ReaderNet,
+        tokenizer: PreTrainedTokenizerBase,
+        manifest: dict[str, Any],
+        path: str = "",
+        reads: int = 1,
     ) -> None:
+        """``reads``: as the verifier, how many of the scorer's first sentences it reads."""
         self.net = net.eval()
         self.path = path
+        self.reads = reads
         self.tokenizer = tokenizer
         self.manifest = manifest
         self.calibration = Calibration.from_manifest(manifest)
@@ -203,9 +211,9 @@ def load_reader(model_dir: Path, base_model: str, source: Path | None = None, ve
     missing, unexpected = net.load_state_dict({**embeddings, **trained}, strict=False)
     if unexpected or [k for k in missing if not k.endswith("position_ids")]:
         raise ModelError(f"the reader in {source} does not fit its base model (missing {missing}, extra {unexpected})")
-    path = source / WEIGHTS
+    path, reads = source / WEIGHTS, 1
     if verifier is not None:
-        checked_verifier(verifier, source)
+        reads = verifier_reads(checked_verifier(verifier, source))
         path = verifier / VERIFIER_WEIGHTS
         retrained = {k: v.to(torch.float32) for k, v in load_file(str(path)).items()}
         extra = set(retrained) - set(trained)
@@ -213,4 +221,4 @@ def load_reader(model_dir: Path, base_model: str, source: Path | None = None, ve
             raise ModelError(f"the verifier in {verifier} does not fit the reader (extra {sorted(extra)})")
         net.load_state_dict(retrained, strict=False)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    return Reader(net, tokenizer, manifest, str(path))
+    return Reader(net, tokenizer, manifest, str(path), reads)

@@ -66,6 +66,11 @@ def verifier_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
+def verifier_reads(manifest: dict[str, Any]) -> int:
+    """How many of the scorer's first sentences the verifier was trained to read (1 before the manifest said)."""
+    return int(manifest.get("config", {}).get("read", 1))
+
+
 def checked_verifier(verifier: Path, reader: Path) -> dict[str, Any]:
     """The manifest of the verifier in ``verifier``, refused when it was trained on another reader than the one
     in ``reader`` (its bottom layers are that reader's)."""
