@@ -19,6 +19,8 @@ QUESTIONS_FILE = Path(__file__).parent.parent / "benchmarks" / "questions.jsonl"
 HELDOUT_FILE = Path(__file__).parent.parent / "benchmarks" / "heldout.jsonl"
 # Questions off the corpus's subject, all unanswerable; no fit has seen them.
 OFF_TOPIC_FILE = Path(__file__).parent.parent / "benchmarks" / "offtopic.jsonl"
+# English questions written last, from the documents alone, kept for judging what comes next: no fit has seen them.
+ENGLISH_FILE = Path(__file__).parent.parent / "benchmarks" / "english.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}
@@ -41,7 +43,7 @@ def seed_text(name: str) -> str:
 
 MAIN = load_questions()
 QUESTIONS = (
-    MAIN + load_questions(HELDOUT_FILE) + load_questions(OFF_TOPIC_FILE)
+    MAIN + load_questions(HELDOUT_FILE) + load_questions(OFF_TOPIC_FILE) + load_questions(ENGLISH_FILE)
 )  # each question is checked, whichever set it is in
 IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
 SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
@@ -71,6 +73,13 @@ def test_enough_disputed_from_several_sources() -> None:
     for q in disputed:
         files = {e["file"] for e in q["evidence"]}
         assert len(files) >= 2, q["id"]
+
+
+def test_the_english_set_is_english_and_holds_near_misses() -> None:
+    english = load_questions(ENGLISH_FILE)
+    assert len(english) >= 30 and {q["lang"] for q in english} == {"en"}
+    assert sum(not q["answerable"] for q in english) >= 8
+    assert sum(q["type"] == "disputed" for q in english) >= 4
 
 
 def test_language_mix() -> None:
