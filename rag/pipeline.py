@@ -56,7 +56,7 @@ class Pipeline:
         self.store = store
         # The calibrated coverage model decides "not covered" when no ranker does: read (and checked
         # against the embedding model) at start in that case only, and when a variant drops the ranker.
-        self._coverage = coverage if coverage or ranker else coverage_for(settings)
+        self._coverage = deciding_model(settings, coverage, ranker)
         self.ranker = ranker
         self.switches = switches
         # Without a ranker: the reader that marks the short answer in the sentences shown (RAG_SHORT_ANSWERS),
@@ -86,7 +86,7 @@ class Pipeline:
         ranker = ReaderRanker(reader, store.documents, n) if reader and settings.reader else None
         # The verifier is loaded when the coverage model reads it (or, behind the reader, would: an ablation
         # switches the reader off).
-        model = coverage if coverage is not None or ranker else coverage_for(settings)
+        model = deciding_model(settings, coverage, ranker)
         verified = model.verified if model is not None else settings.verifier
         verifier = verifier_for(settings, embedder) if verified else None
         return cls(settings, embedder, store, model, ranker, marker=reader, verifier=verifier)
@@ -343,3 +343,9 @@ def open_store(settings: Settings) -> Store:
 
 def coverage_for(settings: Settings) -> CoverageModel:
     return coverage.model_for(settings.embedding_model, verified=settings.verifier)
+
+
+def deciding_model(settings: Settings, given: CoverageModel | None, ranker: Ranker | None) -> CoverageModel | None:
+    """The coverage model that decides "not covered": the one given, else the shipped one unless a ranker decides
+    (decided once here: ``from_settings`` must know it before loading the verifier it may read)."""
+    return given if given is not None or ranker else coverage_for(settings)
