@@ -312,8 +312,10 @@ def _slice(spec: str) -> slice:
 
 
 def _squad_table(report: dict[str, Any]) -> str:
-    width = max(map(len, report))
-    return "\n".join(f"{key:>{width}}  {value}" for key, value in report.items())
+    """The figures, one per line; the per-question rows are in the JSON report only."""
+    figures = {key: value for key, value in report.items() if key != "per_question"}
+    width = max(map(len, figures))
+    return "\n".join(f"{key:>{width}}  {value}" for key, value in figures.items())
 
 
 def _ranked(hit: Hit, retriever: str) -> str:

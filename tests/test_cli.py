@@ -374,6 +374,13 @@ def test_a_bad_setting_exits_2_naming_the_key(
 # --- rag eval ----------------------------------------------------------------------------------
 
 
+def test_the_squad_table_prints_the_figures_and_leaves_the_rows_to_the_json() -> None:
+    from rag.cli import _squad_table
+
+    table = _squad_table({"questions": 2, "hit@5": 1.0, "per_question": [{"question": "龙井茶产于哪里？"}]})
+    assert table.splitlines() == ["questions  2", "    hit@5  1.0"]
+
+
 def test_eval_writes_the_report(indexed: Settings, tmp_path: Path) -> None:
     questions = tmp_path / "questions.jsonl"
     rows = [

@@ -83,11 +83,19 @@ def test_the_answer_is_located_in_the_clean_text(monkeypatch: pytest.MonkeyPatch
     assert figures["questions"] == 2 and figures["not_indexed_questions"] == 0
     assert figures["hit@5"] == 1.0  # two documents: every passage is in the first five
     assert figures["evidence_holds_answer"] is not None
+    # Each question's outcome, for reading the failures: what was asked, expected, graded and shown.
+    rows = {row["question"]: row for row in figures["per_question"]}
+    assert set(rows) == {"What do giant pandas eat?", "龙井茶产于哪里？"}
+    assert rows["龙井茶产于哪里？"]["expected"] == "杭州西湖" and rows["龙井茶产于哪里？"]["indexed"]
+    assert all(row["grade"] in ("answered", "uncertain", "not_covered") for row in rows.values())
+    supported = [row["evidence_holds_answer"] for row in rows.values()]
+    assert sum(supported) / len(supported) == figures["evidence_holds_answer"]
 
 
 def test_not_indexed_questions_are_counted_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     figures = evaluate_squad(_articles(), None, True, _opener(monkeypatch))
     assert (figures["questions"], figures["not_indexed_questions"]) == (1, 1)
+    assert sorted(row["indexed"] for row in figures["per_question"]) == [False, True]
     assert figures["not_indexed_declined"] in (0.0, 1.0)
 
 

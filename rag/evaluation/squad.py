@@ -47,6 +47,11 @@ class SquadOutcome:
     exact: float  # the first short answer, exact match
     f1: float
     uncertain: bool = False  # graded uncertain: declined, though its sources are shown
+    # What was asked and what came back, for reading the failures (the JSON report's "per_question").
+    question: str = ""
+    expected: str = ""  # the data set's answer
+    grade: str = ""
+    predicted: str = ""  # the first short answer, when it is in the answer's document
 
 
 def write_documents(articles: Sequence[Article], target: Path, split: bool) -> list[tuple[Article, bool]]:
@@ -88,8 +93,9 @@ def answer_span(asked: Asked, document: Document, context: str) -> tuple[int, in
 
 def score(asked: Asked, answer: Answer, document: Document | None, span: tuple[int, int] | None) -> SquadOutcome:
     declined, uncertain = not answer.answerable, answer.grade == "uncertain"
+    said = {"question": asked.question, "expected": asked.answer, "grade": answer.grade}
     if not asked.indexed or document is None or span is None:
-        return SquadOutcome(asked.indexed, declined, False, False, 0.0, 0.0, uncertain)
+        return SquadOutcome(asked.indexed, declined, False, False, 0.0, 0.0, uncertain, **said)
     doc_id, (start, end) = document.doc_id, span
     hit5 = any(h.chunk.doc_id == doc_id and h.chunk.start <= start < h.chunk.end for h in answer.hits[:5])
     supported = any(
@@ -100,7 +106,8 @@ def score(asked: Asked, answer: Answer, document: Document | None, span: tuple[i
     if short is not None and short.citation.doc_id == doc_id:
         predicted = document.text[short.answer_start : short.answer_end]
     exact = float("".join(predicted.split()) == "".join(asked.answer.split()))
-    return SquadOutcome(True, declined, hit5, supported, exact, char_f1(predicted, asked.answer), uncertain)
+    f1 = char_f1(predicted, asked.answer)
+    return SquadOutcome(True, declined, hit5, supported, exact, f1, uncertain, **said, predicted=predicted)
 
 
 def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
@@ -124,6 +131,18 @@ def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
         "not_indexed_questions": len(uncovered),
         "not_indexed_declined": mean([o.declined for o in uncovered]),
         "not_indexed_uncertain": mean([o.uncertain for o in uncovered]),
+        "per_question": [
+            {
+                "question": o.question,
+                "indexed": o.indexed,
+                "grade": o.grade,
+                "evidence_holds_answer": o.supported,
+                "hit@5": o.hit5,
+                "expected": o.expected,
+                "short_answer": o.predicted,
+            }
+            for o in outcomes
+        ],
     }
 
 
