@@ -68,7 +68,7 @@ VERIFIER_READ ?= 1
 verifier: index
 	$(BIN)/python -m rag.training.verifier collect --datasets $(DATASETS) --out $(VERIFIER_WORK)
 	$(BIN)/python -m rag.training.verifier train --out $(VERIFIER_WORK) --read $(VERIFIER_READ)
-	$(BIN)/python -m rag.training.verifier judge --out $(VERIFIER_WORK) --read $(VERIFIER_READ)
+	$(BIN)/python -m rag.training.verifier judge --out $(VERIFIER_WORK)
 	cp $(VERIFIER_WORK)/verifier.safetensors $(VERIFIER_WORK)/verifier.json rag/models/
 	RAG_VERIFIER=on $(BIN)/python bench/calibrate.py --write
 

@@ -60,7 +60,7 @@ class Pipeline:
         self.ranker = ranker
         self.switches = switches
         # Without a ranker: the reader that marks the short answer in the sentences shown (RAG_SHORT_ANSWERS),
-        # and the verifier whose logit on the first sentence the coverage model reads (RAG_VERIFIER).
+        # and the verifier whose logit on the first sentence (or sentences) the coverage model reads (RAG_VERIFIER).
         self.marker = None if ranker else marker
         self.verifier = verifier
         if self._coverage is not None and self._coverage.verified and verifier is None:
@@ -234,8 +234,9 @@ class Pipeline:
         return coverage.signals(query, r, scored, self.store.lexicon.names, self._verified(query, scored))
 
     def _grade(self, query: Query, r: Retrieval, scored: list[ScoredSentence]) -> Grade:
-        """The coverage model's grade. The verifier reads the first sentence only when the retrieval signals leave
-        the grade open: for about half the seed sets' questions they settle it whatever the verifier would say."""
+        """The coverage model's grade. The verifier reads the first sentence (or as many as it was trained to) only
+        when the retrieval signals leave the grade open: for about half the seed sets' questions they settle it
+        whatever the verifier would say."""
         model = self.coverage
         signals = coverage.signals(query, r, scored, self.store.lexicon.names)
         settled = model.settled(signals)

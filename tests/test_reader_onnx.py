@@ -187,6 +187,15 @@ def test_onnx_on_the_embedders_int8_word_embeddings_stays_close_to_torch(
 
 
 @pytest.mark.model
+def test_the_onnx_verifier_reads_as_many_sentences_as_its_manifest_says(
+    onnx_embedder: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = verifier_manifest(default_dir())
+    monkeypatch.setattr(reader_onnx, "verifier_manifest", lambda source: {**shipped, "config": {"read": 3}})
+    verifier = verifier_for(Settings.from_env(runtime="onnx", verifier=True), onnx_embedder)
+    assert verifier is not None and verifier.reads == 3
+
+
 def test_the_verifiers_export_gives_the_torch_verifiers_logits(
     onnx_embedder: OnnxEmbedder, onnx_reader: OnnxReader
 ) -> None:

@@ -14,7 +14,14 @@ from transformers import BertConfig, BertModel
 from rag.errors import ModelError
 from rag.extraction import ScoredSentence
 from rag.rankers.readernet import ReaderNet, encode
-from rag.rankers.reading import VERIFIER_MANIFEST, VERIFIER_WEIGHTS, WEIGHTS, default_dir, weights_digest
+from rag.rankers.reading import (
+    VERIFIER_MANIFEST,
+    VERIFIER_WEIGHTS,
+    WEIGHTS,
+    default_dir,
+    verifier_reads,
+    weights_digest,
+)
 from rag.training.verifier import (
     ROWS,
     First,
@@ -39,8 +46,14 @@ def _first(set_: str, kind: str, gold: bool, found: Candidate | None = ANSWER) -
 
 
 def test_a_first_sentence_round_trips_with_or_without_a_sentence() -> None:
-    for row in (_first("train zh", "answerable", True), _first("seeds", "near", False, None)):
+    three = First("train zh", "龙井茶产于哪里？", (0.8,), (OTHER, ANSWER, OTHER), "answerable", (False, True, False))
+    for row in (_first("train zh", "answerable", True), _first("seeds", "near", False, None), three):
         assert First.from_json(row.to_json()) == row
+    assert three.candidate == OTHER and not three.gold  # the first sentence, as the shipped verifier reads
+    with pytest.raises(ValueError, match="collect again"):  # rows of the older, one-sentence format
+        First.from_json(
+            '{"set": "s", "question": "q", "signals": [], "candidate": null, "kind": "near", "gold": false}'
+        )
 
 
 def test_training_pairs_are_answers_against_unindexed_questions_and_near_misses() -> None:
@@ -129,6 +142,16 @@ def test_training_saves_only_what_it_changed_and_loading_puts_it_in_place(tmp_pa
     (tmp_path / VERIFIER_MANIFEST).write_text(json.dumps({**manifest, "reader_sha256": "0" * 64}), "utf-8")
     with pytest.raises(ModelError, match=r"another reader.*RAG_VERIFIER=off"):
         load_verifier(tmp_path)
+
+
+@pytest.mark.parametrize("config", [{"read": 0}, {"read": -1}, {"read": 2.7}, {"read": None}, {"read": True}, None])
+def test_a_manifest_that_reads_no_whole_number_of_sentences_is_refused(config: object) -> None:
+    with pytest.raises(ModelError, match=r"'config\.read'.*RAG_VERIFIER=off"):
+        verifier_reads({"config": config} if config is not None else {"config": {"read": "three"}})
+
+
+def test_a_manifest_without_read_reads_one_sentence() -> None:
+    assert verifier_reads({}) == verifier_reads({"config": {}}) == 1 and verifier_reads({"config": {"read": 3}}) == 3
 
 
 def test_a_missing_verifier_says_how_to_train_one(tmp_path: Path) -> None:

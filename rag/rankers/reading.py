@@ -68,7 +68,14 @@ def verifier_manifest(source: Path) -> dict[str, Any]:
 
 def verifier_reads(manifest: dict[str, Any]) -> int:
     """How many of the scorer's first sentences the verifier was trained to read (1 before the manifest said)."""
-    return int(manifest.get("config", {}).get("read", 1))
+    config = manifest.get("config")
+    read = config.get("read", 1) if isinstance(config, dict) else 1
+    if isinstance(read, bool) or not isinstance(read, int) or read < 1:
+        raise ModelError(
+            f"the verifier's manifest has 'config.read' {read!r}, not a whole number of sentences of at least 1: "
+            'set RAG_VERIFIER=off, or retrain it with `python -m rag.training.verifier` (README, "The verifier")'
+        )
+    return read
 
 
 def checked_verifier(verifier: Path, reader: Path) -> dict[str, Any]:

@@ -13,9 +13,13 @@ Training questions: XQuAD 1-18 (English and Chinese over the Chinese paragraphs)
 built as ``rag eval --squad --split-articles`` builds them (every other article left out), with paragraph 4k+3
 of each indexed article left out too (near misses):
 
-    python -m rag.training.verifier collect [--datasets DIR] --out DIR   # every question's first sentence (~17 min)
-    python -m rag.training.verifier train --out DIR                      # 2 epochs (~8 min on 2 cores)
+    python -m rag.training.verifier collect [--datasets DIR] --out DIR   # every question's first sentences (~17 min)
+    python -m rag.training.verifier train --out DIR [--read N]           # 2 epochs (~8 min on 2 cores)
     python -m rag.training.verifier judge --out DIR                      # the rule's figures (~2 min)
+
+``--read N`` trains it on each of the scorer's first N sentences (answerable questions' misses as negatives too)
+and its signal is then its highest logit over them; its manifest records N, and ``judge`` and the service read as
+many. N = 3 was tried and is not shipped (README, "Tuning").
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ class First:
     @classmethod
     def from_json(cls, line: str) -> First:
         raw = json.loads(line)
+        if "candidates" not in raw:
+            raise ValueError(f"{ROWS} was collected by an older version (one sentence per question): run collect again")
         found = tuple(Candidate(**c) for c in raw["candidates"])
         return cls(raw["set"], raw["question"], tuple(raw["signals"]), found, raw["kind"], tuple(raw["golds"]))
 
@@ -251,13 +257,14 @@ def load_verifier(out: Path) -> Reader:
 def logits(verifier: Reader, rows: Sequence[First], read: int = 1) -> np.ndarray:
     """The verifier's highest logit over each row's first ``read`` sentences; NO_SENTENCE where retrieval found
     none."""
-    out = np.full(len(rows), NO_SENTENCE)
+    out = np.full(len(rows), -np.inf)
     pending = [(i, row.question, c) for i, row in enumerate(rows) for c in row.candidates[:read]]
     for start in range(0, len(pending), 64):
         part = pending[start : start + 64]
         relevance, _ = verifier.net(encode(verifier.tokenizer, [q for _, q, _ in part], [c for *_, c in part]))
         for (i, _, _), value in zip(part, relevance.numpy(), strict=True):
             out[i] = max(out[i], float(value))
+    out[np.isinf(out)] = NO_SENTENCE
     return out
 
 
@@ -267,12 +274,13 @@ def costs(answered: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return hidden, declined, HIDDEN_ANSWER_COST * hidden + 1 - declined
 
 
-def judge(out: Path, read: int = 1) -> None:
+def judge(out: Path) -> None:
     """The shipped coverage model against the one with the verifier's logit as an eighth signal, fitted on the
     seed sets: per set, answerable declined / unanswerable declined / cost (the seeds leave-one-out), printed and
-    written into the verifier's manifest."""
+    written into the verifier's manifest. It reads as many sentences as the verifier was trained to (as served)."""
     rows = _load(out)
     verifier = load_verifier(out)
+    read = verifier.reads
     shipped = default_model()
     sets = {name: [r for r in rows if r.set == name] for name in JUDGED}
     data = {}
@@ -306,7 +314,7 @@ def judge(out: Path, read: int = 1) -> None:
         }
     manifest = json.loads((out / VERIFIER_MANIFEST).read_text("utf-8"))
     rounded = json.loads(json.dumps(judged), parse_float=lambda v: round(float(v), 4))
-    manifest["judged"] = {"fitted_on": "the seed sets (leave-one-out on them)", "sets": rounded}
+    manifest["judged"] = {"fitted_on": "the seed sets (leave-one-out on them)", "read": read, "sets": rounded}
     (out / VERIFIER_MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
@@ -321,7 +329,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
-        "--read", type=int, default=1, choices=range(1, COLLECTED + 1), help="the scorer's first sentences it reads"
+        "--read",
+        type=int,
+        default=1,
+        choices=range(1, COLLECTED + 1),
+        help="train: the scorer's first sentences it learns to read (judge and the service read as many)",
     )
     args = parser.parse_args(argv)
     if args.step == "collect":
@@ -329,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.step == "train":
         train(args.out, args.seed, read=args.read)
     else:
-        judge(args.out, args.read)
+        judge(args.out)
 
 
 if __name__ == "__main__":
