@@ -1,4 +1,4 @@
-"""The labelled question sets (the benchmark, held-out and off-topic sets) are well formed and their quotes are real.
+"""The labelled question sets (benchmark, held-out, off-topic and English) are well formed and their quotes are real.
 
 Every quote must be an exact substring of its raw seed file and plain text (no markup, no entities,
 no line breaks), so that it survives cleaning and the benchmark can locate it in the clean text.
@@ -79,7 +79,8 @@ def test_the_english_set_is_english_and_holds_near_misses() -> None:
     english = load_questions(ENGLISH_FILE)
     assert len(english) >= 30 and {q["lang"] for q in english} == {"en"}
     assert sum(not q["answerable"] for q in english) >= 8
-    assert sum(q["type"] == "disputed" for q in english) >= 4
+    disputed = [q for q in english if q["type"] == "disputed"]
+    assert len(disputed) >= 4 and all(len({e["file"] for e in q["evidence"]}) >= 2 for q in disputed)
 
 
 def test_language_mix() -> None:
