@@ -84,9 +84,10 @@ def test_the_answer_is_located_in_the_clean_text(monkeypatch: pytest.MonkeyPatch
     assert figures["hit@5"] == 1.0  # two documents: every passage is in the first five
     assert figures["evidence_holds_answer"] is not None
     # Each question's outcome, for reading the failures: what was asked, expected, graded and shown.
-    rows = {row["question"]: row for row in figures["per_question"]}
-    assert set(rows) == {"What do giant pandas eat?", "龙井茶产于哪里？"}
-    assert rows["龙井茶产于哪里？"]["expected"] == "杭州西湖" and rows["龙井茶产于哪里？"]["indexed"]
+    rows = {row["id"]: row for row in figures["per_question"]}
+    asked = {k: row["question"] for k, row in rows.items()}
+    assert asked == {"p": "What do giant pandas eat?", "t": "龙井茶产于哪里？"}
+    assert rows["t"]["expected"] == "杭州西湖" and rows["t"]["indexed"]
     assert all(row["grade"] in ("answered", "uncertain", "not_covered") for row in rows.values())
     supported = [row["evidence_holds_answer"] for row in rows.values()]
     assert sum(supported) / len(supported) == figures["evidence_holds_answer"]

@@ -36,6 +36,7 @@ class Asked:
     file: str  # the paragraph's document, by file name
     start: int  # the answer's offset in the paragraph
     indexed: bool
+    qid: str = ""  # the data set's question id (the same in every XQuAD language)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class SquadOutcome:
     f1: float
     uncertain: bool = False  # graded uncertain: declined, though its sources are shown
     # What was asked and what came back, for reading the failures (the JSON report's "per_question").
+    qid: str = ""
     question: str = ""
     expected: str = ""  # the data set's answer
     grade: str = ""
@@ -75,7 +77,7 @@ def questions_of(kept: Sequence[tuple[Article, bool]], asked_as: dict[str, str] 
             for qa in para.qas:
                 text = qa.question if asked_as is None else asked_as.get(qa.qid)
                 if text:
-                    out.append(Asked(text, qa.answer, file_name(ai, pi), qa.answer_start, indexed))
+                    out.append(Asked(text, qa.answer, file_name(ai, pi), qa.answer_start, indexed, qa.qid))
     return out
 
 
@@ -93,7 +95,7 @@ def answer_span(asked: Asked, document: Document, context: str) -> tuple[int, in
 
 def score(asked: Asked, answer: Answer, document: Document | None, span: tuple[int, int] | None) -> SquadOutcome:
     declined, uncertain = not answer.answerable, answer.grade == "uncertain"
-    said = {"question": asked.question, "expected": asked.answer, "grade": answer.grade}
+    said = {"qid": asked.qid, "question": asked.question, "expected": asked.answer, "grade": answer.grade}
     if not asked.indexed or document is None or span is None:
         return SquadOutcome(asked.indexed, declined, False, False, 0.0, 0.0, uncertain, **said)
     doc_id, (start, end) = document.doc_id, span
@@ -133,6 +135,7 @@ def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
         "not_indexed_uncertain": mean([o.uncertain for o in uncovered]),
         "per_question": [
             {
+                "id": o.qid,
                 "question": o.question,
                 "indexed": o.indexed,
                 "grade": o.grade,
