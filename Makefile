@@ -63,10 +63,12 @@ reader: install
 # Retrains the verifier (rag/models/verifier.*) on the reader in rag/models, then refits its coverage model
 # (rag/calibration-verified.json): about 30 minutes on 2 cores, fixed seed. Run it after `make reader`.
 # VERIFIER_READ: how many of the scorer's first sentences it is trained to read (1 as shipped; README, "Tuning").
+# VERIFIER_LANGUAGES: XQuAD 1-18's questions in more languages to train on, e.g. de,es,ru (none as shipped).
 VERIFIER_WORK ?= build/verifier
 VERIFIER_READ ?= 1
+VERIFIER_LANGUAGES ?=
 verifier: index
-	$(BIN)/python -m rag.training.verifier collect --datasets $(DATASETS) --out $(VERIFIER_WORK)
+	$(BIN)/python -m rag.training.verifier collect --datasets $(DATASETS) --out $(VERIFIER_WORK) --languages=$(VERIFIER_LANGUAGES)
 	$(BIN)/python -m rag.training.verifier train --out $(VERIFIER_WORK) --read $(VERIFIER_READ)
 	$(BIN)/python -m rag.training.verifier judge --out $(VERIFIER_WORK)
 	cp $(VERIFIER_WORK)/verifier.safetensors $(VERIFIER_WORK)/verifier.json rag/models/

@@ -26,14 +26,18 @@ from rag.training.verifier import (
     ROWS,
     First,
     _holds_start,
+    _load,
+    _write,
     costs,
     load_verifier,
     logits,
+    more_languages,
     train,
     trained_names,
     training_pairs,
 )
 from rag.types import Candidate, Chunk, Sentence
+from tests.test_training_squad import squad_file
 
 ANSWER = Candidate("龙井茶", "", "龙井茶产于杭州西湖。")
 OTHER = Candidate("乌龙茶", "", "乌龙茶产于福建。")
@@ -157,3 +161,21 @@ def test_a_manifest_without_read_reads_one_sentence() -> None:
 def test_a_missing_verifier_says_how_to_train_one(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"RAG_VERIFIER=off.*rag\.training\.verifier"):
         load_verifier(tmp_path)
+
+
+def test_more_languages_ask_the_training_articles_only_over_the_chinese_paragraphs(tmp_path: Path) -> None:
+    (tmp_path / "xquad-train").mkdir()
+    for lang in ("zh", "de"):
+        squad_file(tmp_path / "xquad-train" / f"xquad.{lang}.json", articles=24)
+    (german,) = more_languages(tmp_path, ["de"])
+    assert german.name == "train de→zh XQuAD 1-18" and german.training  # trained on, never judged
+    assert len(german.articles) == 18  # XQuAD 19-24 are the dev articles
+    for missing in (["fr"], ["en"]):  # no such file; asked already by the reader's sets
+        with pytest.raises(ValueError, match="--languages"):
+            more_languages(tmp_path, missing)
+
+
+def test_rows_are_written_whole_and_read_back(tmp_path: Path) -> None:
+    rows = [_first("train zh", "answerable", True), _first("seeds", "near", False, None)]
+    _write(tmp_path, rows)
+    assert _load(tmp_path) == rows and not list(tmp_path.glob("*.partial"))

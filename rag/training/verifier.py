@@ -14,6 +14,8 @@ built as ``rag eval --squad --split-articles`` builds them (every other article 
 of each indexed article left out too (near misses):
 
     python -m rag.training.verifier collect [--datasets DIR] --out DIR   # every question's first sentences (~17 min)
+        [--languages de,es,...]  # XQuAD 1-18's questions in more languages over the Chinese paragraphs, to train on
+        [--append]               # keep DIR's rows and collect only the sets they lack
     python -m rag.training.verifier train --out DIR [--read N]           # 2 epochs (~8 min on 2 cores)
     python -m rag.training.verifier judge --out DIR                      # the rule's figures (~2 min)
 
@@ -146,17 +148,50 @@ def _nothing(s: ScoredSentence) -> bool:
     return False
 
 
-def collect(datasets: Path, out: Path) -> None:
+def collect(datasets: Path, out: Path, languages: Sequence[str] = (), append: bool = False) -> None:
+    """Every question's first sentences into ``out``: the seed sets, the reader's sets, DRCD's test file and, to
+    train on, XQuAD 1-18's questions in ``languages`` over the Chinese paragraphs. With ``append``, the rows
+    already in ``out`` are kept and only the sets they lack are collected."""
+    drcd = load_squad(datasets / "drcd" / "DRCD_test.json")
+    sets = [
+        *reader_sets(datasets),
+        *more_languages(datasets, languages),  # first: a wrong language fails before the model loads
+        QuestionSet(JUDGED[-1], drcd, question_texts(drcd), 126),
+    ]
     settings = Settings.from_env()
     embedder = load_embedder(settings)
-    drcd = load_squad(datasets / "drcd" / "DRCD_test.json")
-    rows = seed_firsts(settings, embedder)
-    for s in [*reader_sets(datasets), QuestionSet(JUDGED[-1], drcd, question_texts(drcd), 126)]:
+    rows = _load(out) if append and (out / ROWS).is_file() else []
+    have = {row.set for row in rows}
+    if JUDGED[0] not in have:
+        rows += seed_firsts(settings, embedder)
+    for s in sets:
+        if s.name in have:
+            continue
         # Near misses where the verifier trains, and in DRCD's test file; the dev articles as `rag eval --squad`.
         near = s.training or s.name == JUDGED[-1]
         rows += squad_firsts(settings, embedder, s.name, s.articles, s.asked_as, s.size, near)
     out.mkdir(parents=True, exist_ok=True)
-    (out / ROWS).write_text("".join(row.to_json() + "\n" for row in rows), "utf-8")
+    _write(out, rows)
+
+
+def more_languages(datasets: Path, languages: Sequence[str]) -> list[QuestionSet]:
+    """XQuAD 1-18's questions in ``languages`` (besides English and Chinese, which the reader's sets ask) over its
+    Chinese paragraphs: training sets, named as the reader's are."""
+    zh = load_squad(datasets / "xquad-train" / "xquad.zh.json")[:18]
+    out = []
+    for lang in languages:
+        path = datasets / "xquad-train" / f"xquad.{lang}.json"
+        if lang in ("en", "zh") or not path.is_file():
+            raise ValueError(f"--languages: no XQuAD file {path.name} besides English and Chinese in {path.parent}")
+        out.append(QuestionSet(f"train {lang}→zh XQuAD 1-18", zh, question_texts(load_squad(path)), 6))
+    return out
+
+
+def _write(out: Path, rows: Sequence[First]) -> None:
+    """All rows at once, through a temporary file: an interrupted collect leaves the earlier rows whole."""
+    partial = out / (ROWS + ".partial")
+    partial.write_text("".join(row.to_json() + "\n" for row in rows), "utf-8")
+    partial.replace(out / ROWS)
 
 
 def seed_firsts(settings: Settings, embedder: Embedder) -> list[First]:
@@ -204,7 +239,8 @@ def train(out: Path, seed: int = 13, epochs: int = EPOCHS, read: int = 1) -> Non
     settings = Settings.from_env()
     reader = load_reader(Path(resolve_model_path(settings)), settings.embedding_model)
     net = reader.net.train()
-    pairs = training_pairs(_load(out), read)
+    rows = _load(out)
+    pairs = training_pairs(rows, read)
     positive = sum(label for *_, label in pairs)
     weights = (len(pairs) / (2 * max(len(pairs) - positive, 1)), len(pairs) / (2 * max(positive, 1)))
     print(f"{len(pairs)} training pairs, {positive:.0f} positive", flush=True)
@@ -238,7 +274,12 @@ def train(out: Path, seed: int = 13, epochs: int = EPOCHS, read: int = 1) -> Non
         "base_model": settings.embedding_model,
         "reader_sha256": weights_digest(default_dir() / READER_WEIGHTS),  # its bottom layers are that reader's
         "trained": sorted(names),
-        "data": {"train": TRAINING_DATA, "pairs": len(pairs), "positives": int(positive)},
+        "data": {
+            "train": TRAINING_DATA,
+            "sets": sorted({r.set for r in rows if r.set.startswith("train")}),
+            "pairs": len(pairs),
+            "positives": int(positive),
+        },
         "seed": seed,
         "config": {"epochs": epochs, "batch_size": BATCH, "lr": LEARNING_RATE, "class_balanced": True, "read": read},
         "code_version": code_version(),
@@ -335,9 +376,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         choices=range(1, COLLECTED + 1),
         help="train: the scorer's first sentences it learns to read (judge and the service read as many)",
     )
+    parser.add_argument(
+        "--languages",
+        default="",
+        help="collect: XQuAD 1-18's questions in these languages too (comma-separated: de,es,...), to train on",
+    )
+    parser.add_argument("--append", action="store_true", help="collect: keep --out's rows, collect the sets they lack")
     args = parser.parse_args(argv)
     if args.step == "collect":
-        collect(args.datasets, args.out)
+        try:
+            collect(args.datasets, args.out, [lang for lang in args.languages.split(",") if lang], args.append)
+        except ValueError as e:
+            parser.error(str(e))
     elif args.step == "train":
         train(args.out, args.seed, read=args.read)
     else:
