@@ -23,6 +23,8 @@ OFF_TOPIC_FILE = Path(__file__).parent.parent / "benchmarks" / "offtopic.jsonl"
 ENGLISH_FILE = Path(__file__).parent.parent / "benchmarks" / "english.jsonl"
 # A second such set, written once the first had judged a candidate: for the next one.
 ENGLISH2_FILE = Path(__file__).parent.parent / "benchmarks" / "english2.jsonl"
+# Short English questions that name one thing ("What is MLA?"), a weak case found by hand (README, "Grades").
+SHORT_FILE = Path(__file__).parent.parent / "benchmarks" / "short.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}
@@ -50,6 +52,7 @@ QUESTIONS = (
     + load_questions(OFF_TOPIC_FILE)
     + load_questions(ENGLISH_FILE)
     + load_questions(ENGLISH2_FILE)
+    + load_questions(SHORT_FILE)
 )  # each question is checked, whichever set it is in
 IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
 SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
@@ -88,6 +91,12 @@ def test_the_english_sets_are_english_and_hold_near_misses(path: Path, disputed:
     assert sum(not q["answerable"] for q in english) >= 8
     several = [q for q in english if q["type"] == "disputed"]
     assert len(several) >= disputed and all(len({e["file"] for e in q["evidence"]}) >= 2 for q in several)
+
+
+def test_the_short_set_asks_in_a_few_english_words() -> None:
+    short = load_questions(SHORT_FILE)
+    assert {q["lang"] for q in short} == {"en"} and all(len(q["question"].split()) <= 5 for q in short)
+    assert sum(not q["answerable"] for q in short) >= 5
 
 
 def test_language_mix() -> None:
