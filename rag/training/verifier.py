@@ -177,12 +177,16 @@ def collect(datasets: Path, out: Path, languages: Sequence[str] = (), append: bo
 def more_languages(datasets: Path, languages: Sequence[str]) -> list[QuestionSet]:
     """XQuAD 1-18's questions in ``languages`` (besides English and Chinese, which the reader's sets ask) over its
     Chinese paragraphs: training sets, named as the reader's are."""
+    if not languages:
+        return []
     zh = load_squad(datasets / "xquad-train" / "xquad.zh.json")[:18]
     out = []
     for lang in languages:
         path = datasets / "xquad-train" / f"xquad.{lang}.json"
-        if lang in ("en", "zh") or not path.is_file():
-            raise ValueError(f"--languages: no XQuAD file {path.name} besides English and Chinese in {path.parent}")
+        if lang in ("en", "zh"):
+            raise ValueError(f"--languages: {lang} is asked already by the reader's sets; name other languages")
+        if not path.is_file():
+            raise ValueError(f"--languages: no XQuAD file {path.name} in {path.parent}")
         out.append(QuestionSet(f"train {lang}→zh XQuAD 1-18", zh, question_texts(load_squad(path)), 6))
     return out
 
