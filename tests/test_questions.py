@@ -7,6 +7,7 @@ no line breaks), so that it survives cleaning and the benchmark can locate it in
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,8 @@ ENGLISH_FILE = Path(__file__).parent.parent / "benchmarks" / "english.jsonl"
 ENGLISH2_FILE = Path(__file__).parent.parent / "benchmarks" / "english2.jsonl"
 # Short English questions that name one thing ("What is MLA?"), a weak case found by hand (README, "Grades").
 SHORT_FILE = Path(__file__).parent.parent / "benchmarks" / "short.jsonl"
+# Questions that only ask what or who something is, in English and Chinese, written before the rule that grades them.
+DEFINITIONS_FILE = Path(__file__).parent.parent / "benchmarks" / "definitions.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}
@@ -53,6 +56,7 @@ QUESTIONS = (
     + load_questions(ENGLISH_FILE)
     + load_questions(ENGLISH2_FILE)
     + load_questions(SHORT_FILE)
+    + load_questions(DEFINITIONS_FILE)
 )  # each question is checked, whichever set it is in
 IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
 SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
@@ -97,6 +101,14 @@ def test_the_short_set_asks_in_a_few_english_words() -> None:
     short = load_questions(SHORT_FILE)
     assert {q["lang"] for q in short} == {"en"} and all(len(q["question"].split()) <= 5 for q in short)
     assert sum(not q["answerable"] for q in short) >= 5
+
+
+def test_the_definitions_set_asks_what_or_who_in_both_languages() -> None:
+    definitions = load_questions(DEFINITIONS_FILE)
+    assert {q["lang"] for q in definitions} == {"en", "zh"}
+    asks = re.compile(r"^(?:what|who) (?:is|was)\b|是(?:什么|谁)？$|^什么是", re.IGNORECASE)
+    assert all(asks.search(q["question"]) for q in definitions)
+    assert sum(not q["answerable"] for q in definitions) >= 8
 
 
 def test_language_mix() -> None:
