@@ -20,6 +20,7 @@ from rag.errors import ConfigError
 from rag.extraction import ScoredSentence
 from rag.query import Query
 from rag.retrieval import Retrieval
+from rag.text.tokenize import tokenize
 from rag.types import Grade
 
 # Signals that were tried and dropped: the share of the question's words that one sentence holds,
@@ -229,6 +230,24 @@ def signals(
         latin=query.latin,
         verified=verified,
     )
+
+
+def names_subject(query: Query, sentence: str) -> bool:
+    """Whether ``sentence`` names what a question that asks what or who something is asks about: the subject as
+    written (letters and digits alone, any case), or every word of it (or one of its translations) among the
+    sentence's own terms. False for any other question."""
+    if query.subject is None:
+        return False
+    if _squashed(query.subject) in _squashed(sentence):
+        return True
+    terms = set(tokenize(sentence))
+    found = [terms.intersection(group) for group in query.subject_terms]
+    # One Chinese character is too little to name a thing: 绕 is among the glosses of "perplexity".
+    return bool(found) and all(found) and sum(len(t) for t in set().union(*found)) > 1
+
+
+def _squashed(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
 def agreement(dense_ids: Sequence[int], keyword_ids: Sequence[int], depth: int = 5) -> float:

@@ -32,11 +32,13 @@ KEYWORD = ("keyword",)
 
 @dataclass(frozen=True)
 class Switches:
-    """What an ablation turns off: retrievers' votes in the fusion, per-source diversification, the ranker."""
+    """What an ablation turns off: retrievers' votes in the fusion, per-source diversification, the ranker, the
+    grade of a question that asks what or who something is from whether the first sentence names it."""
 
     dense: bool = True
     keyword: bool = True
     diversify: bool = True
+    definitions: bool = True
 
 
 class Pipeline:
@@ -115,11 +117,13 @@ class Pipeline:
         diversify: bool = True,
         reader: bool = True,
         verifier: bool = True,
+        definitions: bool = True,
     ) -> Pipeline:
-        """The same loaded pipeline with retrievers, diversification, the reader or the verifier switched off (for
-        ablations). Without the verifier, a coverage model that reads it gives way to the shipped one that does not."""
+        """The same loaded pipeline with retrievers, diversification, the reader, the verifier or the grading of
+        definitional questions switched off (for ablations). Without the verifier, a coverage model that reads it gives
+        way to the shipped one that does not."""
         ranker, marker = (self.ranker, self.marker) if reader else (None, None)
-        switches = Switches(dense, keyword, diversify)
+        switches = Switches(dense, keyword, diversify, definitions)
         model = self._coverage
         if not verifier and (model.verified if model is not None else self.settings.verifier):
             model = coverage.model_for(self.settings.embedding_model)
@@ -237,6 +241,10 @@ class Pipeline:
         """The coverage model's grade. The verifier reads the first sentence (or as many as it was trained to) only
         when the retrieval signals leave the grade open: for about half the seed sets' questions they settle it
         whatever the verifier would say."""
+        # "What is MLA?" is answered by the sentences that name MLA, whose signals are weak for the question's being
+        # short: it is answered when the first one names it (README, "Definitional questions").
+        if self.switches.definitions and coverage.names_subject(query, scored[0].sentence.text):
+            return "answered"
         model = self.coverage
         signals = coverage.signals(query, r, scored, self.store.lexicon.names)
         settled = model.settled(signals)

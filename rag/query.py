@@ -39,6 +39,24 @@ _ASKS_FOR = {
     ),
 }
 
+# A question that only asks what or who something is: "What is MLA?". "Who is DeepSeek's CTO?" is not (a
+# possessive asks about something else), nor "What is the capital of France?" (a preposition). The subject is
+# at most four English words or ten characters; "X的Y是谁" asks for a role, not a definition, and "X不是什么" is no
+# definition either, nor "What was the museum called?" (it asks for a name). Simplified and traditional Chinese alike.
+_DEFINITION = (
+    re.compile(r"^(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<subject>[^?？]+?)\s*[?？]?$", re.I),
+    re.compile(r"^(?:什么是|什麼是|谁是|誰是)(?P<subject>[^?？]+?)[?？]?$"),
+    re.compile(r"^(?P<subject>[^?？]+?)是(?:什么|什麼|谁|誰)[?？]?$"),
+)
+_NOT_A_SUBJECT = re.compile(
+    r"['’]s\b|[,，、]|\b(?:of|in|on|at|for|by|with|to|from|about|and|or|that|which|it|this|these|those|he|she|they|"
+    r"you|we|i|there|here|so|not|behind|between|after|before|during|when|where|why|how|what|who|"
+    r"called|named|known|considered|used|made|located|based|founded|born|built)\b|"
+    r"[的不没沒哪怎吗嗎呢]|什么|什麼|谁|誰",
+    re.IGNORECASE,
+)
+MAX_SUBJECT_WORDS, MAX_SUBJECT_CHARS = 4, 10
+
 
 @dataclass(frozen=True)
 class Query:
@@ -48,6 +66,10 @@ class Query:
     expected: str | None  # the answer type the question asks for: "date", "number" or None
     names: frozenset[str]  # versioned names ("gpt5") the question mentions
     latin: float  # share of Latin letters: keyword signals mean less across languages
+    # What a question that only asks what or who something is asks about ("MLA" in "What is MLA?"), and its words
+    # with their translations, as ``terms``; None and [] for any other question.
+    subject: str | None = None
+    subject_terms: tuple[tuple[str, ...], ...] = ()
 
     @property
     def search_terms(self) -> list[str]:
@@ -78,7 +100,18 @@ class QueryAnalyzer:
             vector = self.embedder.embed([text], "query")[0]
         with timed("expand"):
             terms = expand(tokenize(text), self.lexicon.dictionary, self.lexicon.vocabulary)
-        return Query(text, vector, terms, expected_answer(text), frozenset(entities(text)), latin_share(text))
+            subject = definition_subject(text)
+            subject_terms = expand(tokenize(subject or ""), self.lexicon.dictionary, self.lexicon.vocabulary)
+        return Query(
+            text,
+            vector,
+            terms,
+            expected_answer(text),
+            frozenset(entities(text)),
+            latin_share(text),
+            subject if subject_terms else None,
+            tuple(map(tuple, subject_terms)),
+        )
 
 
 def _report_failure(warm_up: Future[None]) -> None:
@@ -99,6 +132,19 @@ def clean_question(text: str) -> str:
 def expected_answer(question: str) -> str | None:
     """What kind of answer the question asks for: "date", "number", or None when it names none."""
     return next((kind for kind, pattern in _ASKS_FOR.items() if pattern.search(question)), None)
+
+
+def definition_subject(question: str) -> str | None:
+    """What the question asks to be defined or identified ("MLA" in "What is MLA?", "幻方量化" in "幻方量化是什么？"),
+    or None when it asks anything else."""
+    for pattern in _DEFINITION:
+        match = pattern.match(question.strip())
+        if match is None:
+            continue
+        subject = match["subject"].strip()
+        short = len(subject.split()) <= MAX_SUBJECT_WORDS if subject.isascii() else len(subject) <= MAX_SUBJECT_CHARS
+        return subject if short and subject and not _NOT_A_SUBJECT.search(subject) else None
+    return None
 
 
 def latin_share(text: str) -> float:

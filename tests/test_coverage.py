@@ -18,7 +18,7 @@ from rag.coverage import (
     leave_one_out,
 )
 from rag.errors import ConfigError
-from rag.query import latin_share
+from rag.query import Query, latin_share
 
 
 def _signals(level: float) -> Signals:
@@ -156,3 +156,37 @@ def test_sample_weights_decide_which_questions_the_fit_follows() -> None:
     assert fit(x, y).probability_vector(np.array([3.0])) > 0.5
     assert fit(x, y, sample_weight=contrary).probability_vector(np.array([3.0])) < 0.5
     assert coverage.class_balanced(y).mean() == pytest.approx(1.0)
+
+
+def _asking(subject: str | None, *terms: tuple[str, ...]) -> Query:
+    return Query(f"What is {subject}?", np.zeros(4), [list(t) for t in terms], None, frozenset(), 1.0, subject, terms)
+
+
+@pytest.mark.parametrize(
+    ("query", "sentence"),
+    [
+        (_asking("MLA", ("mla",)), "DeepSeek采用了两种主要技术:混合专家模型和MLA。"),
+        (_asking("DeepSeek V3", ("deepseek",), ("v3",)), "DeepSeek-V3的完整训练仅需2.788M GPU小时。"),  # as written
+        (_asking("Jevons paradox", ("jevons",), ("paradox", "悖论")), "这就是著名的杰文斯悖论，也叫 Jevons 效应。"),
+        (_asking("Liang Wenfeng", ("liang", "梁"), ("wenfeng", "文峰")), "梁文峰在知乎上回答了这个问题。"),
+    ],
+)
+def test_a_sentence_names_the_subject_as_written_or_word_by_word_through_translations(
+    query: Query, sentence: str
+) -> None:
+    assert coverage.names_subject(query, sentence)
+
+
+@pytest.mark.parametrize(
+    ("query", "sentence"),
+    [
+        (_asking("Jevons paradox", ("jevons",), ("paradox", "悖论")), "这就是著名的悖论。"),  # one word of two
+        (_asking("Perplexity", ("perplexity", "绕")), "苏联人发了一颗篮球上天,绕着地球飞行。"),  # one character
+        (_asking("Demis Hassabis", ("demis",), ("hassabis",)), "DeepSeek采用了两种主要技术。"),
+        (_asking(None), "DeepSeek采用了两种主要技术。"),  # not a question that asks what something is
+    ],
+)
+def test_a_sentence_that_lacks_a_word_of_the_subject_or_has_one_character_of_it_does_not_name_it(
+    query: Query, sentence: str
+) -> None:
+    assert not coverage.names_subject(query, sentence)

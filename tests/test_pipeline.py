@@ -193,6 +193,23 @@ def test_when_the_coverage_model_says_no_nothing_is_quoted(settings: Settings, i
     assert answer.hits
 
 
+def test_a_question_that_asks_what_something_is_is_answered_when_the_first_sentence_names_it(
+    settings: Settings, index: Store
+) -> None:
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=NEVER)
+    answer = qa.ask("龙井茶是什么？")
+    assert answer.grade == "answered" and answer.answerable
+    assert "龙井茶" in answer.evidence[0].text
+    assert qa.variant(definitions=False).ask("龙井茶是什么？").grade == "not_covered"  # the ablation
+
+
+@pytest.mark.parametrize("question", ["What is quantum chromodynamics?", "龙井茶产于哪里？"])
+def test_a_subject_no_sentence_names_or_another_kind_of_question_is_left_to_the_coverage_model(
+    settings: Settings, index: Store, question: str
+) -> None:
+    assert Pipeline(settings, HashEmbedder(), index, coverage=NEVER).ask(question).grade == "not_covered"
+
+
 @pytest.mark.parametrize("question", [WEATHER, "Which pandas eat bamboo?"])
 def test_the_calibrated_decision_and_the_evidence_agree(settings: Settings, index: Store, question: str) -> None:
     answer = Pipeline(settings, HashEmbedder(), index, coverage=default_model()).ask(question)

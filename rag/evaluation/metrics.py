@@ -251,6 +251,7 @@ VARIANTS = {
     "fused": {"dense": True, "keyword": True, "diversify": True},
     "reader off": {"dense": True, "keyword": True, "diversify": True, "reader": False},
     "verifier off": {"dense": True, "keyword": True, "diversify": True, "verifier": False},
+    "definitions off": {"dense": True, "keyword": True, "diversify": True, "definitions": False},
     "dense only": {"dense": True, "keyword": False, "diversify": True},
     "keyword only": {"dense": False, "keyword": True, "diversify": True},
     "fused, no diversification": {"dense": True, "keyword": True, "diversify": False},

@@ -1,0 +1,49 @@
+"""Question analysis: what a question asks to be defined or identified."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.query import definition_subject
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("What is MLA?", "MLA"),
+        ("what was Sputnik", "Sputnik"),
+        ("Who is Liang Wenfeng?", "Liang Wenfeng"),
+        ("What is the Jevons paradox?", "Jevons paradox"),
+        ("What are MoE models?", "MoE models"),
+        ("幻方量化是什么？", "幻方量化"),
+        ("什么是模型蒸留", "模型蒸留"),
+        ("罗福莉是谁？", "罗福莉"),
+        ("谁是梁文峰?", "梁文峰"),
+        ("什麼是卡門線?", "卡門線"),  # traditional Chinese
+        ("保加利亞人屠夫是誰?", "保加利亞人屠夫"),
+    ],
+)
+def test_a_question_that_asks_what_or_who_something_is_names_its_subject(question: str, subject: str) -> None:
+    assert definition_subject(question) == subject
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",  # a preposition: asks about something else
+        "Who is DeepSeek's chief technology officer?",  # a possessive: asks for a role
+        "What is DeepSeek valued at, and has it taken any outside funding?",
+        "What is it?",
+        "Who is he?",
+        "What is the most expensive model ever trained so far?",  # more than four words
+        "播客《屠龙之术》的主播是谁？",  # 的: asks for a role
+        "围棋的规则是什么？",
+        "中国人工智能产业的发展历史是什么？",  # more than ten characters
+        "What was the museum originally called?",  # asks for a name
+        "证据显示球栉水母不是什么？",  # asks what it is not
+        "How does MLA work?",
+        "DeepSeek用了多少块GPU？",
+    ],
+)
+def test_any_other_question_has_no_subject(question: str) -> None:
+    assert definition_subject(question) is None
