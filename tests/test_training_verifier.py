@@ -22,12 +22,16 @@ from rag.rankers.reading import (
     verifier_reads,
     weights_digest,
 )
+from rag.training import verifier
+from rag.training.pairs import QuestionSet
 from rag.training.verifier import (
+    JUDGED,
     ROWS,
     First,
     _holds_start,
     _load,
     _write,
+    collect,
     costs,
     load_verifier,
     logits,
@@ -179,3 +183,37 @@ def test_rows_are_written_whole_and_read_back(tmp_path: Path) -> None:
     rows = [_first("train zh", "answerable", True), _first("seeds", "near", False, None)]
     _write(tmp_path, rows)
     assert _load(tmp_path) == rows and not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize("append", [True, False])
+def test_collect_with_append_keeps_the_rows_it_has_and_asks_only_the_sets_they_lack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, append: bool
+) -> None:
+    """No model is loaded and no question asked: what is collected, and what is kept, is recorded."""
+    names = ["train en→zh XQuAD 1-18", "train zh→zh XQuAD 1-18", JUDGED[-1]]
+    monkeypatch.setattr(verifier, "load_squad", lambda path: [])
+    monkeypatch.setattr(verifier, "reader_sets", lambda datasets: [QuestionSet(n, [], {}, 6) for n in names[:2]])
+    monkeypatch.setattr(verifier, "load_embedder", lambda settings: None)
+    asked: list[str] = []
+
+    def seed_firsts(settings: object, embedder: object) -> list[First]:
+        asked.append(JUDGED[0])
+        return [_first(JUDGED[0], "near", False)]
+
+    def squad_firsts(settings: object, embedder: object, name: str, *rest: object) -> list[First]:
+        asked.append(name)
+        return [_first(name, "answerable", True)]
+
+    monkeypatch.setattr(verifier, "seed_firsts", seed_firsts)
+    monkeypatch.setattr(verifier, "squad_firsts", squad_firsts)
+    kept = [_first(JUDGED[0], "near", False, OTHER), _first(names[0], "answerable", False, OTHER)]
+    _write(tmp_path, kept)
+
+    collect(tmp_path, tmp_path, append=append)
+
+    rows = _load(tmp_path)
+    if append:
+        assert asked == names[1:] and rows[:2] == kept  # the seeds and the first set were there already
+    else:
+        assert asked == [JUDGED[0], *names] and OTHER not in {c for row in rows for c in row.candidates}
+    assert [row.set for row in rows][-2:] == names[1:]
