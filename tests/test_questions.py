@@ -28,6 +28,8 @@ ENGLISH2_FILE = Path(__file__).parent.parent / "benchmarks" / "english2.jsonl"
 SHORT_FILE = Path(__file__).parent.parent / "benchmarks" / "short.jsonl"
 # Questions that only ask what or who something is, in English and Chinese, written before the rule that grades them.
 DEFINITIONS_FILE = Path(__file__).parent.parent / "benchmarks" / "definitions.jsonl"
+# The same in other words ("What does MoE stand for?", "介绍一下幻方量化"), written before the rule read them.
+PHRASINGS_FILE = Path(__file__).parent.parent / "benchmarks" / "phrasings.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}
@@ -57,6 +59,7 @@ QUESTIONS = (
     + load_questions(ENGLISH2_FILE)
     + load_questions(SHORT_FILE)
     + load_questions(DEFINITIONS_FILE)
+    + load_questions(PHRASINGS_FILE)
 )  # each question is checked, whichever set it is in
 IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
 SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
