@@ -39,14 +39,18 @@ _ASKS_FOR = {
     ),
 }
 
-# A question that only asks what or who something is: "What is MLA?". "Who is DeepSeek's CTO?" is not (a
-# possessive asks about something else), nor "What is the capital of France?" (a preposition). The subject is
-# at most four English words or ten characters; "X的Y是谁" asks for a role, not a definition, and "X不是什么" is no
-# definition either, nor "What was the museum called?" (it asks for a name). Simplified and traditional Chinese alike.
+# A question that only asks what or who something is: "What is MLA?", "What does MoE stand for?", "Tell me about
+# Stargate", "介绍一下幻方量化", "AGI是什么意思？". "Who is DeepSeek's CTO?" is not (a possessive asks about something
+# else), nor "What is the capital of France?" (a preposition). The subject is at most four English words or ten
+# characters; "X的Y是谁" asks for a role, not a definition, and "X不是什么" is no definition either, nor "What was the
+# museum called?" (it asks for a name). Simplified and traditional Chinese alike.
+_ARTICLE = r"(?:an?\s+|the\s+)?"
 _DEFINITION = (
-    re.compile(r"^(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<subject>[^?？]+?)\s*[?？]?$", re.I),
-    re.compile(r"^(?:什么是|什麼是|谁是|誰是)(?P<subject>[^?？]+?)[?？]?$"),
-    re.compile(r"^(?P<subject>[^?？]+?)是(?:什么|什麼|谁|誰)[?？]?$"),
+    re.compile(rf"^(?:what|who)\s+(?:is|are|was|were)\s+{_ARTICLE}(?P<subject>[^?？]+?)\s*[?？]?$", re.I),
+    re.compile(rf"^what\s+(?:does|do|did)\s+{_ARTICLE}(?P<subject>[^?？]+?)\s+(?:stand\s+for|mean)\s*[?？]?$", re.I),
+    re.compile(rf"^(?:tell\s+me\s+about|define|explain)\s+{_ARTICLE}(?P<subject>[^?？.。]+?)\s*[?？.。]?$", re.I),
+    re.compile(r"^(?:什么是|什麼是|谁是|誰是|介绍一下|介紹一下)(?P<subject>[^?？]+?)[?？。]?$"),
+    re.compile(r"^(?P<subject>[^?？]+?)(?:是(?:什么|什麼|谁|誰|啥)(?:意思)?|指什么|指什麼)[?？]?$"),
 )
 _NOT_A_SUBJECT = re.compile(
     r"['’]s\b|[,，、]|\b(?:of|in|on|at|for|by|with|to|from|about|and|or|that|which|it|this|these|those|he|she|they|"

@@ -20,6 +20,15 @@ from rag.query import definition_subject
         ("罗福莉是谁？", "罗福莉"),
         ("谁是梁文峰?", "梁文峰"),
         ("什麼是卡門線?", "卡門線"),  # traditional Chinese
+        ("What does MoE stand for?", "MoE"),
+        ("what does MLA mean", "MLA"),
+        ("Tell me about Stargate", "Stargate"),
+        ("Define model distillation.", "model distillation"),
+        ("Explain the Jevons paradox", "Jevons paradox"),
+        ("介绍一下幻方量化", "幻方量化"),
+        ("AGI是什么意思？", "AGI"),
+        ("蒸馏技术指什么？", "蒸馏技术"),
+        ("屠龙之术是啥？", "屠龙之术"),
         ("保加利亞人屠夫是誰?", "保加利亞人屠夫"),
     ],
 )
@@ -42,6 +51,9 @@ def test_a_question_that_asks_what_or_who_something_is_names_its_subject(questio
         "What was the museum originally called?",  # asks for a name
         "证据显示球栉水母不是什么？",  # asks what it is not
         "How does MLA work?",
+        "Explain how MoE keeps costs down",
+        "Tell me about DeepSeek's costs",
+        "What does DeepSeek say about distillation?",
         "DeepSeek用了多少块GPU？",
     ],
 )
