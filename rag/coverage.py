@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -234,11 +235,11 @@ def signals(
 
 def names_subject(query: Query, sentence: str) -> bool:
     """Whether ``sentence`` names what a question that asks what or who something is asks about: the subject as
-    written (letters and digits alone, any case), or every word of it (or one of its translations) among the
-    sentence's own terms. False for any other question."""
+    written (any case, any spaces or punctuation between its letters), or every word of it (or one of its
+    translations) among the sentence's own terms. False for any other question."""
     if query.subject is None:
         return False
-    if _squashed(query.subject) in _squashed(sentence):
+    if _written_in(query.subject, sentence):
         return True
     terms = set(tokenize(sentence))
     found = [terms.intersection(group) for group in query.subject_terms]
@@ -246,8 +247,15 @@ def names_subject(query: Query, sentence: str) -> bool:
     return bool(found) and all(found) and sum(len(t) for t in set().union(*found)) > 1
 
 
-def _squashed(text: str) -> str:
-    return "".join(ch for ch in text.lower() if ch.isalnum())
+def _written_in(subject: str, sentence: str) -> bool:
+    """Whether ``sentence`` holds ``subject`` as written, whatever the case and the spaces or punctuation between its
+    letters ("DeepSeek V3" in "DeepSeek-V3的"), and not inside a longer Latin word ("RL" is not in "world")."""
+    letters = [ch for ch in subject.lower() if ch.isalnum()]
+    if not letters:
+        return False
+    start = r"(?<![a-z0-9])" if letters[0].isascii() else ""
+    end = r"(?![a-z0-9])" if letters[-1].isascii() else ""
+    return re.search(start + r"[\W_]*".join(map(re.escape, letters)) + end, sentence.lower()) is not None
 
 
 def agreement(dense_ids: Sequence[int], keyword_ids: Sequence[int], depth: int = 5) -> float:

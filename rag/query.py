@@ -71,7 +71,7 @@ class Query:
     names: frozenset[str]  # versioned names ("gpt5") the question mentions
     latin: float  # share of Latin letters: keyword signals mean less across languages
     # What a question that only asks what or who something is asks about ("MLA" in "What is MLA?"), and its words
-    # with their translations, as ``terms``; None and [] for any other question.
+    # with their translations, as ``terms``; None and () for any other question.
     subject: str | None = None
     subject_terms: tuple[tuple[str, ...], ...] = ()
 

@@ -167,6 +167,8 @@ def _asking(subject: str | None, *terms: tuple[str, ...]) -> Query:
     [
         (_asking("MLA", ("mla",)), "DeepSeek采用了两种主要技术:混合专家模型和MLA。"),
         (_asking("DeepSeek V3", ("deepseek",), ("v3",)), "DeepSeek-V3的完整训练仅需2.788M GPU小时。"),  # as written
+        (_asking("RL", ("rl",)), "强化学习,简称RL。"),
+        (_asking("幻方量化", ("幻方",), ("量化",)), "一家从事量化金融的中国公司“幻方 量化”。"),
         (_asking("Jevons paradox", ("jevons",), ("paradox", "悖论")), "这就是著名的杰文斯悖论，也叫 Jevons 效应。"),
         (_asking("Liang Wenfeng", ("liang", "梁"), ("wenfeng", "文峰")), "梁文峰在知乎上回答了这个问题。"),
     ],
@@ -182,6 +184,7 @@ def test_a_sentence_names_the_subject_as_written_or_word_by_word_through_transla
     [
         (_asking("Jevons paradox", ("jevons",), ("paradox", "悖论")), "这就是著名的悖论。"),  # one word of two
         (_asking("Perplexity", ("perplexity", "绕")), "苏联人发了一颗篮球上天,绕着地球飞行。"),  # one character
+        (_asking("RL", ("rl",)), "DeepSeek改变了AI world的格局。"),  # inside a longer word
         (_asking("Demis Hassabis", ("demis",), ("hassabis",)), "DeepSeek采用了两种主要技术。"),
         (_asking(None), "DeepSeek采用了两种主要技术。"),  # not a question that asks what something is
     ],
