@@ -1,7 +1,8 @@
 """Question analysis, done once per question: everything later stages read off the question.
 
 A ``Query`` holds the cleaned text, its embedding, its keyword terms with their translations, the
-answer type it asks for, the versioned names it mentions and its share of Latin letters.
+answer type it asks for, the versioned names it mentions, its share of Latin letters and, for a question
+that only asks what or who something is, that subject with its terms.
 """
 
 from __future__ import annotations
