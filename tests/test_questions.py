@@ -24,6 +24,8 @@ OFF_TOPIC_FILE = Path(__file__).parent.parent / "benchmarks" / "offtopic.jsonl"
 ENGLISH_FILE = Path(__file__).parent.parent / "benchmarks" / "english.jsonl"
 # A second such set, written once the first had judged a candidate: for the next one.
 ENGLISH2_FILE = Path(__file__).parent.parent / "benchmarks" / "english2.jsonl"
+# A third, written 2026-12-04 before the next candidate was built, when the first two had judged several.
+ENGLISH3_FILE = Path(__file__).parent.parent / "benchmarks" / "english3.jsonl"
 # Short English questions that name one thing ("What is MLA?"), a weak case found by hand (README, "Grades").
 SHORT_FILE = Path(__file__).parent.parent / "benchmarks" / "short.jsonl"
 # Questions that only ask what or who something is, in English and Chinese, written before the rule that grades them.
@@ -57,6 +59,7 @@ QUESTIONS = (
     + load_questions(OFF_TOPIC_FILE)
     + load_questions(ENGLISH_FILE)
     + load_questions(ENGLISH2_FILE)
+    + load_questions(ENGLISH3_FILE)
     + load_questions(SHORT_FILE)
     + load_questions(DEFINITIONS_FILE)
     + load_questions(PHRASINGS_FILE)
@@ -91,7 +94,11 @@ def test_enough_disputed_from_several_sources() -> None:
         assert len(files) >= 2, q["id"]
 
 
-@pytest.mark.parametrize(("path", "disputed"), [(ENGLISH_FILE, 4), (ENGLISH2_FILE, 1)], ids=["english", "english2"])
+@pytest.mark.parametrize(
+    ("path", "disputed"),
+    [(ENGLISH_FILE, 4), (ENGLISH2_FILE, 1), (ENGLISH3_FILE, 3)],
+    ids=["english", "english2", "english3"],
+)
 def test_the_english_sets_are_english_and_hold_near_misses(path: Path, disputed: int) -> None:
     english = load_questions(path)
     assert len(english) >= 30 and {q["lang"] for q in english} == {"en"}
