@@ -25,8 +25,13 @@ LINES = [
     "技術 技术 [ji4 shu4] /technology/technique/",
     "聯合技術公司 联合技术公司 [Lian2 he2 Ji4 shu4 Gong1 si1] /United Technologies Corporation/",
     "竹子 竹子 [zhu2 zi5] /bamboo/",
+    "跑 跑 [pao3] /to run/",
+    "長 长 [chang2] /long/",
 ]
-CORPUS = "白宫顾问说，特朗普宣布了新计划。梁文峰的公司靠技术创新。熊猫吃竹子。模型蒸馏是常见的技术。"
+CORPUS = (
+    "白宫顾问说，特朗普宣布了新计划。梁文峰的公司靠技术创新。熊猫吃竹子。模型蒸馏是常见的技术。"
+    "刘润说大家都在跑。屠龙之术这期节目时间长。"
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +80,19 @@ def test_a_name_in_pinyin_finds_its_chinese_spelling(dictionary: Dictionary, voc
     groups = expand(["liang", "wenfeng", "company"], dictionary, vocabulary)
     assert groups[0][:2] == ["liang", "wenfeng"] and "文峰" in groups[0]
     assert groups[1] == ["company"]
+
+
+def test_a_name_whose_later_syllables_are_english_words_is_read_in_pinyin(
+    dictionary: Dictionary, vocabulary: frozenset[str]
+) -> None:
+    # "run" and "long" are English words; the name starts with a word that is none ("liu", "tu").
+    assert dictionary.table["run"] == [["跑"]] and dictionary.table["long"] == [["长"]]
+    assert expand(["liu", "run", "says"], dictionary, vocabulary) == [["liu", "run", "刘润"], ["says"]]
+    assert expand(["tu", "long", "zhi", "shu"], dictionary, vocabulary) == [
+        ["tu", "long", "zhi", "shu", "屠龙", "屠龙之", "术"]
+    ]
+    # A run that starts with an English word is translated word by word, as before.
+    assert expand(["run", "liu"], dictionary, vocabulary) == [["run", "跑"], ["liu"]]
 
 
 def test_a_chinese_homophone_misspelling_finds_the_corpus_spelling(

@@ -32,6 +32,7 @@ ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<de
 PARENTHETICAL = re.compile(r"\([^)]*\)")
 ARTICLE = re.compile(r"^(?:to|a|an|the) ")
 WORD = re.compile(r"[a-z][a-z0-9-]*")
+SYLLABLES = re.compile(r"[a-z]+")  # a word that may be pinyin
 LEADING_NAME = re.compile(r"^(?:[A-Z][a-z]{2,} ?){1,3}")
 # A word read off a proper noun's name ranks after every ordinary gloss, and is used only for a
 # word that has none in the corpus: "trump" is 特朗普, but "technology" stays 技术.
@@ -307,8 +308,9 @@ def _english_letters() -> frozenset[str]:
 def expand(tokens: list[str], dictionary: Dictionary, known: Collection[str] = frozenset()) -> list[list[str]]:
     """One group of alternatives per query word: the word itself, then the corpus's words for it.
 
-    ``known`` is the corpus's vocabulary. A run of Latin words the corpus lacks ("liang wenfeng")
-    or a Chinese word it lacks ("梁文锋") is looked up by its pinyin in the corpus's text; a Latin
+    ``known`` is the corpus's vocabulary. A run of Latin words that starts with one the corpus and the dictionary
+    lack ("liang wenfeng", "liu run": later syllables may be English words) or a Chinese word the corpus lacks
+    ("梁文锋") is looked up by its pinyin in the corpus's text; a Latin
     word that is no English word is read as its likeliest spelling; English words are translated."""
     groups: list[list[str]] = []
     i = 0
@@ -348,9 +350,12 @@ def _sound_run(
             return None
         spelt = [w for w in dictionary.sounds.get(read_aloud(token), []) if w != token]
         return (1, spelt) if spelt else None
-    for width in (3, 2, 1):  # the longest run of unknown Latin words that reads as corpus text
+    if not _unknown_latin(token, dictionary, known):
+        return None
+    for width in (4, 3, 2, 1):  # the longest run of Latin words from an unknown one that reads as corpus text
         window = tokens[start : start + width]
-        if len(window) < width or not all(_unknown_latin(t, dictionary, known) for t in window):
+        # Only the first word must be unknown: a name's later syllables may be English words ("Liu Run" 刘润).
+        if len(window) < width or not all(SYLLABLES.fullmatch(t) for t in window[1:]):
             continue
         spelt = dictionary.sounds.get("".join(window), [])
         if spelt:
