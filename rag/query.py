@@ -104,9 +104,10 @@ class QueryAnalyzer:
         with timed("embed"):
             vector = self.embedder.embed([text], "query")[0]
         with timed("expand"):
-            terms = expand(tokenize(text), self.lexicon.dictionary, self.lexicon.vocabulary)
+            dictionary, vocabulary = self.lexicon.dictionary, self.lexicon.vocabulary
+            terms = expand(tokenize(text), dictionary, vocabulary)
             subject = definition_subject(text)
-            subject_terms = expand(tokenize(subject or ""), self.lexicon.dictionary, self.lexicon.vocabulary)
+            subject_terms = expand(tokenize(subject), dictionary, vocabulary) if subject else []
         return Query(
             text,
             vector,
