@@ -18,7 +18,7 @@ from rag.background import in_background
 from rag.config import MAX_QUESTION_CHARS
 from rag.embedding import Embedder
 from rag.errors import BadQueryError
-from rag.text.crosslingual import correct_spelling, english_words, expand, read_aloud, zipf
+from rag.text.crosslingual import correct_spelling, english_words, expand, read_aloud, with_transliterations, zipf
 from rag.text.lexicon import Lexicon
 from rag.text.tokenize import entities, tokenize
 from rag.timing import Timings
@@ -107,7 +107,12 @@ class QueryAnalyzer:
             dictionary, vocabulary = self.lexicon.dictionary, self.lexicon.vocabulary
             terms = expand(tokenize(text), dictionary, vocabulary)
             subject = definition_subject(text)
-            subject_terms = expand(tokenize(subject), dictionary, vocabulary) if subject else []
+            # The subject's names may also be spelt in Chinese characters (Jevons 杰文斯): only naming it reads them.
+            subject_terms = (
+                with_transliterations(expand(tokenize(subject), dictionary, vocabulary), dictionary, vocabulary)
+                if subject
+                else []
+            )
         return Query(
             text,
             vector,

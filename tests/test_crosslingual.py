@@ -10,10 +10,14 @@ from rag.text.crosslingual import (
     build_dictionary,
     build_sounds,
     correct_spelling,
+    english_skeleton,
     expand,
     glosses,
+    pinyin_skeleton,
     read_aloud,
     stem,
+    transliterations,
+    with_transliterations,
 )
 from rag.text.tokenize import tokenize
 
@@ -30,7 +34,7 @@ LINES = [
 ]
 CORPUS = (
     "白宫顾问说，特朗普宣布了新计划。梁文峰的公司靠技术创新。熊猫吃竹子。模型蒸馏是常见的技术。"
-    "刘润说大家都在跑。屠龙之术这期节目时间长。"
+    "刘润说大家都在跑。屠龙之术这期节目时间长。这就是著名的杰文斯悖论。"
 )
 
 
@@ -93,6 +97,39 @@ def test_a_name_whose_later_syllables_are_english_words_is_read_in_pinyin(
     ]
     # A run that starts with an English word is translated word by word, as before.
     assert expand(["run", "liu"], dictionary, vocabulary) == [["run", "跑"], ["liu"]]
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("jevons", "杰文斯"),
+        ("Altman", "奥尔特曼"),
+        ("Trump", "特朗普"),
+        ("Priestley", "普利斯特里"),
+        ("Elway", "埃尔维"),
+    ],
+)
+def test_a_name_and_its_transliteration_share_a_consonant_skeleton(english: str, chinese: str) -> None:
+    assert english_skeleton(english) == pinyin_skeleton(chinese)
+
+
+def test_an_untranslated_name_takes_the_corpus_words_that_transliterate_it(
+    dictionary: Dictionary, vocabulary: frozenset[str]
+) -> None:
+    assert "杰文斯" in vocabulary and transliterations("jevons", vocabulary) == ["杰文斯"]
+    groups = expand(["jevons", "panda"], dictionary, vocabulary)
+    assert groups == [["jevons"], ["panda", "熊猫"]]  # expand alone does not read names by sound
+    assert with_transliterations(groups, dictionary, vocabulary) == [["jevons", "杰文斯"], ["panda", "熊猫"]]
+
+
+def test_a_short_skeleton_or_a_common_word_is_not_read_as_a_transliteration(
+    dictionary: Dictionary, vocabulary: frozenset[str]
+) -> None:
+    corpus = frozenset([*vocabulary, "埃尔维", "普利森"])
+    assert english_skeleton("elway") == "lf" and transliterations("elway", corpus) == []  # collides with too many
+    # "person" sounds like 普利森 by its consonants, but a word English uses often is not taken for a name.
+    assert transliterations("person", corpus) == ["普利森"]
+    assert with_transliterations([["person"]], dictionary, corpus) == [["person"]]
 
 
 def test_a_chinese_homophone_misspelling_finds_the_corpus_spelling(

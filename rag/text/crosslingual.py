@@ -7,7 +7,9 @@ few Chinese alternatives. Names have no gloss: "Liang Wenfeng" and "Luo Fuli" ar
 pinyin of the corpus's own text (``pypinyin``), which also carries a homophone misspelling
 ("梁文锋", "蒸留") to the corpus's spelling. A misspelt English word ("qoute") is read as the
 commonest English word one edit away (``wordfreq``'s list). The tables are built at index
-time, so a query only does lookups.
+time, so a query only does lookups. A name with no gloss that is no pinyin either ("Jevons") may be spelt in
+Chinese characters by its sound (杰文斯): ``transliterations`` finds the corpus's words that may spell it, by their
+consonants; only a definitional question's subject is read so (``rag.query``).
 """
 
 from __future__ import annotations
@@ -361,6 +363,87 @@ def _sound_run(
         if spelt:
             return width, spelt
     return None
+
+
+# The characters Chinese spells foreign names with (杰文斯 Jevons, 奥尔特曼 Altman), and the consonant classes by which
+# an English spelling and a pinyin reading are compared: a name's vowels and exact consonants change in
+# transliteration (Jevons "jie wen si"), its consonants' places mostly do not.
+TRANSLITERATING = frozenset(
+    "阿埃艾爱安奥澳巴拜班邦贝本比毕宾波伯博布查达戴丹道德迪蒂丁杜多厄恩尔法范菲费芬丰弗福富盖甘冈戈格哥古瓜圭哈海汉豪赫黑"
+    "亨洪胡华霍基吉加贾杰金卡凯坎康科克肯库奎拉莱赖兰朗劳勒雷蕾里利莉连林琳隆卢鲁路伦罗洛马玛迈麦曼梅蒙米密明莫墨姆穆纳奈"
+    "南内尼妮纽努诺欧帕派潘佩彭皮普齐奇乔切琼丘萨塞桑瑟森沙莎尚舍什施史斯松苏索塔泰坦汤唐特提汀图托瓦万旺威韦维温沃乌伍西"
+    "希锡席夏谢辛休雅亚扬耶伊因英尤约扎詹兹宗佐泽茨策柯歇鲍文夫丝娜琪凡瑞舒罕"
+)
+CONSONANT_CLASS = {
+    **dict.fromkeys("pb", "p"),
+    **dict.fromkeys("td", "t"),
+    **dict.fromkeys("kgq", "k"),
+    **dict.fromkeys("szjx", "s"),
+    **dict.fromkeys("lr", "l"),
+    **dict.fromkeys("fvw", "f"),
+    "m": "m",
+    "n": "n",
+}
+# Shorter skeletons collide: Elway's "lf" is also 利维亚's, 勒费弗's and 奥利弗's.
+MIN_SKELETON = 3
+# Rarer than this on wordfreq's Zipf scale, an untranslated word may be a name (Jevons 1.9, Altman 3.0).
+NAME_ZIPF = 3.5
+
+
+def consonants(letters: str) -> str:
+    """The consonant classes of ``letters`` in order, a repeated class once ("jevons" -> "sfns")."""
+    out: list[str] = []
+    for ch in letters:
+        kind = CONSONANT_CLASS.get(ch)
+        if kind and (not out or out[-1] != kind):
+            out.append(kind)
+    return "".join(out)
+
+
+def english_skeleton(word: str) -> str:
+    """The consonant skeleton of an English spelling: digraphs read as one sound, a final silent e dropped, and an m
+    that no vowel follows read as n (a Chinese syllable ends in no m: Trump 特朗普)."""
+    w = re.sub(r"m(?![aeiouy])", "n", word.lower())
+    for pattern, sound in (("ph", "f"), ("ck", "k"), ("th", "t"), ("sh|ch", "s"), ("c(?=[eiy])", "s"), ("x", "ks")):
+        w = re.sub(pattern, sound, w)
+    return consonants(re.sub(r"e$", "", w.replace("c", "k")))
+
+
+def pinyin_skeleton(chars: str) -> str:
+    """The consonant skeleton of Chinese characters' pinyin, 尔 (er) read as l ("ai er wei" -> "lf")."""
+    reading = re.sub(r"zh|ch|sh|c", "s", read_aloud(chars))
+    return consonants(reading.replace("ng", "n").replace("er", "l"))
+
+
+def transliterations(word: str, known: frozenset[str]) -> list[str]:
+    """The corpus's words (``known``) that may spell the name ``word`` in Chinese characters: two to four characters
+    that transliterate, with ``word``'s consonant skeleton of at least MIN_SKELETON classes."""
+    key = english_skeleton(word)
+    return list(_by_skeleton(known).get(key, ())) if len(key) >= MIN_SKELETON else []
+
+
+def with_transliterations(groups: list[list[str]], dictionary: Dictionary, known: frozenset[str]) -> list[list[str]]:
+    """``groups`` (as ``expand`` gives them), each name left untranslated (a word of Latin letters alone in its group,
+    that neither the corpus nor the dictionary knows and English seldom uses) followed by the corpus's words that
+    may transliterate it ("jevons" -> 杰文斯)."""
+    out = []
+    for group in groups:
+        named = len(group) == 1 and _a_name(group[0], dictionary, known)
+        out.append([*group, *transliterations(group[0], known)] if named else group)
+    return out
+
+
+def _a_name(token: str, dictionary: Dictionary, known: Collection[str]) -> bool:
+    return _unknown_latin(token, dictionary, known) and token not in dictionary.english and zipf(token) < NAME_ZIPF
+
+
+@lru_cache(maxsize=1)  # the index being served, as ``_by_initial``
+def _by_skeleton(known: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for w in sorted(known):
+        if SOUND_SPAN[0] <= len(w) <= SOUND_SPAN[1] and all(ch in TRANSLITERATING for ch in w):
+            groups[pinyin_skeleton(w)].append(w)
+    return {key: tuple(words) for key, words in groups.items()}
 
 
 def _tokens_of(text: str, known: Collection[str]) -> list[str]:
