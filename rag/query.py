@@ -18,7 +18,15 @@ from rag.background import in_background
 from rag.config import MAX_QUESTION_CHARS
 from rag.embedding import Embedder
 from rag.errors import BadQueryError
-from rag.text.crosslingual import correct_spelling, english_words, expand, read_aloud, with_transliterations, zipf
+from rag.text.crosslingual import (
+    by_skeleton,
+    correct_spelling,
+    english_words,
+    expand,
+    read_aloud,
+    with_transliterations,
+    zipf,
+)
 from rag.text.lexicon import Lexicon
 from rag.text.tokenize import entities, tokenize
 from rag.timing import Timings
@@ -87,15 +95,17 @@ class QueryAnalyzer:
         self.embedder = embedder
         self.lexicon = lexicon
         # Dictionaries that load on first use (wordfreq's English list, its frequencies and the list by spelling,
-        # pypinyin's, the glosses' stems; half a second, most of it importing pypinyin and wordfreq) load in the
-        # background from here: the server is ready without waiting for them, and a question that comes first waits
-        # only for what it uses (on the import lock, cached_property's lock). jieba's dictionary loads a part
-        # per character as questions need it (rag.text.segmenter).
+        # pypinyin's, the glosses' stems, the corpus's names by sound; half a second here, most of it importing
+        # pypinyin and wordfreq) load in the background from here: the server is ready without waiting for them, and
+        # a question that comes first waits only for what it uses (on the import lock, cached_property's lock; the
+        # names by sound it builds itself if they are not ready). jieba's dictionary loads a part per character as
+        # questions need it (rag.text.segmenter).
         in_background(self._warm_up, "rag-warm-up").add_done_callback(_report_failure)
 
     def _warm_up(self) -> None:
         tokenize("")
         english_words(), zipf("the"), correct_spelling("the"), read_aloud("中"), self.lexicon.dictionary.stems
+        by_skeleton(self.lexicon.vocabulary)
 
     def analyze(self, question: str, timings: Timings | None = None) -> Query:
         """``question`` cleaned and analysed; raises BadQueryError for an empty or overlong one."""
