@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
+from rag.text import crosslingual
 from rag.text.crosslingual import (
     Dictionary,
     build_dictionary,
     build_sounds,
+    by_skeleton,
     correct_spelling,
     english_skeleton,
     expand,
@@ -130,6 +134,34 @@ def test_a_short_skeleton_or_a_common_word_is_not_read_as_a_transliteration(
     # "person" sounds like 普利森 by its consonants, but a word English uses often is not taken for a name.
     assert transliterations("person", corpus) == ["普利森"]
     assert with_transliterations([["person"]], dictionary, corpus) == [["person"]]
+
+
+def test_names_by_sound_are_built_once_when_a_question_comes_during_the_warm_up(
+    vocabulary: frozenset[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = frozenset([*vocabulary, "普利森"])  # a set no earlier test has built the table for
+    read = []
+
+    def slow_skeleton(chars: str) -> str:
+        read.append(chars)
+        time.sleep(0.001)
+        return pinyin_skeleton(chars)
+
+    monkeypatch.setattr(crosslingual, "pinyin_skeleton", slow_skeleton)
+    start = threading.Barrier(2)
+    tables: list[dict[str, tuple[str, ...]]] = []
+
+    def ask() -> None:
+        start.wait()
+        tables.append(by_skeleton(corpus))
+
+    callers = [threading.Thread(target=ask) for _ in range(2)]  # the background warm-up and a first question
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert tables[0] is tables[1] and "普利森" in tables[0][pinyin_skeleton("普利森")]
+    assert len(read) == len(set(read))  # each word read once: the second caller waited for the first one's table
 
 
 def test_a_chinese_homophone_misspelling_finds_the_corpus_spelling(

@@ -18,6 +18,7 @@ import gzip
 import itertools
 import re
 import string
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -437,10 +438,19 @@ def _a_name(token: str, dictionary: Dictionary, known: Collection[str]) -> bool:
     return _unknown_latin(token, dictionary, known) and token not in dictionary.english and zipf(token) < NAME_ZIPF
 
 
-@lru_cache(maxsize=1)  # the index being served, as ``_by_initial``
+_SKELETONS_BUILDING = threading.Lock()
+
+
 def by_skeleton(known: frozenset[str]) -> dict[str, tuple[str, ...]]:
     """The corpus's words that may spell a name, by consonant skeleton (built once per index: about 1 s at 300,000 words
-    here, so ``rag.query`` builds it in the background)."""
+    here, so ``rag.query`` builds it in the background; a question that comes first waits for that build instead of
+    making its own)."""
+    with _SKELETONS_BUILDING:
+        return _by_skeleton(known)
+
+
+@lru_cache(maxsize=1)  # the index being served, as ``_by_initial``
+def _by_skeleton(known: frozenset[str]) -> dict[str, tuple[str, ...]]:
     groups: dict[str, list[str]] = defaultdict(list)
     spelling = (w for w in known if SOUND_SPAN[0] <= len(w) <= SOUND_SPAN[1] and all(ch in TRANSLITERATING for ch in w))
     for w in sorted(spelling):
