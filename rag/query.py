@@ -97,9 +97,9 @@ class QueryAnalyzer:
         # Dictionaries that load on first use (wordfreq's English list, its frequencies and the list by spelling,
         # pypinyin's, the glosses' stems, the corpus's names by sound; half a second here, most of it importing
         # pypinyin and wordfreq) load in the background from here: the server is ready without waiting for them, and
-        # a question that comes first waits only for what it uses (on the import lock, cached_property's lock; the
-        # names by sound it builds itself if they are not ready). jieba's dictionary loads a part per character as
-        # questions need it (rag.text.segmenter).
+        # a question that comes first waits only for what it uses (on the import lock, cached_property's lock, and
+        # for the names by sound on ``by_skeleton``'s). jieba's dictionary loads a part per character as questions
+        # need it (rag.text.segmenter).
         in_background(self._warm_up, "rag-warm-up").add_done_callback(_report_failure)
 
     def _warm_up(self) -> None:
