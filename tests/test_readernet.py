@@ -8,12 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file, save_file
 
 from rag.config import DEFAULT_MODEL, Settings
 from rag.errors import ModelError
 from rag.rankers.reader import reader_for
-from rag.rankers.readernet import load_reader
-from rag.rankers.reading import MANIFEST, MAX_ANSWER_TOKENS, WEIGHTS, best_span, default_dir, read_manifest
+from rag.rankers.readernet import SCALES, load_reader, load_weights, packed, save_weights
+from rag.rankers.reading import (
+    MANIFEST,
+    MAX_ANSWER_TOKENS,
+    WEIGHTS,
+    best_span,
+    default_dir,
+    read_manifest,
+)
 from rag.types import Candidate
 
 OFFSETS = [(0, 0), (0, 2), (2, 4), (4, 6), (6, 8), (0, 0)]  # [CLS] four sentence tokens [SEP]
@@ -51,6 +60,35 @@ def test_the_shipped_reader_names_its_base_model_data_and_figures() -> None:
     assert {"data", "seed", "code_version", "dev", "calibration", "layers"} <= manifest.keys()
     assert 0 < manifest["calibration"]["threshold"] < 1
     assert (default_dir() / WEIGHTS).stat().st_size <= 25 * 2**20
+
+
+def test_weight_matrices_are_stored_in_int8_a_scale_per_row_and_load_back_within_half_a_step(tmp_path: Path) -> None:
+    generator = torch.Generator().manual_seed(0)
+    state = {
+        "layer.dense.weight": torch.randn(4, 6, generator=generator) * torch.tensor([[0.01], [1.0], [30.0], [0.0]]),
+        "layer.dense.bias": torch.randn(4, generator=generator),
+    }
+    save_weights(state, tmp_path / WEIGHTS)
+    stored = load_file(str(tmp_path / WEIGHTS))
+    assert stored["layer.dense.weight"].dtype == torch.int8 and stored["layer.dense.weight" + SCALES].shape == (4,)
+    assert stored["layer.dense.bias"].dtype == torch.float16
+    loaded = load_weights(tmp_path / WEIGHTS)
+    assert loaded.keys() == state.keys() and all(t.dtype == torch.float32 for t in loaded.values())
+    # Each row within half its own step (its largest magnitude over 127): a small row is not lost to a large one.
+    step = state["layer.dense.weight"].abs().amax(dim=1, keepdim=True) / 127
+    error = (loaded["layer.dense.weight"] - state["layer.dense.weight"]).abs()
+    assert torch.all(error <= step / 2 + (state["layer.dense.weight"].abs() + step) * 2**-11)  # and fp16's rounding
+    assert torch.equal(loaded["layer.dense.weight"], loaded["layer.dense.weight"].half().float())
+    assert torch.equal(loaded["layer.dense.weight"][3], torch.zeros(6))
+    assert torch.allclose(loaded["layer.dense.bias"], state["layer.dense.bias"], atol=1e-3)
+    assert packed(state).keys() == stored.keys()
+
+
+def test_weights_stored_in_fp16_as_before_still_load(tmp_path: Path) -> None:
+    state = {"layer.dense.weight": torch.randn(3, 5), "layer.dense.bias": torch.randn(3)}
+    save_file({k: v.to(torch.float16) for k, v in state.items()}, str(tmp_path / WEIGHTS))
+    loaded = load_weights(tmp_path / WEIGHTS)
+    assert all(torch.equal(loaded[k], v.to(torch.float16).to(torch.float32)) for k, v in state.items())
 
 
 def test_a_reader_trained_on_another_base_model_is_refused(tmp_path: Path) -> None:

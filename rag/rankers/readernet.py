@@ -3,7 +3,8 @@
 It is the bottom layers of the provisioned multilingual-e5-small with two small heads: one scores
 whether the sentence answers the question, one marks the short answer's start and end inside the
 sentence. Training (``rag.training.train``) changes only the transformer layers and the heads, so only
-those ship (``rag/models/reader.safetensors``, fp16); the 96M-parameter embedding matrix is taken
+those ship (``rag/models/reader.safetensors``, each weight matrix in int8 with a scale per row: ``packed``); the
+96M-parameter embedding matrix is taken
 from the provisioned model at load time. ``reader.json`` beside the weights is its manifest: the
 base model, the layers kept, the data, the seed and the dev figures; a reader trained on another
 base model is refused.
@@ -12,7 +13,7 @@ base model is refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,10 +191,52 @@ def build_net(model_dir: Path, layers: int) -> ReaderNet:
     return ReaderNet(encoder)
 
 
+# Beside each int8 matrix in a weights file, its scales: one float32 per row.
+SCALES = ".int8_scales"
+
+
+def packed(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` as the weights files store it: each matrix in int8, a row at a time scaled by its largest
+    magnitude over 127, with those scales beside it; the rest (biases, layer norms) in fp16. A byte a parameter:
+    the reader and the verifier fit the 25 MB the reader issue allows, and their decisions are those of fp16
+    (README, "What ships")."""
+    out: dict[str, torch.Tensor] = {}
+    for name, tensor in state.items():
+        weights = tensor.detach().to(torch.float32)
+        if weights.dim() != 2:
+            out[name] = weights.to(torch.float16).contiguous()
+            continue
+        scales = weights.abs().amax(dim=1).clamp(min=1e-12) / 127
+        out[name] = (weights / scales[:, None]).round().clamp(-127, 127).to(torch.int8).contiguous()
+        out[name + SCALES] = scales.contiguous()
+    return out
+
+
+def unpacked(stored: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The float32 weights of a weights file, stored by ``packed`` or, as before it, in fp16. Either way they are
+    fp16 values, as the ONNX export stores them (``rag.tools.onnx_export.store_half``): both runtimes compute on
+    the same weights."""
+    out: dict[str, torch.Tensor] = {}
+    for name, tensor in stored.items():
+        if name.endswith(SCALES):
+            continue
+        scales = stored.get(name + SCALES)
+        weights = tensor if scales is None else tensor.to(torch.float32) * scales.to(torch.float32)[:, None]
+        out[name] = weights.to(torch.float16).to(torch.float32)
+    return out
+
+
+def save_weights(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    save_file(packed(state), str(path))
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    return unpacked(load_file(str(path)))
+
+
 def save_reader(net: ReaderNet, manifest: dict[str, Any], target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.trained_state().items()}
-    save_file(state, str(target / WEIGHTS))
+    save_weights(net.trained_state(), target / WEIGHTS)
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
@@ -207,7 +250,7 @@ def load_reader(model_dir: Path, base_model: str, source: Path | None = None, ve
     # Only the embedding tensors of the base model (the embedder has loaded the rest already).
     with safe_open(str(model_dir / "model.safetensors"), framework="pt") as base:
         embeddings = {f"encoder.{k}": base.get_tensor(k) for k in base.keys() if k.startswith("embeddings.")}  # noqa: SIM118 (not a dict)
-    trained = {k: v.to(torch.float32) for k, v in load_file(str(source / WEIGHTS)).items()}
+    trained = load_weights(source / WEIGHTS)
     missing, unexpected = net.load_state_dict({**embeddings, **trained}, strict=False)
     if unexpected or [k for k in missing if not k.endswith("position_ids")]:
         raise ModelError(f"the reader in {source} does not fit its base model (missing {missing}, extra {unexpected})")
@@ -215,7 +258,7 @@ def load_reader(model_dir: Path, base_model: str, source: Path | None = None, ve
     if verifier is not None:
         reads = verifier_reads(checked_verifier(verifier, source))
         path = verifier / VERIFIER_WEIGHTS
-        retrained = {k: v.to(torch.float32) for k, v in load_file(str(path)).items()}
+        retrained = load_weights(path)
         extra = set(retrained) - set(trained)
         if extra:
             raise ModelError(f"the verifier in {verifier} does not fit the reader (extra {sorted(extra)})")

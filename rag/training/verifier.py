@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from rag.config import Settings
 from rag.coverage import NEUTRAL, NO_SENTENCE, VERIFIED, default_model, fit, leave_one_out
@@ -47,7 +46,7 @@ from rag.evaluation.squad import every_fourth_paragraph, opener, squad_index
 from rag.extraction import ScoredSentence
 from rag.pipeline import Pipeline
 from rag.rankers.reader import candidate
-from rag.rankers.readernet import Reader, ReaderNet, encode, load_reader
+from rag.rankers.readernet import Reader, ReaderNet, encode, load_reader, save_weights
 from rag.rankers.reading import VERIFIER_MANIFEST, VERIFIER_WEIGHTS, default_dir, weights_digest
 from rag.rankers.reading import WEIGHTS as READER_WEIGHTS
 from rag.training.calibrate import auc
@@ -273,7 +272,7 @@ def train(out: Path, seed: int = 13, epochs: int = EPOCHS, read: int = 1) -> Non
                 )
         print(f"epoch {epoch} mean loss {np.mean(losses):.4f} {time.time() - began:.0f}s", flush=True)
     state = dict(net.named_parameters())
-    save_file({n: state[n].detach().to(torch.float16).contiguous() for n in sorted(names)}, str(out / VERIFIER_WEIGHTS))
+    save_weights({n: state[n] for n in sorted(names)}, out / VERIFIER_WEIGHTS)
     manifest = {
         "base_model": settings.embedding_model,
         "reader_sha256": weights_digest(default_dir() / READER_WEIGHTS),  # its bottom layers are that reader's
