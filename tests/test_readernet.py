@@ -12,9 +12,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from rag.config import DEFAULT_MODEL, Settings
+from rag.embedding import resolve_model_path
 from rag.errors import ModelError
 from rag.rankers.reader import reader_for
-from rag.rankers.readernet import SCALES, load_reader, load_weights, packed, save_weights
+from rag.rankers.readernet import SCALES, load_reader, load_weights, packed, save_reader, save_weights
 from rag.rankers.reading import (
     MANIFEST,
     MAX_ANSWER_TOKENS,
@@ -104,6 +105,26 @@ def test_a_reader_trained_on_another_base_model_is_refused(tmp_path: Path) -> No
 def test_a_missing_reader_says_how_to_train_one(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="make reader"):
         load_reader(tmp_path, DEFAULT_MODEL, tmp_path)
+
+
+@pytest.mark.model
+def test_a_reader_saved_as_training_saves_it_loads_back_as_it_was(tmp_path: Path) -> None:
+    """Training's save (int8, a scale per row) and serving's load, on the shipped reader: the same logits."""
+    settings = Settings.from_env()
+    model_dir = Path(resolve_model_path(settings))
+    shipped = load_reader(model_dir, DEFAULT_MODEL)
+    save_reader(shipped.net, shipped.manifest, tmp_path)
+    again = load_reader(model_dir, DEFAULT_MODEL, tmp_path)
+    stored = load_file(str(tmp_path / WEIGHTS))
+    assert any(t.dtype == torch.int8 for t in stored.values())
+    assert (tmp_path / WEIGHTS).stat().st_size < 0.6 * sum(t.numel() * 2 for t in shipped.net.trained_state().values())
+    pairs = [
+        Candidate("DeepSeek", "", "DeepSeek创始人梁文峰毕业于浙江大学。"),
+        Candidate("DeepSeek", "", "英伟达的股价下跌了17%。"),
+    ]
+    before, spans_before = shipped.logits_and_spans("Who is the founder of DeepSeek?", pairs)
+    after, spans_after = again.logits_and_spans("Who is the founder of DeepSeek?", pairs)
+    assert np.allclose(before, after, atol=0.02) and spans_before == spans_after
 
 
 @pytest.mark.model
