@@ -62,6 +62,16 @@ def test_one_and_two_word_glosses_are_read() -> None:
     assert (1, "innovation") in list(glosses("to bring forth new ideas/innovation/"))
 
 
+def test_a_sense_the_dictionary_marks_as_dated_gives_no_gloss() -> None:
+    """云 "(classical) to say" made "say" match 云服务 (cloud services)."""
+    assert list(glosses("(classical) to say/")) == []
+    assert [g for _, g in glosses("road/(old) circuit (administrative division)/to say/")] == ["road", "say"]
+    lines = ["云 云 [yun2] /(classical) to say/", "講 讲 [jiang3] /to speak/to say/", "雲 云 [yun2] /cloud/"]
+    table = build_dictionary({"云", "服务", "讲"}, lines).table
+    assert table["say"] == [["讲"]] and table["cloud"] == [["云"]]
+    assert build_dictionary({"云", "服务"}, lines).table.get("say") is None  # no modern word for it: untranslated
+
+
 def test_a_proper_noun_is_found_by_the_name_its_gloss_begins_with() -> None:
     words = {g for _, g in glosses("Donald Trump (1946-), American business magnate", proper=True)}
     assert "trump" in words and "donald" in words

@@ -18,7 +18,8 @@ from rag.types import Chunk, Document, Sentence
 if TYPE_CHECKING:
     from rag.text.lexicon import Lexicon
 
-FORMAT_VERSION = 5  # 5: idf, names and sentence terms computed at index time and saved with the index
+FORMAT_VERSION = 6  # 5: idf, names and sentence terms computed at index time and saved with the index;
+# 6: the dictionary stored with it gives no translations from senses CC-CEDICT marks as dated
 REBUILD_HINT = "run `rag index` (or `make index`) to rebuild it"
 
 Ranking = list[tuple[int, float]]  # (position, score), best first

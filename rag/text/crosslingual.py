@@ -41,6 +41,9 @@ LEADING_NAME = re.compile(r"^(?:[A-Z][a-z]{2,} ?){1,3}")
 # word that has none in the corpus: "trump" is 特朗普, but "technology" stays 技术.
 NAME_RANK = 100
 SKIP_GLOSSES = ("CL:", "variant of", "old variant", "surname ", "see ", "used in ", "abbr. for")
+# Senses CC-CEDICT marks as dated or regional give no gloss: in a modern corpus they are false friends ("say" was
+# translated to 云 from 云 "(classical) to say", and matched 云服务, cloud services: README, "Tuning").
+DATED_SENSES = ("(classical)", "(archaic)", "(arch.)", "(obsolete)", "(old)", "(dialect)", "(Cantonese)")
 # Measured on the benchmark questions: two alternatives per word help most; more add noise.
 ALTERNATIVES = 2
 # English inflections folded onto the dictionary's base forms, longest suffix first.
@@ -80,7 +83,7 @@ def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]
         for word in name[0].split():
             yield NAME_RANK, word.lower()
     for rank, sense in enumerate(senses):
-        if sense.startswith(SKIP_GLOSSES):
+        if sense.startswith(SKIP_GLOSSES) or sense.startswith(DATED_SENSES):
             continue
         for phrase in re.split(r"[,;]", PARENTHETICAL.sub("", sense)):
             gloss = ARTICLE.sub("", phrase.strip().lower())
