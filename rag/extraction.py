@@ -48,6 +48,11 @@ ANSWER_TYPE_BONUS = 0.05
 # lost); held-out set unchanged. 0.05 to 0.1 give the same; 0.2 loses a rhetorical-question answer.
 QUESTION_PENALTY = 0.05
 _QUESTION = re.compile(r"[?？]\s*[\"'”’」』)）]*\s*$")
+# Taken, the same, from a sentence wholly inside one pair of brackets: an aside that points at content or labels
+# it ("（ 正版看这里《特朗普的“AI沙皇”David Sacks谈DeepSeek》 ）", a link in show notes; "【时间线】", a heading)
+# without stating it. The link ranked above the answer to "What did Trump say about DeepSeek?" (README, "Tuning").
+ASIDE_PENALTY = QUESTION_PENALTY
+_BRACKETS = {"（": "）", "(": ")", "【": "】", "[": "]"}
 
 _HOLDS = {
     "date": re.compile(
@@ -118,6 +123,25 @@ class QueryWeights:
 def is_question(text: str) -> bool:
     """Whether the sentence ends with a question mark (before any closing quote or bracket)."""
     return bool(_QUESTION.search(text))
+
+
+@functools.lru_cache(maxsize=65536)  # as is_question
+def is_aside(text: str) -> bool:
+    """Whether the sentence is wholly inside one pair of brackets, its opening one the first character and its
+    closing one the last (before a full stop): "（见上文）" is, "（一）背景（续）" is not."""
+    body = text.strip().rstrip("。.").rstrip()
+    close = _BRACKETS.get(body[:1])
+    if close is None or not body.endswith(close):
+        return False
+    depth = 0
+    for position, char in enumerate(body):
+        if char == body[0]:
+            depth += 1
+        elif char == close:
+            depth -= 1
+            if depth == 0:
+                return position == len(body) - 1
+    return False
 
 
 @functools.lru_cache(maxsize=65536)  # as is_question
@@ -207,6 +231,8 @@ def score_sentences(
             score += ANSWER_TYPE_BONUS
         if is_question(sentence.text):
             score -= QUESTION_PENALTY
+        if is_aside(sentence.text):
+            score -= ASIDE_PENALTY
         scored.append(ScoredSentence(row, chunk, sentence, sim, overlap, score))
     scored.sort(key=lambda s: -s.score)
     return scored

@@ -5,9 +5,11 @@ import pytest
 
 from rag.extraction import (
     ANSWER_TYPE_BONUS,
+    ASIDE_PENALTY,
     QUESTION_PENALTY,
     ScoredSentence,
     holds,
+    is_aside,
     is_question,
     keyword_overlap,
     near_duplicate,
@@ -118,6 +120,18 @@ def test_a_sentence_that_asks_is_not_preferred_as_an_answer() -> None:
     assert [s.sentence.text for s in ranked] == texts[::-1]
     penalties = [s.similarity - s.score for s in ranked]
     assert penalties[1] == pytest.approx(penalties[0] + QUESTION_PENALTY)
+
+
+def test_a_sentence_wholly_in_brackets_is_an_aside_not_an_answer() -> None:
+    assert is_aside("（ 正版看这里《特朗普的“AI沙皇”David Sacks谈DeepSeek》 ）") and is_aside("【时间线】")
+    assert is_aside("(see the interview (2025) above).") and is_aside("[链接]")
+    assert not is_aside("（一）背景（续）") and not is_aside("(a) one, (b) two") and not is_aside("正文（注）")
+    assert not is_aside("（未闭合") and not is_aside("")
+    texts = ["（ 正版看这里《专家谈DeepSeek》 ）", "专家在谈到DeepSeek时说：这是警钟。"]
+    ranked = _rank(texts, [0.90, 0.90 - ASIDE_PENALTY / 2])
+    assert [s.sentence.text for s in ranked] == texts[::-1]
+    penalties = [s.similarity - s.score for s in ranked]
+    assert penalties[1] == pytest.approx(penalties[0] + ASIDE_PENALTY)
 
 
 def test_evidence_shows_the_best_sentence_of_each_source() -> None:
