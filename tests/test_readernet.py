@@ -87,6 +87,16 @@ def test_weight_matrices_are_stored_in_int8_a_scale_per_row_and_load_back_within
     assert packed(state).keys() == stored.keys()
 
 
+def test_an_int8_matrix_without_its_scales_is_refused(tmp_path: Path) -> None:
+    stored = packed({"layer.dense.weight": torch.randn(3, 5)})
+    save_file({"layer.dense.weight": stored["layer.dense.weight"]}, str(tmp_path / WEIGHTS))
+    with pytest.raises(ModelError, match=r"layer\.dense\.weight is stored in int8 without one scale per row"):
+        load_weights(tmp_path / WEIGHTS)
+    save_file({**stored, "layer.dense.weight" + SCALES: torch.ones(2)}, str(tmp_path / WEIGHTS))
+    with pytest.raises(ModelError, match="without one scale per row"):
+        load_weights(tmp_path / WEIGHTS)
+
+
 def test_weights_stored_in_fp16_as_before_still_load(tmp_path: Path) -> None:
     state = {"layer.dense.weight": torch.randn(3, 5), "layer.dense.bias": torch.randn(3)}
     save_file({k: v.to(torch.float16) for k, v in state.items()}, str(tmp_path / WEIGHTS))

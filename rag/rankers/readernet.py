@@ -3,11 +3,10 @@
 It is the bottom layers of the provisioned multilingual-e5-small with two small heads: one scores
 whether the sentence answers the question, one marks the short answer's start and end inside the
 sentence. Training (``rag.training.train``) changes only the transformer layers and the heads, so only
-those ship (``rag/models/reader.safetensors``, each weight matrix in int8 with a scale per row: ``packed``); the
-96M-parameter embedding matrix is taken
-from the provisioned model at load time. ``reader.json`` beside the weights is its manifest: the
-base model, the layers kept, the data, the seed and the dev figures; a reader trained on another
-base model is refused.
+those ship (``rag/models/reader.safetensors``, each weight matrix in int8 with a scale per row: ``packed``);
+the 96M-parameter embedding matrix is taken from the provisioned model at load time. ``reader.json`` beside
+the weights is its manifest: the base model, the layers kept, the data, the seed and the dev figures; a reader
+trained on another base model is refused.
 """
 
 from __future__ import annotations
@@ -199,7 +198,7 @@ def packed(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``state`` as the weights files store it: each matrix in int8, a row at a time scaled by its largest
     magnitude over 127, with those scales beside it; the rest (biases, layer norms) in fp16. A byte a parameter:
     the reader and the verifier fit the 25 MB the reader issue allows, and their decisions are those of fp16
-    (README, "What ships")."""
+    (README, "Stored in int8")."""
     out: dict[str, torch.Tensor] = {}
     for name, tensor in state.items():
         weights = tensor.detach().to(torch.float32)
@@ -212,15 +211,17 @@ def packed(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def unpacked(stored: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def unpacked(stored: Mapping[str, torch.Tensor], source: str = "the weights") -> dict[str, torch.Tensor]:
     """The float32 weights of a weights file, stored by ``packed`` or, as before it, in fp16. Either way they are
     fp16 values, as the ONNX export stores them (``rag.tools.onnx_export.store_half``): both runtimes compute on
-    the same weights."""
+    the same weights. A matrix in int8 without one scale per row is refused, never read as it is."""
     out: dict[str, torch.Tensor] = {}
     for name, tensor in stored.items():
         if name.endswith(SCALES):
             continue
         scales = stored.get(name + SCALES)
+        if tensor.dtype == torch.int8 and (scales is None or tensor.dim() != 2 or scales.shape != tensor.shape[:1]):
+            raise ModelError(f"{source}: {name} is stored in int8 without one scale per row; retrain or copy it again")
         weights = tensor if scales is None else tensor.to(torch.float32) * scales.to(torch.float32)[:, None]
         out[name] = weights.to(torch.float16).to(torch.float32)
     return out
@@ -231,7 +232,7 @@ def save_weights(state: Mapping[str, torch.Tensor], path: Path) -> None:
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    return unpacked(load_file(str(path)))
+    return unpacked(load_file(str(path)), str(path))
 
 
 def save_reader(net: ReaderNet, manifest: dict[str, Any], target: Path) -> None:
