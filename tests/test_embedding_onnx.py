@@ -26,6 +26,7 @@ from rag.tools.onnx_export import (
     export,
     quantize_rows,
     store_half,
+    store_int8,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +105,41 @@ def test_weight_matrices_are_stored_as_fp16_and_computed_in_fp32(tmp_path: Path)
     optimized = onnx.load(tmp_path / "optimized.onnx").graph
     assert "Cast" not in {n.op_type for n in optimized.node}
     assert {t.data_type for t in optimized.initializer} == {onnx.TensorProto.FLOAT}
+
+
+def test_a_matrix_on_an_int8_grid_is_stored_in_int8_and_computed_as_it_was(tmp_path: Path) -> None:
+    """The reader's and verifier's matrices, shipped in int8, go to their export so: folded back at session
+    creation into exactly the values they had."""
+    import onnx
+    import onnxruntime
+
+    rng = np.random.default_rng(0)
+    scales = rng.uniform(0.001, 0.1, (1, 64)).astype(np.float32)  # one per column, as a MatMul's output
+    weight = rng.integers(-127, 128, (64, 64)).astype(np.float32) * scales
+    weight[0, :] = 127 * scales  # each column's largest magnitude is 127 steps, as rag.rankers.readernet.packed makes
+    bias = rng.standard_normal(64, dtype=np.float32)
+    graph = tiny_graph(weight, bias)
+    store_int8(graph)
+    store_half(graph)
+    kinds = {t.name: t.data_type for t in graph.initializer}
+    real = onnx.TensorProto.FLOAT
+    assert kinds == {"weight.int8": onnx.TensorProto.INT8, "weight.scale": real, "bias": real}
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)])
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, tmp_path / "tiny.onnx")
+    options = onnxruntime.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    session = onnxruntime.InferenceSession(tmp_path / "tiny.onnx", options, providers=["CPUExecutionProvider"])
+    x = rng.standard_normal((3, 64), dtype=np.float32)
+    (y,) = session.run(None, {"x": x})
+    np.testing.assert_allclose(y, x @ weight + bias, rtol=1e-5, atol=1e-5)
+    optimized = onnx.load(tmp_path / "optimized.onnx").graph
+    assert not {"Cast", "Mul"} & {n.op_type for n in optimized.node}  # folded once, at creation
+    # A matrix off the grid (trained weights stored as they were) is left to store_half.
+    graph = tiny_graph(rng.standard_normal((64, 64), dtype=np.float32), bias)
+    store_int8(graph)
+    assert [t.data_type for t in graph.initializer] == [onnx.TensorProto.FLOAT] * 2
+    assert [n.op_type for n in graph.node] == ["MatMul", "Add"]
 
 
 def test_a_tensor_beyond_fp16s_range_stays_fp32() -> None:

@@ -212,9 +212,9 @@ def packed(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def unpacked(stored: Mapping[str, torch.Tensor], source: str = "the weights") -> dict[str, torch.Tensor]:
-    """The float32 weights of a weights file, stored by ``packed`` or, as before it, in fp16. Either way they are
-    fp16 values, as the ONNX export stores them (``rag.tools.onnx_export.store_half``): both runtimes compute on
-    the same weights. A matrix in int8 without one scale per row is refused, never read as it is."""
+    """The float32 weights of a weights file, stored by ``packed`` or, as before it, in fp16: each int8 matrix times
+    its scales, as the ONNX export computes it (``rag.tools.onnx_export.store_int8``), so that both runtimes
+    compute on the same weights. A matrix in int8 without one scale per row is refused, never read as it is."""
     out: dict[str, torch.Tensor] = {}
     for name, tensor in stored.items():
         if name.endswith(SCALES):
@@ -223,7 +223,7 @@ def unpacked(stored: Mapping[str, torch.Tensor], source: str = "the weights") ->
         if tensor.dtype == torch.int8 and (scales is None or tensor.dim() != 2 or scales.shape != tensor.shape[:1]):
             raise ModelError(f"{source}: {name} is stored in int8 without one scale per row; retrain or copy it again")
         weights = tensor if scales is None else tensor.to(torch.float32) * scales.to(torch.float32)[:, None]
-        out[name] = weights.to(torch.float16).to(torch.float32)
+        out[name] = weights.to(torch.float32)
     return out
 
 

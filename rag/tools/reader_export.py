@@ -31,8 +31,9 @@ MODEL_FILE = "reader.onnx"
 CONFIG_FILE = "reader-onnx.json"
 # Bump when the files this module writes change, so exports made before are redone.
 # 2: the word embeddings are the embedder's word_embeddings.npy, not a place in its model.onnx.data;
-# 3: the weight matrices stored as fp16 (rag.tools.onnx_export.store_half, which fuse() runs).
-LAYOUT = 3
+# 3: the weight matrices stored as fp16 (rag.tools.onnx_export.store_half, which fuse() runs);
+# 4: those shipped in int8 stored in int8 (rag.tools.onnx_export.store_int8), the rest as in 3.
+LAYOUT = 4
 
 
 def reader_onnx_dir(embedder_dir: Path, source: Path, verifier: bool = False) -> Path:
@@ -100,7 +101,7 @@ def export(embedder_dir: Path, source: Path, base_model: str, out: Path, verifie
             opset_version=OPSET,
             dynamo=False,  # as the embedder's export: the dynamo exporter needs onnxscript
         )
-    fuse(traced, out / MODEL_FILE, encoder.config.num_attention_heads, encoder.config.hidden_size)
+    fuse(traced, out / MODEL_FILE, encoder.config.num_attention_heads, encoder.config.hidden_size, int8=True)
     traced.unlink()
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2), "utf-8")
     for manifest in (MANIFEST, VERIFIER_MANIFEST) if verifier else (MANIFEST,):
