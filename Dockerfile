@@ -82,8 +82,8 @@ RUN rag index
 # - Of the provisioned sentence-transformers folder, only what serving opens stays: modules.json (the mark
 #   that it is provisioned), its small config files and onnx-r8/ (model.onnx, its fp16 weights,
 #   word_embeddings.npy, its tokenizer, embedder.json, and the reader's and the verifier's exports in
-#   reader-r3-*/ and verifier-r3-*/). Its fp32 safetensors weights and its copy of tokenizer.json go (488 MB):
-#   only torch reads them, to load the model, the reader or the verifier.
+#   reader-r4-*/ and verifier-r4-*/, stored in int8). Its fp32 safetensors weights and its copy of
+#   tokenizer.json go (488 MB): only torch reads them, to load the model, the reader or the verifier.
 # - wordfreq's word lists for languages other than English and Chinese (~45 MB).
 # - Bytecode: only that of the modules serving and indexing import (what the checks below import compiles as
 #   they run, after all of it is deleted), of the server's own packages, and of the PDF and DOCX readers,
