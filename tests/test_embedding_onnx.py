@@ -79,9 +79,23 @@ def tiny_graph(*initializers: np.ndarray) -> Any:
     )
 
 
-def test_weight_matrices_are_stored_as_fp16_and_computed_in_fp32(tmp_path: Path) -> None:
+def run_folded(graph: Any, x: np.ndarray, folder: Path) -> tuple[np.ndarray, Any]:
+    """``graph`` run by ONNX Runtime on ``x``, and the graph the session made of it (its constants folded)."""
     import onnx
     import onnxruntime
+
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)])
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, folder / "tiny.onnx")
+    options = onnxruntime.SessionOptions()
+    options.optimized_model_filepath = str(folder / "optimized.onnx")
+    session = onnxruntime.InferenceSession(folder / "tiny.onnx", options, providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": x})
+    return y, onnx.load(folder / "optimized.onnx").graph
+
+
+def test_weight_matrices_are_stored_as_fp16_and_computed_in_fp32(tmp_path: Path) -> None:
+    import onnx
 
     rng = np.random.default_rng(0)
     weight, bias = rng.standard_normal((64, 64), dtype=np.float32), rng.standard_normal(64, dtype=np.float32)
@@ -91,18 +105,11 @@ def test_weight_matrices_are_stored_as_fp16_and_computed_in_fp32(tmp_path: Path)
         "weight.fp16": onnx.TensorProto.FLOAT16,
         "bias": onnx.TensorProto.FLOAT,  # 64 values: below the threshold
     }
-    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)])
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, tmp_path / "tiny.onnx")
-    options = onnxruntime.SessionOptions()
-    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    session = onnxruntime.InferenceSession(tmp_path / "tiny.onnx", options, providers=["CPUExecutionProvider"])
     x = rng.standard_normal((3, 64), dtype=np.float32)
-    (y,) = session.run(None, {"x": x})
+    y, optimized = run_folded(graph, x, tmp_path)
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, x @ weight.astype(np.float16).astype(np.float32) + bias, rtol=1e-5, atol=1e-5)
     # The session folds the Cast into an fp32 weight once, at creation: no Cast per call.
-    optimized = onnx.load(tmp_path / "optimized.onnx").graph
     assert "Cast" not in {n.op_type for n in optimized.node}
     assert {t.data_type for t in optimized.initializer} == {onnx.TensorProto.FLOAT}
 
@@ -111,7 +118,6 @@ def test_a_matrix_on_an_int8_grid_is_stored_in_int8_and_computed_as_it_was(tmp_p
     """The reader's and verifier's matrices, shipped in int8, go to their export so: folded back at session
     creation into exactly the values they had."""
     import onnx
-    import onnxruntime
 
     rng = np.random.default_rng(0)
     scales = rng.uniform(0.001, 0.1, (1, 64)).astype(np.float32)  # one per column, as a MatMul's output
@@ -124,16 +130,9 @@ def test_a_matrix_on_an_int8_grid_is_stored_in_int8_and_computed_as_it_was(tmp_p
     kinds = {t.name: t.data_type for t in graph.initializer}
     real = onnx.TensorProto.FLOAT
     assert kinds == {"weight.int8": onnx.TensorProto.INT8, "weight.scale": real, "bias": real}
-    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)])
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, tmp_path / "tiny.onnx")
-    options = onnxruntime.SessionOptions()
-    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    session = onnxruntime.InferenceSession(tmp_path / "tiny.onnx", options, providers=["CPUExecutionProvider"])
     x = rng.standard_normal((3, 64), dtype=np.float32)
-    (y,) = session.run(None, {"x": x})
+    y, optimized = run_folded(graph, x, tmp_path)
     np.testing.assert_allclose(y, x @ weight + bias, rtol=1e-5, atol=1e-5)
-    optimized = onnx.load(tmp_path / "optimized.onnx").graph
     assert not {"Cast", "Mul"} & {n.op_type for n in optimized.node}  # folded once, at creation
     # A matrix off the grid (trained weights stored as they were) is left to store_half.
     graph = tiny_graph(rng.standard_normal((64, 64), dtype=np.float32), bias)

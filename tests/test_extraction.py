@@ -115,11 +115,16 @@ def test_a_sentence_that_holds_the_asked_for_type_is_preferred() -> None:
 def test_a_sentence_that_asks_is_not_preferred_as_an_answer() -> None:
     assert is_question("DeepSeek有五万块H100芯片？") and is_question("Is it cheap?") and is_question("他问：“真的吗？”")
     assert not is_question("DeepSeek 没有五万块 H100。") and not is_question("为什么？因为成本低。")
-    texts = ["01:40:32 专家们免费开源，那他们如何盈利？", "开源的专家模型,至少有三种赚钱的办法。"]
-    ranked = _rank(texts, [0.90, 0.90 - QUESTION_PENALTY / 2])
+    heading, answer = "01:40:32 专家们免费开源，那他们如何盈利？", "开源的专家模型,至少有三种赚钱的办法。"
+    _assert_penalised([heading, answer], QUESTION_PENALTY)
+
+
+def _assert_penalised(texts: list[str], penalty: float) -> None:
+    """The first sentence, a little more like the question, ranks second for ``penalty``, taken from it alone."""
+    ranked = _rank(texts, [0.90, 0.90 - penalty / 2])
     assert [s.sentence.text for s in ranked] == texts[::-1]
     penalties = [s.similarity - s.score for s in ranked]
-    assert penalties[1] == pytest.approx(penalties[0] + QUESTION_PENALTY)
+    assert penalties[1] == pytest.approx(penalties[0] + penalty)
 
 
 def test_a_sentence_wholly_in_brackets_is_an_aside_not_an_answer() -> None:
@@ -127,11 +132,7 @@ def test_a_sentence_wholly_in_brackets_is_an_aside_not_an_answer() -> None:
     assert is_aside("(see the interview (2025) above).") and is_aside("[链接]")
     assert not is_aside("（一）背景（续）") and not is_aside("(a) one, (b) two") and not is_aside("正文（注）")
     assert not is_aside("（未闭合") and not is_aside("")
-    texts = ["（ 正版看这里《专家谈DeepSeek》 ）", "专家在谈到DeepSeek时说：这是警钟。"]
-    ranked = _rank(texts, [0.90, 0.90 - ASIDE_PENALTY / 2])
-    assert [s.sentence.text for s in ranked] == texts[::-1]
-    penalties = [s.similarity - s.score for s in ranked]
-    assert penalties[1] == pytest.approx(penalties[0] + ASIDE_PENALTY)
+    _assert_penalised(["（ 正版看这里《专家谈DeepSeek》 ）", "专家在谈到DeepSeek时说：这是警钟。"], ASIDE_PENALTY)
 
 
 def test_evidence_shows_the_best_sentence_of_each_source() -> None:
