@@ -65,19 +65,23 @@ class OnnxEmbedder:
         return ModelInfo(self.name, self.path, self.dimension, self.max_seq_length, dict(self.prompts))
 
 
-def cpu_session(path: str, threads: int = 0) -> Any:
+def cpu_session(path: str, threads: int = 0, fold_dequantize: bool = False) -> Any:
     """An ONNX Runtime session on the CPU whose threads spin for 20 µs at most before they sleep (by default
     they spin much longer). Measured on this 2-core machine (README, "Speed"): a long spin holds a core
     after each step and after each run, which slows the rest of the question, another request's pass, or
     another process's work; no spin at all makes each of the graph's steps wake the other thread, and a
     quiet machine's query embedding took 9.8 ms instead of 7.4. ``threads``: its intra-op threads, 0 for its
-    default (one per core)."""
+    default (one per core). ``fold_dequantize``: fold the graph's DequantizeLinear nodes on constant weights into
+    fp32 weights once, when the session is created (the reader's export stores its weights so:
+    ``rag.tools.onnx_export.store_int8``), instead of keeping them for quantized kernels the graph does not use."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: its warnings about unused initializers are noise here
     options.add_session_config_entry("session.intra_op.spin_duration_us", "20")
     options.intra_op_num_threads = threads
+    if fold_dequantize:
+        options.add_session_config_entry("session.disable_quant_qdq", "1")
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 

@@ -79,8 +79,9 @@ def tiny_graph(*initializers: np.ndarray) -> Any:
     )
 
 
-def run_folded(graph: Any, x: np.ndarray, folder: Path) -> tuple[np.ndarray, Any]:
-    """``graph`` run by ONNX Runtime on ``x``, and the graph the session made of it (its constants folded)."""
+def run_folded(graph: Any, x: np.ndarray, folder: Path, fold_dequantize: bool = False) -> tuple[np.ndarray, Any]:
+    """``graph`` run by ONNX Runtime on ``x``, and the graph the session made of it (its constants folded; with
+    ``fold_dequantize``, as ``rag.embedding_onnx.cpu_session`` makes the reader's session)."""
     import onnx
     import onnxruntime
 
@@ -88,6 +89,8 @@ def run_folded(graph: Any, x: np.ndarray, folder: Path) -> tuple[np.ndarray, Any
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, folder / "tiny.onnx")
     options = onnxruntime.SessionOptions()
+    if fold_dequantize:
+        options.add_session_config_entry("session.disable_quant_qdq", "1")
     options.optimized_model_filepath = str(folder / "optimized.onnx")
     session = onnxruntime.InferenceSession(folder / "tiny.onnx", options, providers=["CPUExecutionProvider"])
     (y,) = session.run(None, {"x": x})
@@ -130,10 +133,17 @@ def test_a_matrix_on_an_int8_grid_is_stored_in_int8_and_computed_as_it_was(tmp_p
     kinds = {t.name: t.data_type for t in graph.initializer}
     real = onnx.TensorProto.FLOAT
     assert kinds == {"weight.int8": onnx.TensorProto.INT8, "weight.scale": real, "bias": real}
+    assert [n.op_type for n in graph.node] == ["DequantizeLinear", "MatMul", "Add"]
     x = rng.standard_normal((3, 64), dtype=np.float32)
-    y, optimized = run_folded(graph, x, tmp_path)
+    y, optimized = run_folded(graph, x, tmp_path, fold_dequantize=True)
     np.testing.assert_allclose(y, x @ weight + bias, rtol=1e-5, atol=1e-5)
-    assert not {"Cast", "Mul"} & {n.op_type for n in optimized.node}  # folded once, at creation
+    # Folded once, at creation, into fp32 weights.
+    assert "DequantizeLinear" not in {n.op_type for n in optimized.node}
+    assert {t.data_type for t in optimized.initializer} == {real}
+    # By default ONNX Runtime keeps the int8 weights for a quantized kernel (MatMulNBits here) that dequantizes on
+    # every call.
+    _, kept = run_folded(graph, x, tmp_path)
+    assert {t.data_type for t in kept.initializer} - {real}
     # A matrix off the grid (trained weights stored as they were) is left to store_half.
     graph = tiny_graph(rng.standard_normal((64, 64), dtype=np.float32), bias)
     store_int8(graph)

@@ -115,7 +115,7 @@ class OnnxReader:
         self.calibration = Calibration.from_manifest(manifest)
         self.threshold = self.calibration.threshold
         self.uncertain = self.calibration.uncertain
-        self.session = cpu_session(self.path, threads)
+        self.session = cpu_session(self.path, threads, fold_dequantize=True)
 
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
         """One batched forward pass over all candidate sentences."""

@@ -32,7 +32,8 @@ CONFIG_FILE = "reader-onnx.json"
 # Bump when the files this module writes change, so exports made before are redone.
 # 2: the word embeddings are the embedder's word_embeddings.npy, not a place in its model.onnx.data;
 # 3: the weight matrices stored as fp16 (rag.tools.onnx_export.store_half, which fuse() runs);
-# 4: those shipped in int8 stored in int8 (rag.tools.onnx_export.store_int8), the rest as in 3.
+# 4: those shipped in int8 stored in int8 behind a DequantizeLinear (rag.tools.onnx_export.store_int8), the rest
+# as in 3.
 LAYOUT = 4
 
 
