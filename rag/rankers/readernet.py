@@ -41,6 +41,7 @@ from rag.rankers.reading import (
     trim,
     verifier_reads,
 )
+from rag.tools.onnx_export import quantize_rows
 from rag.types import Candidate, Reading
 
 
@@ -196,18 +197,18 @@ SCALES = ".int8_scales"
 
 def packed(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``state`` as the weights files store it: each matrix in int8, a row at a time scaled by its largest
-    magnitude over 127, with those scales beside it; the rest (biases, layer norms) in fp16. A byte a parameter:
-    the reader and the verifier fit the 25 MB the reader issue allows, and their decisions are those of fp16
-    (README, "Stored in int8")."""
+    magnitude over 127 (``quantize_rows``, as the embedder's word table), with those scales beside it; the rest
+    (biases, layer norms) in fp16. A byte a parameter: the reader and the verifier fit the 25 MB the reader issue
+    allows, and their decisions are those of fp16 (README, "Stored in int8")."""
     out: dict[str, torch.Tensor] = {}
     for name, tensor in state.items():
         weights = tensor.detach().to(torch.float32)
         if weights.dim() != 2:
             out[name] = weights.to(torch.float16).contiguous()
             continue
-        scales = weights.abs().amax(dim=1).clamp(min=1e-12) / 127
-        out[name] = (weights / scales[:, None]).round().clamp(-127, 127).to(torch.int8).contiguous()
-        out[name + SCALES] = scales.contiguous()
+        rows = quantize_rows(weights.numpy())  # as the embedder's word table is stored
+        out[name] = torch.from_numpy(np.ascontiguousarray(rows["values"]))
+        out[name + SCALES] = torch.from_numpy(np.ascontiguousarray(rows["scale"]))
     return out
 
 
