@@ -72,6 +72,14 @@ def test_a_sense_the_dictionary_marks_as_dated_gives_no_gloss() -> None:
     assert build_dictionary({"云", "服务"}, lines).table.get("say") is None  # no modern word for it: untranslated
 
 
+def test_a_proper_nouns_description_gives_no_gloss() -> None:
+    """清华大学 is "Tsinghua University, Beijing": "beijing" was translated to it."""
+    definitions = "Tsinghua University, Beijing/National Tsing Hua University, Hsinchu, Taiwan/"
+    words = [g for _, g in glosses(definitions, proper=True)]
+    assert "tsinghua university" in words and "beijing" not in words and "hsinchu" not in words
+    assert [g for _, g in glosses("to mix, to blend/")] == ["mix", "blend"]  # an ordinary sense's commas list synonyms
+
+
 def test_a_proper_noun_is_found_by_the_name_its_gloss_begins_with() -> None:
     words = {g for _, g in glosses("Donald Trump (1946-), American business magnate", proper=True)}
     assert "trump" in words and "donald" in words

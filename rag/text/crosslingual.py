@@ -77,7 +77,9 @@ def cedict_lines() -> Iterator[str]:
 def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]:
     """(sense rank, English gloss) pairs of one entry: one-word glosses, two-word ones ("white
     house"), and for a proper noun (``proper``) the words of the name its first gloss begins with
-    ("Donald Trump (1946-), ..." -> "trump"; "Manhattan island" -> "manhattan")."""
+    ("Donald Trump (1946-), ..." -> "trump"; "Manhattan island" -> "manhattan"). A proper noun's sense gives its
+    first phrase only: what follows describes the name ("Tsinghua University, Beijing"; 文峰 "Wenfeng district of
+    Anyang city 安阳市, Henan" made "henan" read as 文峰, the founder's given name)."""
     senses = definitions.split("/")
     if proper and (name := LEADING_NAME.match(PARENTHETICAL.sub("", senses[0]).strip())):
         for word in name[0].split():
@@ -85,7 +87,8 @@ def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]
     for rank, sense in enumerate(senses):
         if sense.startswith(SKIP_GLOSSES) or sense.startswith(DATED_SENSES):
             continue
-        for phrase in re.split(r"[,;]", PARENTHETICAL.sub("", sense)):
+        phrases = re.split(r"[,;]", PARENTHETICAL.sub("", sense))
+        for phrase in phrases[:1] if proper else phrases:  # a proper noun's first phrase names it; the rest describe
             gloss = ARTICLE.sub("", phrase.strip().lower())
             words = gloss.split()
             if len(words) in (1, 2) and all(WORD.fullmatch(w) for w in words):
