@@ -72,6 +72,14 @@ def test_a_sense_the_dictionary_marks_as_dated_gives_no_gloss() -> None:
     assert build_dictionary({"云", "服务"}, lines).table.get("say") is None  # no modern word for it: untranslated
 
 
+def test_a_sense_the_dictionary_marks_as_slang_gives_no_gloss() -> None:
+    """吊打 "(fig.) (slang) to own (one's opponent)" made "its own platform" match 吊打."""
+    definitions = "to hang sb up and beat him/(fig.) (slang) to own (one's opponent)/to dominate/"
+    assert [g for _, g in glosses(definitions)] == ["dominate"]
+    assert list(glosses("(Internet slang) cleavage/")) == []
+    assert [g for _, g in glosses("(fig.) to own/")] == ["own"]  # figurative alone is no slang
+
+
 def test_a_proper_nouns_description_gives_no_gloss() -> None:
     """清华大学 is "Tsinghua University, Beijing": "beijing" was translated to it."""
     definitions = "Tsinghua University, Beijing/National Tsing Hua University, Hsinchu, Taiwan/"

@@ -44,6 +44,8 @@ SKIP_GLOSSES = ("CL:", "variant of", "old variant", "surname ", "see ", "used in
 # Senses CC-CEDICT marks as dated or regional give no gloss: in a modern corpus they are false friends ("say" was
 # translated to 云 from 云 "(classical) to say", and matched 云服务, cloud services: README, "Tuning").
 DATED_SENSES = ("(classical)", "(archaic)", "(arch.)", "(obsolete)", "(old)", "(dialect)", "(Cantonese)")
+# Slang senses likewise: "own" was translated to 吊打 from "(fig.) (slang) to own (one's opponent)".
+SLANG = re.compile(r"^(?:\([^)]*\) )*\((?:Internet )?slang\)")
 # Measured on the benchmark questions: two alternatives per word help most; more add noise.
 ALTERNATIVES = 2
 # English inflections folded onto the dictionary's base forms, longest suffix first.
@@ -85,7 +87,7 @@ def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]
         for word in name[0].split():
             yield NAME_RANK, word.lower()
     for rank, sense in enumerate(senses):
-        if sense.startswith(SKIP_GLOSSES) or sense.startswith(DATED_SENSES):
+        if sense.startswith(SKIP_GLOSSES) or sense.startswith(DATED_SENSES) or SLANG.match(sense):
             continue
         phrases = re.split(r"[,;]", PARENTHETICAL.sub("", sense))
         for phrase in phrases[:1] if proper else phrases:  # a proper noun's first phrase names it; the rest describe
