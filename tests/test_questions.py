@@ -32,6 +32,9 @@ SHORT_FILE = Path(__file__).parent.parent / "benchmarks" / "short.jsonl"
 DEFINITIONS_FILE = Path(__file__).parent.parent / "benchmarks" / "definitions.jsonl"
 # The same in other words ("What does MoE stand for?", "介绍一下幻方量化"), written before the rule read them.
 PHRASINGS_FILE = Path(__file__).parent.parent / "benchmarks" / "phrasings.jsonl"
+# English questions that name the corpus's people and titles in pinyin ("Who is Zhuang Minghao?"), written 2026-12-05 to
+# judge reading such names as the corpus spells them (README, "Names set"): no fit has seen them.
+NAMES_FILE = Path(__file__).parent.parent / "benchmarks" / "names.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}
@@ -63,6 +66,7 @@ QUESTIONS = (
     + load_questions(SHORT_FILE)
     + load_questions(DEFINITIONS_FILE)
     + load_questions(PHRASINGS_FILE)
+    + load_questions(NAMES_FILE)
 )  # each question is checked, whichever set it is in
 IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
 SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
@@ -119,6 +123,12 @@ def test_the_definitions_set_asks_what_or_who_in_both_languages() -> None:
     asks = re.compile(r"^(?:what|who) (?:is|was)\b|是(?:什么|谁)？$|^什么是", re.IGNORECASE)
     assert all(asks.search(q["question"]) for q in definitions)
     assert sum(not q["answerable"] for q in definitions) >= 8
+
+
+def test_the_names_set_asks_in_english_about_names_and_holds_near_misses() -> None:
+    names = load_questions(NAMES_FILE)
+    assert {q["lang"] for q in names} == {"en"} and len(names) >= 20
+    assert sum(not q["answerable"] for q in names) >= 8
 
 
 def test_language_mix() -> None:
