@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.errors import ConfigError
 from rag.extraction import ScoredSentence
-from rag.query import Query
+from rag.query import Query, named_as_written
 from rag.retrieval import Retrieval
 from rag.text.tokenize import tokenize
 from rag.types import Grade
@@ -241,6 +241,8 @@ def names_subject(query: Query, sentence: str) -> bool:
         return False
     if _written_in(query.subject, sentence):
         return True
+    if named_as_written(query.subject):  # "mixture of experts": its words' translations might name a relation instead
+        return False
     terms = set(tokenize(sentence))
     found = [terms.intersection(group) for group in query.subject_terms]
     # One Chinese character is too little to name a thing: 绕 is among the glosses of "perplexity".

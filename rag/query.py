@@ -62,12 +62,16 @@ _DEFINITION = (
     re.compile(r"^(?P<subject>[^?？]+?)(?:是(?:什么|什麼|谁|誰|啥)(?:意思)?|指什么|指什麼)[?？]?$"),
 )
 _NOT_A_SUBJECT = re.compile(
-    r"['’]s\b|[,，、]|\b(?:of|in|on|at|for|by|with|to|from|about|and|or|that|which|it|this|these|those|he|she|they|"
+    r"['’]s\b|[,，、]|\b(?:in|on|at|for|by|with|to|from|about|and|or|that|which|it|this|these|those|he|she|they|"
     r"you|we|i|there|here|so|not|behind|between|after|before|during|when|where|why|how|what|who|"
     r"called|named|known|considered|used|made|located|based|founded|born|built)\b|"
     r"[的不没沒哪怎吗嗎呢]|什么|什麼|谁|誰",
     re.IGNORECASE,
 )
+# "of" makes a relation ("the capital of France") unless the subject is a term that holds it ("mixture of experts",
+# asked without an article): such a subject names a sentence only as written (``rag.coverage.names_subject``).
+_OF = re.compile(r"\bof\b", re.IGNORECASE)
+_AFTER_ARTICLE = re.compile(r"\b(?:is|are|was|were|about|define|explain)\s+(?:an?|the)\s", re.IGNORECASE)
 MAX_SUBJECT_WORDS, MAX_SUBJECT_CHARS = 4, 10
 
 
@@ -164,8 +168,15 @@ def definition_subject(question: str) -> str | None:
             continue
         subject = match["subject"].strip()
         short = len(subject.split()) <= MAX_SUBJECT_WORDS if subject.isascii() else len(subject) <= MAX_SUBJECT_CHARS
-        return subject if short and subject and not _NOT_A_SUBJECT.search(subject) else None
+        related = _OF.search(subject) and (_AFTER_ARTICLE.search(question) or _OF.match(subject))
+        return subject if short and subject and not related and not _NOT_A_SUBJECT.search(subject) else None
     return None
+
+
+def named_as_written(subject: str) -> bool:
+    """Whether a definitional subject names a sentence only as written, not through its words' translations: a term
+    that holds "of" ("mixture of experts")."""
+    return bool(_OF.search(subject))
 
 
 def latin_share(text: str) -> float:

@@ -171,6 +171,7 @@ def _asking(subject: str | None, *terms: tuple[str, ...]) -> Query:
         (_asking("幻方量化", ("幻方",), ("量化",)), "一家从事量化金融的中国公司“幻方 量化”。"),
         (_asking("Jevons paradox", ("jevons",), ("paradox", "悖论")), "这就是著名的杰文斯悖论，也叫 Jevons 效应。"),
         (_asking("Liang Wenfeng", ("liang", "梁"), ("wenfeng", "文峰")), "梁文峰在知乎上回答了这个问题。"),
+        (_asking("mixture of experts", ("mixture",), ("experts",)), "混合专家模型(Mixture of Experts, MoE)架构。"),
     ],
 )
 def test_a_sentence_names_the_subject_as_written_or_word_by_word_through_translations(
@@ -187,6 +188,8 @@ def test_a_sentence_names_the_subject_as_written_or_word_by_word_through_transla
         (_asking("RL", ("rl",)), "DeepSeek改变了AI world的格局。"),  # inside a longer word
         (_asking("Demis Hassabis", ("demis",), ("hassabis",)), "DeepSeek采用了两种主要技术。"),
         (_asking(None), "DeepSeek采用了两种主要技术。"),  # not a question that asks what something is
+        # A subject that holds "of" names a sentence only as written, not through its words' translations.
+        (_asking("capital of france", ("capital", "首都"), ("france", "法国")), "法国的首都是巴黎。"),
     ],
 )
 def test_a_sentence_that_lacks_a_word_of_the_subject_or_has_one_character_of_it_does_not_name_it(

@@ -30,6 +30,7 @@ from rag.query import definition_subject
         ("蒸馏技术指什么？", "蒸馏技术"),
         ("屠龙之术是啥？", "屠龙之术"),
         ("保加利亞人屠夫是誰?", "保加利亞人屠夫"),
+        ("What is mixture of experts?", "mixture of experts"),  # a term that holds "of", asked without an article
     ],
 )
 def test_a_question_that_asks_what_or_who_something_is_names_its_subject(question: str, subject: str) -> None:
@@ -40,6 +41,7 @@ def test_a_question_that_asks_what_or_who_something_is_names_its_subject(questio
     "question",
     [
         "What is the capital of France?",  # a preposition: asks about something else
+        "Tell me about the history of DeepSeek",  # "of" after an article: a relation
         "Who is DeepSeek's chief technology officer?",  # a possessive: asks for a role
         "What is DeepSeek valued at, and has it taken any outside funding?",
         "What is it?",
