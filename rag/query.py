@@ -53,7 +53,7 @@ _ASKS_FOR = {
 # else), nor "What is the capital of France?" (a preposition). The subject is at most four English words or ten
 # characters; "X的Y是谁" asks for a role, not a definition, and "X不是什么" is no definition either, nor "What was the
 # museum called?" (it asks for a name). Simplified and traditional Chinese alike.
-_ARTICLE = r"(?:an?\s+|the\s+)?"
+_ARTICLE = r"(?P<article>an?\s+|the\s+)?"
 _DEFINITION = (
     re.compile(rf"^(?:what|who)\s+(?:is|are|was|were)\s+{_ARTICLE}(?P<subject>[^?？]+?)\s*[?？]?$", re.I),
     re.compile(rf"^what\s+(?:does|do|did)\s+{_ARTICLE}(?P<subject>[^?？]+?)\s+(?:stand\s+for|mean)\s*[?？]?$", re.I),
@@ -71,7 +71,6 @@ _NOT_A_SUBJECT = re.compile(
 # "of" makes a relation ("the capital of France") unless the subject is a term that holds it ("mixture of experts",
 # asked without an article): such a subject names a sentence only as written (``rag.coverage.names_subject``).
 _OF = re.compile(r"\bof\b", re.IGNORECASE)
-_AFTER_ARTICLE = re.compile(r"\b(?:is|are|was|were|about|define|explain)\s+(?:an?|the)\s", re.IGNORECASE)
 MAX_SUBJECT_WORDS, MAX_SUBJECT_CHARS = 4, 10
 
 
@@ -168,7 +167,7 @@ def definition_subject(question: str) -> str | None:
             continue
         subject = match["subject"].strip()
         short = len(subject.split()) <= MAX_SUBJECT_WORDS if subject.isascii() else len(subject) <= MAX_SUBJECT_CHARS
-        related = _OF.search(subject) and (_AFTER_ARTICLE.search(question) or _OF.match(subject))
+        related = _OF.search(subject) and (match.groupdict().get("article") or _OF.match(subject))
         return subject if short and subject and not related and not _NOT_A_SUBJECT.search(subject) else None
     return None
 

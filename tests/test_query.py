@@ -42,6 +42,7 @@ def test_a_question_that_asks_what_or_who_something_is_names_its_subject(questio
     [
         "What is the capital of France?",  # a preposition: asks about something else
         "Tell me about the history of DeepSeek",  # "of" after an article: a relation
+        "What does the Bank of China mean?",
         "Who is DeepSeek's chief technology officer?",  # a possessive: asks for a role
         "What is DeepSeek valued at, and has it taken any outside funding?",
         "What is it?",
