@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install index serve test test-quick browser lint format bench bench-scale reader verifier docker-test clean
+.PHONY: install index serve test test-quick browser lint format bench eval bench-scale reader verifier docker-test clean
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ format: install
 
 bench: index
 	$(BIN)/python -m bench
+
+# Every question set in benchmarks/ through the service as it serves: one row of figures per set (about a minute).
+eval: index
+	$(BIN)/rag eval --no-ablation $(addprefix --questions ,$(sort $(wildcard benchmarks/*.jsonl))) --output reports/eval-sets.json
 
 # The embedded Qdrant engine at 100k and 1M chunks (synthetic vectors; `--vectors real` for e5 ones).
 bench-scale: install

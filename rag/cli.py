@@ -221,9 +221,10 @@ def _echo_quote(quote: Quote, doc: Document) -> None:
 @click.option(
     "--questions",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=Path("benchmarks/questions.jsonl"),
+    multiple=True,
+    default=[Path("benchmarks/questions.jsonl")],
     show_default=True,
-    help="A JSON-lines question file (format in the README).",
+    help="A JSON-lines question file (format in the README); given more than once, one summary row per file.",
 )
 @click.option(
     "--squad",
@@ -250,7 +251,7 @@ def _echo_quote(quote: Quote, doc: Document) -> None:
 @click.pass_context
 def eval_command(
     ctx: click.Context,
-    questions: Path,
+    questions: tuple[Path, ...],
     squad: Path | None,
     questions_from: Path | None,
     articles: str,
@@ -260,22 +261,28 @@ def eval_command(
     ablation: bool,
     as_json: bool,
 ) -> None:
-    """Measure retrieval and answers on a labelled question set, or on a SQuAD-style file."""
-    from rag.evaluation.report import evaluation_report, render_report
+    """Measure retrieval and answers on labelled question sets, or on a SQuAD-style file."""
+    from rag.evaluation.report import evaluation_report, render_report, render_sets
     from rag.pipeline import Pipeline
 
     settings = settings_from(ctx)
     top_k = top_k or settings.top_k
     if squad is not None:
         report = _squad_report(settings, squad, questions_from, articles, split_articles, top_k)
+        text = _squad_table(report)
+    elif len(questions) == 1:
+        report = evaluation_report(Pipeline.from_settings(settings), questions[0], top_k, ablation)
+        text = render_report(report)
     else:
-        report = evaluation_report(Pipeline.from_settings(settings), questions, top_k, ablation)
+        pipeline = Pipeline.from_settings(settings)
+        report = {"sets": {str(path): evaluation_report(pipeline, path, top_k, ablation) for path in questions}}
+        text = render_sets(report["sets"])
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
     if as_json:
         echo_json(report)
         return
-    click.echo(render_report(report) if squad is None else _squad_table(report))
+    click.echo(text)
     click.echo(f"\nreport written to {output}")
 
 

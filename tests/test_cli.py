@@ -410,6 +410,37 @@ def test_eval_writes_the_report(indexed: Settings, tmp_path: Path) -> None:
     assert fused["overall"]["citation_integrity"] == 1.0
 
 
+def test_eval_of_several_sets_prints_one_row_each_and_writes_every_report(indexed: Settings, tmp_path: Path) -> None:
+    answerable = {
+        "id": "a1",
+        "question": QUESTION,
+        "lang": "en",
+        "type": "fact",
+        "answerable": True,
+        "evidence": [{"file": "zoo.html", "quote": "The two giant pandas at the zoo eat fresh bamboo"}],
+    }
+    unanswerable = {
+        "id": "u1",
+        "question": "明天北京天气怎么样？",
+        "lang": "zh",
+        "type": "unanswerable",
+        "answerable": False,
+    }
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text(json.dumps(answerable) + "\n", "utf-8")
+    second.write_text(json.dumps(unanswerable, ensure_ascii=False) + "\n", "utf-8")
+    output = tmp_path / "sets.json"
+    sets = ["--questions", str(first), "--questions", str(second)]
+    result = rag("eval", *sets, "--no-ablation", "--output", str(output))
+    assert result.exit_code == 0, result.output
+    report = json.loads(output.read_text("utf-8"))
+    assert list(report["sets"]) == [str(first), str(second)]
+    assert report["sets"][str(first)]["variants"]["fused"]["overall"]["answerable"] == 1
+    assert report["sets"][str(second)]["variants"]["fused"]["overall"]["unanswerable"] == 1
+    rows = [line.split()[0] for line in result.output.splitlines() if line.startswith(("first", "second"))]
+    assert rows == ["first", "second"]
+
+
 # --- rag model ---------------------------------------------------------------------------------
 
 

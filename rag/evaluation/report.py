@@ -63,6 +63,32 @@ def _question_row(o: Any) -> dict[str, Any]:
     }
 
 
+# One row per question set: what `make eval` prints (the fused variant, as served).
+SET_COLUMNS = (
+    "questions",
+    "hit@5",
+    "mrr@10",
+    "evidence_hit",
+    "no_answer_false_rate",
+    "no_answer_true_rate",
+    "disputed_source_coverage",
+)
+
+
+def render_sets(reports: dict[str, dict[str, Any]]) -> str:
+    """One row per question set (named by its file's stem) of the figures as served, then each set's gold
+    quotes that are not found in the clean text."""
+    rows = {Path(path).stem: report["variants"]["fused"]["overall"] for path, report in reports.items()}
+    parts = [format_table(rows, SET_COLUMNS)]
+    for path, report in reports.items():
+        unlocated = report["variants"]["fused"]["unlocated_quotes"]
+        if unlocated:
+            parts += ["", f"{Path(path).stem}: {len(unlocated)} gold quotes not found in the clean text:"]
+            parts += [f"  {q}" for q in unlocated]
+    first = next(iter(reports.values()))
+    return "\n".join([f"model {first['model']}, top_k {first['top_k']}, fused (as served)", "", *parts])
+
+
 def render_report(report: dict[str, Any]) -> str:
     variants = report["variants"]
     overall = {name: v["overall"] for name, v in variants.items()}
