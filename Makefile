@@ -51,7 +51,7 @@ format: install
 bench: index
 	$(BIN)/python -m bench
 
-# Every question set in benchmarks/ through the service as it serves: one row of figures per set (about a minute).
+# Every question set in benchmarks/ through the service as it serves: one row of figures per set (about ten seconds here).
 eval: index
 	$(BIN)/rag eval --no-ablation $(addprefix --questions ,$(sort $(wildcard benchmarks/*.jsonl))) --output reports/eval-sets.json
 
