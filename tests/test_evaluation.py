@@ -17,6 +17,7 @@ from rag.evaluation.metrics import (
     reciprocal_rank,
     summarize,
 )
+from rag.evaluation.report import render_sets, set_names
 from rag.types import Answer, Chunk, Citation, Document, Evidence, Hit
 
 TEXT = "第一段说成本。\n\n训练只花了 600 万美元。\n\n英伟达股价下跌了。"
@@ -91,3 +92,16 @@ def test_load_questions_reports_the_bad_line(tmp_path: Path) -> None:
     path.write_text(json.dumps(good) + "\n{not json}\n")
     with pytest.raises(BadQueryError, match=r"q.jsonl:2"):
         load_questions(path)
+
+
+def test_sets_sharing_a_stem_get_a_row_each() -> None:
+    overall = {"questions": 1, "answerable": 1, "evidence_hit": 1.0}
+    report = {"model": "m", "top_k": 5, "variants": {"fused": {"overall": overall, "unlocated_quotes": []}}}
+    paths = ["mine/english.jsonl", "benchmarks/english.jsonl", "benchmarks/names.jsonl"]
+    assert set_names(paths) == {
+        "mine/english.jsonl": "mine/english.jsonl",
+        "benchmarks/english.jsonl": "benchmarks/english.jsonl",
+        "benchmarks/names.jsonl": "names",
+    }
+    rows = [line.split()[0] for line in render_sets(dict.fromkeys(paths, report)).splitlines()[3:]]
+    assert rows == ["mine/english.jsonl", "benchmarks/english.jsonl", "names"]

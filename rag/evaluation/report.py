@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -76,17 +78,25 @@ SET_COLUMNS = (
 
 
 def render_sets(reports: dict[str, dict[str, Any]]) -> str:
-    """One row per question set (named by its file's stem) of the figures as served, then each set's gold
-    quotes that are not found in the clean text."""
-    rows = {Path(path).stem: report["variants"]["fused"]["overall"] for path, report in reports.items()}
+    """One row per question set (named by its file's stem, or by its path where two sets share a stem) of the
+    figures as served, then each set's gold quotes that are not found in the clean text."""
+    names = set_names(reports)
+    rows = {names[path]: report["variants"]["fused"]["overall"] for path, report in reports.items()}
     parts = [format_table(rows, SET_COLUMNS)]
     for path, report in reports.items():
         unlocated = report["variants"]["fused"]["unlocated_quotes"]
         if unlocated:
-            parts += ["", f"{Path(path).stem}: {len(unlocated)} gold quotes not found in the clean text:"]
+            parts += ["", f"{names[path]}: {len(unlocated)} gold quotes not found in the clean text:"]
             parts += [f"  {q}" for q in unlocated]
     first = next(iter(reports.values()))
     return "\n".join([f"model {first['model']}, top_k {first['top_k']}, fused (as served)", "", *parts])
+
+
+def set_names(paths: Collection[str]) -> dict[str, str]:
+    """Each question file's name in a table of sets: its stem ("english" for benchmarks/english.jsonl), or its whole
+    path where another file has the same stem, so that no two sets share a row."""
+    stems = Counter(Path(path).stem for path in paths)
+    return {path: Path(path).stem if stems[Path(path).stem] == 1 else path for path in paths}
 
 
 def render_report(report: dict[str, Any]) -> str:
