@@ -66,7 +66,7 @@ reader: install
 
 # Retrains the verifier (rag/models/verifier.*) on the reader in rag/models, then refits its coverage model
 # (rag/calibration-verified.json): about 30 minutes on 2 cores, fixed seed. Run it after `make reader`.
-# VERIFIER_READ: how many of the scorer's first sentences it is trained to read (1 as shipped; README, "Tuning").
+# VERIFIER_READ: how many of the scorer's first sentences it is trained to read (1 as shipped; docs/tuning.md).
 # VERIFIER_LANGUAGES: XQuAD 1-18's questions in more languages to train on, e.g. de,es,ru (none as shipped).
 VERIFIER_WORK ?= build/verifier
 VERIFIER_READ ?= 1

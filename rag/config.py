@@ -98,7 +98,7 @@ class Settings:
     # search: how a question is answered
     top_k: int = setting(5, _int, lambda v: 1 <= v <= MAX_TOP_K, f"between 1 and {MAX_TOP_K}")
     candidates: int = setting(30, _int, lambda v: v >= 20, "at least 20")
-    # Measured on the benchmark (README, "Tuning"): k 10 beat 20, 30 and 60 on MRR@10, and BM25's vote of
+    # Measured on the benchmark (docs/tuning.md): k 10 beat 20, 30 and 60 on MRR@10, and BM25's vote of
     # 3 (next to 1 for each dense ranking) gave the best MRR@10: keyword search is precise on this
     # Chinese corpus once English words are translated, while e5-small ranks the right passage high but
     # often not first.

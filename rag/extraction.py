@@ -19,7 +19,7 @@ from rag.stores.base import DocumentStore, VectorIndex
 from rag.text.lexicon import Idf
 from rag.types import Chunk, Citation, Document, Evidence, Hit, Sentence
 
-# The weights below were chosen by a sweep on the benchmark questions (see "Tuning" in README.md);
+# The weights below were chosen by a sweep on the benchmark questions (see docs/tuning.md);
 # they are the knobs to revisit on another corpus.
 # Weight of keyword overlap next to cosine similarity. e5 cosines of relevant and irrelevant
 # sentences differ by ~0.05-0.10, so an overlap in [0, 1] needs a weight of that order.
@@ -50,7 +50,7 @@ QUESTION_PENALTY = 0.05
 _QUESTION = re.compile(r"[?？]\s*[\"'”’」』)）]*\s*$")
 # Taken, the same, from a sentence wholly inside one pair of brackets: an aside that points at content or labels
 # it ("（ 正版看这里《特朗普的“AI沙皇”David Sacks谈DeepSeek》 ）", a link in show notes; "【时间线】", a heading)
-# without stating it. The link ranked above the answer to "What did Trump say about DeepSeek?" (README, "Tuning").
+# without stating it. The link ranked above the answer to "What did Trump say about DeepSeek?" (docs/tuning.md).
 ASIDE_PENALTY = QUESTION_PENALTY
 _BRACKETS = {"（": "）", "(": ")", "【": "】", "[": "]"}
 

@@ -84,7 +84,7 @@ def test_unanswerable_questions_are_declined(overall: dict[str, float | int]) ->
     assert overall["no_answer_true_rate"] >= 0.85
 
 
-@pytest.mark.xfail(strict=True, reason="measured 0.15: the coverage signals overlap (README, Tuning)")
+@pytest.mark.xfail(strict=True, reason="measured 0.15: the coverage signals overlap (docs/tuning.md)")
 def test_answerable_questions_are_rarely_declined(overall: dict[str, float | int]) -> None:
     assert overall["no_answer_false_rate"] <= 0.05
 

@@ -25,7 +25,7 @@ MAX_ANSWER_TOKENS = 24
 SENTENCE_POOLING = "sentence"
 WEIGHTS = "reader.safetensors"
 MANIFEST = "reader.json"
-# The verifier (README, "Tuning"): the reader with its top layers and relevance head retrained to judge whether
+# The verifier (docs/tuning.md): the reader with its top layers and relevance head retrained to judge whether
 # the scorer's first sentence answers; these files hold only what that retraining changed.
 VERIFIER_WEIGHTS = "verifier.safetensors"
 VERIFIER_MANIFEST = "verifier.json"

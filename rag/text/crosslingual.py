@@ -42,7 +42,7 @@ LEADING_NAME = re.compile(r"^(?:[A-Z][a-z]{2,} ?){1,3}")
 NAME_RANK = 100
 SKIP_GLOSSES = ("CL:", "variant of", "old variant", "surname ", "see ", "used in ", "abbr. for")
 # Senses CC-CEDICT marks as dated or regional give no gloss: in a modern corpus they are false friends ("say" was
-# translated to 云 from 云 "(classical) to say", and matched 云服务, cloud services: README, "Tuning").
+# translated to 云 from 云 "(classical) to say", and matched 云服务, cloud services: docs/tuning.md).
 DATED_SENSES = ("(classical)", "(archaic)", "(arch.)", "(obsolete)", "(old)", "(dialect)", "(Cantonese)")
 # Slang senses likewise: "own" was translated to 吊打 from "(fig.) (slang) to own (one's opponent)".
 SLANG = re.compile(r"^(?:\([^)]*\) )*\((?:Internet )?slang\)")

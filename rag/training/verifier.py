@@ -21,7 +21,7 @@ of each indexed article left out too (near misses):
 
 ``--read N`` trains it on each of the scorer's first N sentences (answerable questions' misses as negatives too)
 and its signal is then its highest logit over them; its manifest records N, and ``judge`` and the service read as
-many. N = 3 was tried and is not shipped (README, "Tuning").
+many. N = 3 was tried and is not shipped (docs/tuning.md).
 """
 
 from __future__ import annotations
