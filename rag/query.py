@@ -52,7 +52,8 @@ _ASKS_FOR = {
 # Stargate", "介绍一下幻方量化", "AGI是什么意思？". "Who is DeepSeek's CTO?" is not (a possessive asks about something
 # else), nor "What is the capital of France?" (a preposition). The subject is at most four English words or ten
 # characters; "X的Y是谁" asks for a role, not a definition, and "X不是什么" is no definition either, nor "What was the
-# museum called?" (it asks for a name). Simplified and traditional Chinese alike.
+# museum called?" (it asks for a name). Simplified and traditional Chinese alike. A term typed alone ("MoE", "幻方量化")
+# asks what it is too.
 _ARTICLE = r"(?P<article>an?\s+|the\s+)?"
 _DEFINITION = (
     re.compile(rf"^(?:what|who)\s+(?:is|are|was|were)\s+{_ARTICLE}(?P<subject>[^?？]+?)\s*[?？]?$", re.I),
@@ -72,6 +73,9 @@ _NOT_A_SUBJECT = re.compile(
 # asked without an article): such a subject names a sentence only as written (``rag.coverage.names_subject``).
 _OF = re.compile(r"\bof\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS, MAX_SUBJECT_CHARS = 4, 10
+_BARE = re.compile(r"\s*[?？]+$")  # a term typed alone may end with a question mark
+_LEADING_ARTICLE = re.compile(r"(?:an?|the)\s+", re.IGNORECASE)  # as _ARTICLE, for a term typed alone
+_ASKS = re.compile(r"如何|多少|几|多[大长高久远]|是否|为何|為何|有没有|有沒有|能否|可否|可以|要不要")
 
 
 @dataclass(frozen=True)
@@ -166,10 +170,20 @@ def definition_subject(question: str) -> str | None:
         if match is None:
             continue
         subject = match["subject"].strip()
-        short = len(subject.split()) <= MAX_SUBJECT_WORDS if subject.isascii() else len(subject) <= MAX_SUBJECT_CHARS
-        related = _OF.search(subject) and (match.groupdict().get("article") or _OF.match(subject))
-        return subject if short and subject and not related and not _NOT_A_SUBJECT.search(subject) else None
-    return None
+        return subject if _a_subject(subject, bool(match.groupdict().get("article"))) else None
+    # A term alone ("MoE", "Jevons paradox", "幻方量化"), as typed into a search box, asks what it is.
+    term = _BARE.sub("", question.strip())
+    if _ASKS.search(term):  # "长城有多长？" is a question without a question form's frame, not a term
+        return None
+    return term if _a_subject(term, _LEADING_ARTICLE.match(term) is not None) else None
+
+
+def _a_subject(subject: str, article: bool) -> bool:
+    """Whether ``subject`` may be what a definitional question asks about: short, and no relation ("the capital of
+    France", a preposition, a possessive, a question word) nor a question of its own."""
+    short = len(subject.split()) <= MAX_SUBJECT_WORDS if subject.isascii() else len(subject) <= MAX_SUBJECT_CHARS
+    related = _OF.search(subject) and (article or _OF.match(subject))
+    return bool(short and subject and not related and not _NOT_A_SUBJECT.search(subject))
 
 
 def named_as_written(subject: str) -> bool:

@@ -203,6 +203,13 @@ def test_a_question_that_asks_what_something_is_is_answered_when_the_first_sente
     assert qa.variant(definitions=False).ask("龙井茶是什么？").grade == "not_covered"  # the ablation
 
 
+def test_a_term_typed_alone_is_answered_as_what_it_is(settings: Settings, index: Store) -> None:
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=NEVER)
+    answer = qa.ask("龙井茶")
+    assert answer.grade == "answered" and "龙井茶" in answer.evidence[0].text
+    assert qa.ask("quantum chromodynamics").grade == "not_covered"  # no sentence names it
+
+
 @pytest.mark.parametrize("question", ["What is quantum chromodynamics?", "龙井茶产于哪里？"])
 def test_a_subject_no_sentence_names_or_another_kind_of_question_is_left_to_the_coverage_model(
     settings: Settings, index: Store, question: str

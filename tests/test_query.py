@@ -31,6 +31,12 @@ from rag.query import definition_subject
         ("屠龙之术是啥？", "屠龙之术"),
         ("保加利亞人屠夫是誰?", "保加利亞人屠夫"),
         ("What is mixture of experts?", "mixture of experts"),  # a term that holds "of", asked without an article
+        # A term alone, as typed into a search box, asks what it is.
+        ("DeepSeek", "DeepSeek"),
+        ("MoE?", "MoE"),
+        ("Jevons paradox", "Jevons paradox"),
+        ("幻方量化", "幻方量化"),
+        ("mixture of experts", "mixture of experts"),
     ],
 )
 def test_a_question_that_asks_what_or_who_something_is_names_its_subject(question: str, subject: str) -> None:
@@ -58,6 +64,15 @@ def test_a_question_that_asks_what_or_who_something_is_names_its_subject(questio
         "Tell me about DeepSeek's costs",
         "What does DeepSeek say about distillation?",
         "DeepSeek用了多少块GPU？",
+        # Typed alone: more than a term.
+        "the capital of France",  # "of" after an article: a relation
+        "MoE 256 experts 8 active",  # more than four words
+        "how many GPUs",
+        "DeepSeek 有哪些短板？",
+        "DeepSeek's founder",
+        "长城有多长？",  # a question in Chinese, without a question form's frame
+        "如何做红烧肉？",
+        "太阳系有几颗行星？",
     ],
 )
 def test_any_other_question_has_no_subject(question: str) -> None:
