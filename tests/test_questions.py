@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from rag.query import definition_subject
+
 QUESTIONS_FILE = Path(__file__).parent.parent / "benchmarks" / "questions.jsonl"
 # Written later from the documents alone, without running the pipeline: a check on the tuning.
 HELDOUT_FILE = Path(__file__).parent.parent / "benchmarks" / "heldout.jsonl"
@@ -35,6 +37,9 @@ PHRASINGS_FILE = Path(__file__).parent.parent / "benchmarks" / "phrasings.jsonl"
 # English questions that name the corpus's people and titles in pinyin ("Who is Zhuang Minghao?"), written 2026-12-05 to
 # judge reading such names as the corpus spells them (README, "Names set"): no fit has seen them.
 NAMES_FILE = Path(__file__).parent.parent / "benchmarks" / "names.jsonl"
+# The definitions set's questions reduced to their subjects ("Who is Nathan Lambert?" -> "Nathan Lambert"), as typed
+# into a search box: written from it mechanically before it was run (README, "Definitional questions").
+TERMS_FILE = Path(__file__).parent.parent / "benchmarks" / "terms.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}
@@ -67,6 +72,7 @@ QUESTIONS = (
     + load_questions(DEFINITIONS_FILE)
     + load_questions(PHRASINGS_FILE)
     + load_questions(NAMES_FILE)
+    + load_questions(TERMS_FILE)
 )  # each question is checked, whichever set it is in
 IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
 SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
@@ -123,6 +129,16 @@ def test_the_definitions_set_asks_what_or_who_in_both_languages() -> None:
     asks = re.compile(r"^(?:what|who) (?:is|was)\b|是(?:什么|谁)？$|^什么是", re.IGNORECASE)
     assert all(asks.search(q["question"]) for q in definitions)
     assert sum(not q["answerable"] for q in definitions) >= 8
+
+
+def test_the_terms_set_is_the_definitions_set_reduced_to_its_subjects() -> None:
+    definitions = {q["id"][1:]: q for q in load_questions(DEFINITIONS_FILE)}
+    terms = load_questions(TERMS_FILE)
+    assert len(terms) >= 20 and sum(not t["answerable"] for t in terms) >= 8
+    for term in terms:
+        asked = definitions[term["id"][1:]]
+        assert definition_subject(asked["question"]) == term["question"] == definition_subject(term["question"])
+        assert (term["answerable"], term["evidence"]) == (asked["answerable"], asked["evidence"])
 
 
 def test_the_names_set_asks_in_english_about_names_and_holds_near_misses() -> None:
