@@ -55,12 +55,22 @@ _ASKS_FOR = {
 # museum called?" (it asks for a name). Simplified and traditional Chinese alike. A term typed alone ("MoE", "幻方量化")
 # asks what it is too.
 _ARTICLE = r"(?P<article>an?\s+|the\s+)?"
+_IS = r"(?:(?:what|who)\s+(?:exactly\s+)?(?:is|are|was|were)|(?:what|who)['’]?s)"  # "what's", "whos" as typed
+_POLITE = r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|please\s+)?"
 _DEFINITION = (
-    re.compile(rf"^(?:what|who)\s+(?:is|are|was|were)\s+{_ARTICLE}(?P<subject>[^?？]+?)\s*[?？]?$", re.I),
+    re.compile(rf"^{_IS}\s+{_ARTICLE}(?P<subject>[^?？]+?)(?:\s+exactly)?\s*[?？]?$", re.I),
     re.compile(rf"^what\s+(?:does|do|did)\s+{_ARTICLE}(?P<subject>[^?？]+?)\s+(?:stand\s+for|mean)\s*[?？]?$", re.I),
-    re.compile(rf"^(?:tell\s+me\s+about|define|explain)\s+{_ARTICLE}(?P<subject>[^?？.。]+?)\s*[?？.。]?$", re.I),
-    re.compile(r"^(?:什么是|什麼是|谁是|誰是|介绍一下|介紹一下)(?P<subject>[^?？]+?)[?？。]?$"),
-    re.compile(r"^(?P<subject>[^?？]+?)(?:是(?:什么|什麼|谁|誰|啥)(?:意思)?|指什么|指什麼)[?？]?$"),
+    re.compile(
+        rf"^{_POLITE}(?:tell\s+me\s+about|define|explain|describe)\s+{_ARTICLE}(?P<subject>[^?？.。]+?)"
+        r"(?:\s+please)?\s*[?？.。]?$",
+        re.I,
+    ),
+    re.compile(
+        r"^请?(?:什么是|什麼是|什么叫|什麼叫|啥是|谁是|誰是|介绍一下|介紹一下|解释一下|解釋一下)(?P<subject>[^?？]+?)[?？。]?$"
+    ),
+    re.compile(
+        r"^(?P<subject>[^?？]+?)(?:是(?:什么|什麼|谁|誰|啥)(?:意思|东西|東西)?|(?:指的是|是指|指)(?:什么|什麼))[?？]?$"
+    ),
 )
 _NOT_A_SUBJECT = re.compile(
     r"['’]s\b|[,，、]|\b(?:in|on|at|for|by|with|to|from|about|and|or|that|which|it|this|these|those|he|she|they|"

@@ -31,6 +31,22 @@ from rag.query import definition_subject
         ("屠龙之术是啥？", "屠龙之术"),
         ("保加利亞人屠夫是誰?", "保加利亞人屠夫"),
         ("What is mixture of experts?", "mixture of experts"),  # a term that holds "of", asked without an article
+        # As typed: contractions, "exactly", a polite frame, more Chinese frames.
+        ("what's MoE?", "MoE"),
+        ("whats MoE", "MoE"),
+        ("Who's Liang Wenfeng?", "Liang Wenfeng"),
+        ("What exactly is MoE?", "MoE"),
+        ("What is MoE exactly?", "MoE"),
+        ("Can you explain MoE?", "MoE"),
+        ("Could you tell me about Stargate?", "Stargate"),
+        ("Tell me about MoE please", "MoE"),
+        ("Describe MoE", "MoE"),
+        ("什么叫MoE", "MoE"),
+        ("啥是MoE", "MoE"),
+        ("解释一下MoE", "MoE"),
+        ("请介绍一下幻方量化", "幻方量化"),
+        ("MoE指的是什么", "MoE"),
+        ("MoE是什么东西", "MoE"),
         # A term alone, as typed into a search box, asks what it is.
         ("DeepSeek", "DeepSeek"),
         ("MoE?", "MoE"),
@@ -64,6 +80,9 @@ def test_a_question_that_asks_what_or_who_something_is_names_its_subject(questio
         "Tell me about DeepSeek's costs",
         "What does DeepSeek say about distillation?",
         "DeepSeek用了多少块GPU？",
+        "What's the capital of France?",
+        "Who's the founder of DeepSeek?",
+        "Can you explain how MoE works?",
         # Typed alone: more than a term.
         "the capital of France",  # "of" after an article: a relation
         "MoE 256 experts 8 active",  # more than four words
