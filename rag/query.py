@@ -28,6 +28,7 @@ from rag.text.crosslingual import (
     zipf,
 )
 from rag.text.lexicon import Lexicon
+from rag.text.scripts import simplified
 from rag.text.tokenize import entities, tokenize
 from rag.timing import Timings
 
@@ -85,7 +86,7 @@ _OF = re.compile(r"\bof\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS, MAX_SUBJECT_CHARS = 4, 10
 _BARE = re.compile(r"\s*[?？]+$")  # a term typed alone may end with a question mark
 _LEADING_ARTICLE = re.compile(r"(?:an?|the)\s+", re.IGNORECASE)  # as _ARTICLE, for a term typed alone
-_ASKS = re.compile(r"如何|多少|几|多[大长高久远]|是否|为何|為何|有没有|有沒有|能否|可否|可以|要不要")
+_ASKS = re.compile(r"如何|多少|几|多[大长高久远]|是否|为何|有没有|能否|可否|可以|要不要")  # read in simplified script
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,9 @@ class QueryAnalyzer:
     def __init__(self, embedder: Embedder, lexicon: Lexicon) -> None:
         self.embedder = embedder
         self.lexicon = lexicon
-        # Dictionaries that load on first use (wordfreq's English list, its frequencies and the list by spelling,
-        # pypinyin's, the glosses' stems, the corpus's names by sound; half a second here, most of it importing
+        # Dictionaries that load on first use (the traditional-to-simplified table, wordfreq's English list, its
+        # frequencies and the list by spelling, pypinyin's, the glosses' stems, the corpus's names by sound; about a
+        # second here, half of it the first table, most of the rest importing
         # pypinyin and wordfreq) load in the background from here: the server is ready without waiting for them, and
         # a question that comes first waits only for what it uses (on the import lock, cached_property's lock, and
         # for the names by sound on ``by_skeleton``'s). jieba's dictionary loads a part per character as questions
@@ -183,7 +185,7 @@ def definition_subject(question: str) -> str | None:
         return subject if _a_subject(subject, bool(match.groupdict().get("article"))) else None
     # A term alone ("MoE", "Jevons paradox", "幻方量化"), as typed into a search box, asks what it is.
     term = _BARE.sub("", question.strip())
-    if _ASKS.search(term):  # "长城有多长？" is a question without a question form's frame, not a term
+    if _ASKS.search(simplified(term)):  # "长城有多长？" is a question without a question form's frame, not a term
         return None
     return term if _a_subject(term, _LEADING_ARTICLE.match(term) is not None) else None
 

@@ -237,3 +237,12 @@ def test_the_pipeline_imports_without_pypinyin_and_wordfreq() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_traditional_word_the_corpus_writes_in_simplified_script_finds_it(
+    dictionary: Dictionary, vocabulary: frozenset[str]
+) -> None:
+    # 技術 is 技术 in the corpus's script; 嗎 is 吗, a function word there, so no term.
+    assert expand(["技術", "嗎"], dictionary, vocabulary) == [["技術", "技术"]]
+    # A corpus in traditional script knows its words as written: its questions read as before.
+    assert expand(["技術", "嗎"], dictionary, frozenset({"技術", "嗎"})) == [["技術"], ["嗎"]]

@@ -203,6 +203,13 @@ def test_a_question_that_asks_what_something_is_is_answered_when_the_first_sente
     assert qa.variant(definitions=False).ask("龙井茶是什么？").grade == "not_covered"  # the ablation
 
 
+def test_a_question_in_traditional_script_finds_simplified_text(settings: Settings, index: Store) -> None:
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=NEVER)
+    _, traditional, _ = qa.scored("綠茶經過發酵嗎？春天採摘的茶價格高嗎？")
+    _, simple, _ = qa.scored("绿茶经过发酵吗？春天采摘的茶价格高吗？")
+    assert traditional[0].sentence == simple[0].sentence and traditional[0].overlap == simple[0].overlap > 0
+
+
 def test_a_term_typed_alone_is_answered_as_what_it_is(settings: Settings, index: Store) -> None:
     qa = Pipeline(settings, HashEmbedder(), index, coverage=NEVER)
     answer = qa.ask("龙井茶")

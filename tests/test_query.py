@@ -92,6 +92,7 @@ def test_a_question_that_asks_what_or_who_something_is_names_its_subject(questio
         "长城有多长？",  # a question in Chinese, without a question form's frame
         "如何做红烧肉？",
         "太阳系有几颗行星？",
+        "長城有多長？",  # in traditional script too
     ],
 )
 def test_any_other_question_has_no_subject(question: str) -> None:

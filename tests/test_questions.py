@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from rag.query import definition_subject
+from rag.text.scripts import simplified
 
 QUESTIONS_FILE = Path(__file__).parent.parent / "benchmarks" / "questions.jsonl"
 # Written later from the documents alone, without running the pipeline: a check on the tuning.
@@ -40,6 +41,9 @@ NAMES_FILE = Path(__file__).parent.parent / "benchmarks" / "names.jsonl"
 # The definitions set's questions reduced to their subjects ("Who is Nathan Lambert?" -> "Nathan Lambert"), as typed
 # into a search box: written from it mechanically before it was run (README, "Definitional questions").
 TERMS_FILE = Path(__file__).parent.parent / "benchmarks" / "terms.jsonl"
+# The benchmark set's Chinese questions in traditional script, written from it mechanically (each character to its
+# commonest traditional form among CC-CEDICT's headwords, where it writes no traditional form itself).
+TRADITIONAL_FILE = Path(__file__).parent.parent / "benchmarks" / "traditional.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}
@@ -73,6 +77,7 @@ QUESTIONS = (
     + load_questions(PHRASINGS_FILE)
     + load_questions(NAMES_FILE)
     + load_questions(TERMS_FILE)
+    + load_questions(TRADITIONAL_FILE)
 )  # each question is checked, whichever set it is in
 IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
 SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
@@ -139,6 +144,16 @@ def test_the_terms_set_is_the_definitions_set_reduced_to_its_subjects() -> None:
         asked = definitions[term["id"][1:]]
         assert definition_subject(asked["question"]) == term["question"] == definition_subject(term["question"])
         assert (term["answerable"], term["evidence"]) == (asked["answerable"], asked["evidence"])
+
+
+def test_the_traditional_set_is_the_benchmark_sets_chinese_in_traditional_script() -> None:
+    asked = {q["id"][1:]: q for q in MAIN}
+    traditional = load_questions(TRADITIONAL_FILE)
+    assert len(traditional) >= 30 and sum(not q["answerable"] for q in traditional) >= 4
+    for question in traditional:
+        original = asked[question["id"][2:]]
+        assert question["question"] != original["question"] == simplified(question["question"])
+        assert (question["answerable"], question["evidence"]) == (original["answerable"], original["evidence"])
 
 
 def test_the_names_set_asks_in_english_about_names_and_holds_near_misses() -> None:

