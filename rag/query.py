@@ -122,7 +122,7 @@ class QueryAnalyzer:
         in_background(self._warm_up, "rag-warm-up").add_done_callback(_report_failure)
 
     def _warm_up(self) -> None:
-        tokenize("")
+        tokenize(""), simplified("")
         english_words(), zipf("the"), correct_spelling("the"), read_aloud("中"), self.lexicon.dictionary.stems
         by_skeleton(self.lexicon.vocabulary)
 

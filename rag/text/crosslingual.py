@@ -313,8 +313,9 @@ def expand(tokens: list[str], dictionary: Dictionary, known: Collection[str] = f
 
     ``known`` is the corpus's vocabulary. A run of Latin words that starts with one the corpus and the dictionary
     lack ("liang wenfeng", "liu run": later syllables may be English words) or a Chinese word the corpus lacks
-    ("梁文锋") is looked up by its pinyin in the corpus's text; a Latin word that is no English word is read as its
-    likeliest spelling; English words are translated."""
+    ("梁文锋") is looked up by its pinyin in the corpus's text, and in simplified script (創始 -> 创始; 嗎, which is
+    吗, is dropped); a Latin word that is no English word is read as its likeliest spelling; English words are
+    translated."""
     groups: list[list[str]] = []
     i = 0
     while i < len(tokens):

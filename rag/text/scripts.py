@@ -45,7 +45,7 @@ def _simplifying_table() -> dict[int, str]:
         return _built_table()
 
 
-@cache  # half a second, once: the warm-up (``rag.query``) or the first index build pays it
+@cache  # half a second, once: the server's warm-up (``rag.query``) pays it, not a question
 def _built_table() -> dict[int, str]:
     """Traditional character -> simplified, from CC-CEDICT's headwords aligned character by character (3,565
     characters): one that writes a simplified form itself (乾 in 乾隆, 著 in 著名) is kept, and one with several
