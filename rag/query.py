@@ -55,7 +55,8 @@ _ASKS_FOR = {
 # characters; "X的Y是谁" asks for a role, not a definition, and "X不是什么" is no definition either, nor "What was the
 # museum called?" (it asks for a name). Simplified and traditional Chinese alike. A term typed alone ("MoE", "幻方量化")
 # asks what it is too.
-_ARTICLE = r"(?P<article>an?\s+|the\s+)?"
+_ARTICLE_WORDS = r"an?\s+|the\s+"
+_ARTICLE = rf"(?P<article>{_ARTICLE_WORDS})?"
 _IS = r"(?:(?:what|who)\s+(?:exactly\s+)?(?:is|are|was|were)|(?:what|who)['’]?s)"  # "what's", "whos" as typed
 _POLITE = r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|please\s+)?"
 _DEFINITION = (
@@ -85,7 +86,7 @@ _NOT_A_SUBJECT = re.compile(
 _OF = re.compile(r"\bof\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS, MAX_SUBJECT_CHARS = 4, 10
 _BARE = re.compile(r"\s*[?？]+$")  # a term typed alone may end with a question mark
-_LEADING_ARTICLE = re.compile(r"(?:an?|the)\s+", re.IGNORECASE)  # as _ARTICLE, for a term typed alone
+_LEADING_ARTICLE = re.compile(_ARTICLE_WORDS, re.IGNORECASE)  # a term typed alone may start with one
 _ASKS = re.compile(r"如何|多少|几|多[大长高久远]|是否|为何|有没有|能否|可否|可以|要不要")  # read in simplified script
 
 

@@ -26,10 +26,9 @@ from typing import Any
 
 import snowballstemmer
 
-from rag.text.scripts import HAN_RUN, cedict_lines, simplified
+from rag.text.scripts import ENTRY, HAN_RUN, cedict_lines, simplified
 from rag.text.tokenize import segment, tokenize
 
-ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<defs>.*)/$")
 PARENTHETICAL = re.compile(r"\([^)]*\)")
 ARTICLE = re.compile(r"^(?:to|a|an|the) ")
 WORD = re.compile(r"[a-z][a-z0-9-]*")
@@ -319,14 +318,16 @@ def expand(tokens: list[str], dictionary: Dictionary, known: Collection[str] = f
     groups: list[list[str]] = []
     i = 0
     while i < len(tokens):
-        if _a_function_word(tokens[i], known):  # 嗎, 們: 吗 and 们 in simplified script, which is no term
+        in_simplified = _in_simplified(tokens[i], known)
+        if in_simplified == []:  # 嗎, 們: 吗 and 们 in simplified script, which are no terms
             i += 1
             continue
+        simple = [t for t in in_simplified or () if t in known]
         run = _sound_run(tokens, i, dictionary, known)
         if run:
             width, spelt = run
             group = list(tokens[i : i + width])
-            for text in [*_in_simplified(tokens[i], known), *spelt] if width == 1 else spelt:
+            for text in [*simple, *spelt] if width == 1 else spelt:
                 group.extend(t for t in _tokens_of(text, known) if t not in group)
             groups.append(group)
             i += width
@@ -336,7 +337,8 @@ def expand(tokens: list[str], dictionary: Dictionary, known: Collection[str] = f
             groups.append([*tokens[i : i + 2], *(t for alt in dictionary.table[phrase] for t in alt)])
             i += 2
             continue
-        groups.append(_translate(tokens[i], dictionary, known))
+        group = _translate(tokens[i], dictionary, known)
+        groups.append([*group, *(t for t in simple if t not in group)])
         i += 1
     return groups
 
@@ -481,29 +483,22 @@ def _by_initial(known: frozenset[str]) -> dict[str, tuple[str, ...]]:
     return {initial: tuple(words) for initial, words in groups.items()}
 
 
-def _in_simplified(token: str, known: Collection[str]) -> list[str]:
-    """The corpus's words for a Chinese word it lacks that it writes in simplified script (創始人 -> 创始人, 誰 -> 谁):
-    a question in traditional characters over simplified documents. A corpus in traditional script knows its words as
-    written, and its questions read as before."""
+def _in_simplified(token: str, known: Collection[str]) -> list[str] | None:
+    """The terms of a Chinese word the corpus lacks, written in simplified script (創始人 -> 创始人, 誰 -> 谁; none for
+    a function word there: 嗎, 們, 為什麼), for a question in traditional characters over simplified documents; None
+    when the corpus knows the word (a corpus in traditional script reads its questions as written) or it reads the
+    same."""
     if not known or token in known or not HAN_RUN.search(token):
-        return []
+        return None
     simple = simplified(token)
-    return [t for t in tokenize(simple) if t in known] if simple != token else []
-
-
-def _a_function_word(token: str, known: Collection[str]) -> bool:
-    """A Chinese word the corpus lacks that is a function word in simplified script (嗎, 們, 為什麼)."""
-    if not known or token in known or not HAN_RUN.search(token):
-        return False
-    simple = simplified(token)
-    return simple != token and not tokenize(simple)
+    return tokenize(simple) if simple != token else None
 
 
 def _translate(token: str, dictionary: Dictionary, known: Collection[str]) -> list[str]:
     table = dictionary.table
     group = [token]
     if not WORD.fullmatch(token):
-        return [*group, *(t for t in _in_simplified(token, known) if t != token)]
+        return group
     forms = base_forms(token)
     if len(token) >= 5 and not any(f in dictionary.english or f in known or zipf(f) >= RARE for f in forms):
         corrected = correct_spelling(token, _starting_with(token[:1], known))

@@ -31,7 +31,8 @@ def cedict_lines() -> Iterator[str]:
         yield from lines
 
 
-_HEADWORDS = re.compile(r"^(\S+) (\S+) \[")
+# One entry of CC-CEDICT: "traditional simplified [pinyin] /gloss/.../".
+ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<defs>.*)/$")
 _TABLE_BUILDING = threading.Lock()
 
 
@@ -53,10 +54,10 @@ def _built_table() -> dict[int, str]:
     forms: defaultdict[str, Counter[str]] = defaultdict(Counter)
     simplified_chars: set[str] = set()
     for line in cedict_lines():
-        match = _HEADWORDS.match(line)
+        match = ENTRY.match(line.strip())
         if match is None:
             continue
-        traditional, simple = match.groups()
+        traditional, simple = match["trad"], match["simp"]
         simplified_chars.update(simple)
         if len(traditional) == len(simple):
             for t, s in zip(traditional, simple, strict=True):
