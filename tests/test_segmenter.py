@@ -1,5 +1,6 @@
-"""rag/text/segmenter.py: jieba's words, from its dictionary loaded a first character at a time; the split
-dictionary cached, and split again when the cache is missing, damaged or another user's."""
+"""rag/text/segmenter.py: jieba's words (a made-up word's particle cut off), from its dictionary loaded a
+first character at a time; the split dictionary cached, and split again when the cache is missing, damaged
+or another user's."""
 
 from __future__ import annotations
 
@@ -42,9 +43,26 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_words_are_jiebas_own(jiebas_own: jieba.Tokenizer, cache: Path) -> None:
     # One segmenter for all: each text finds the dictionary as the texts before it left it.
     ours = Segmenter(cache)
+    unglued = []
     for text in texts():
+        if ours.cut(text) != jiebas_own.lcut(text):
+            unglued.append(text)
+            continue
         assert ours.cut_for_search(text) == jiebas_own.lcut_for_search(text), text
-        assert ours.cut(text) == jiebas_own.lcut(text), text
+    # The seeds' one name that jieba glues to the particle after it (below).
+    assert set(unglued) == {"> 主播庄明浩是一个游走在互联网和风险投资行业的边缘人士。"}
+
+
+def test_a_made_up_word_ending_in_a_particle_is_two_words(cache: Path) -> None:
+    ours = Segmenter(cache)
+    text = "主播庄明浩是一个游走在互联网"
+    assert ours.cut(text) == ["主播", "庄明浩", "是", "一个", "游走", "在", "互联网"]
+    assert "庄明浩" in ours.cut_for_search(text)
+    assert "庄明浩是" not in ours.cut_for_search(text)
+
+
+def test_a_dictionary_word_ending_in_a_particle_stays_whole(cache: Path) -> None:
+    assert Segmenter(cache).cut("我们有的是时间") == ["我们", "有的是", "时间"]
 
 
 def test_a_cached_split_is_read_not_made_again(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,9 +18,10 @@ from rag.types import Chunk, Document, Sentence
 if TYPE_CHECKING:
     from rag.text.lexicon import Lexicon
 
-FORMAT_VERSION = 8  # 5: idf, names and sentence terms computed at index time and saved with the index;
+FORMAT_VERSION = 9  # 5: idf, names and sentence terms computed at index time and saved with the index;
 # 6: the dictionary stored with it gives no translations from senses CC-CEDICT marks as dated;
-# 7: a proper noun's sense gives only its first phrase, not the description after it; 8: slang senses give none
+# 7: a proper noun's sense gives only its first phrase, not the description after it; 8: slang senses give none;
+# 9: a made-up word ending in a particle is segmented as two words ("庄明浩是" -> "庄明浩", "是")
 REBUILD_HINT = "run `rag index` (or `make index`) to rebuild it"
 
 Ranking = list[tuple[int, float]]  # (position, score), best first

@@ -5,7 +5,8 @@ largest part of the server's start. But every lookup jieba makes while segmentin
 that text, so only the words that begin with one of its characters can matter. The dictionary is kept split
 by first character (built once from jieba's own, and cached beside jieba's cache), and the parts a text
 needs are added before it is segmented: the words come out as jieba's own, and a server loads a few
-hundred parts in its first questions instead of the whole dictionary at start.
+hundred parts in its first questions instead of the whole dictionary at start. One change to jieba's words:
+a word it made up that took the particle after it ("庄明浩是") is cut in two.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from pathlib import Path
 import jieba
 
 CACHE_FORMAT = 1
-Parts = dict[str, bytes]  # first character -> its words and prefixes with their counts, marshalled
+Parts = dict[str, bytes]
+# jieba's HMM, finding a word its dictionary lacks (most often a name), sometimes takes the particle after it
+# into the word: "主播庄明浩是一个" gives "庄明浩是". Names ending in one of these are rare.
+GLUED_PARTICLES = frozenset("是的了在说")  # first character -> its words and prefixes with their counts, marshalled
 
 log = logging.getLogger("rag.text.segmenter")
 
@@ -35,14 +39,27 @@ class Segmenter:
         self._lock = threading.Lock()
 
     def cut_for_search(self, text: str) -> list[str]:
-        """jieba's search mode: the words of ``text``, and the shorter words inside long ones."""
-        self._add_parts(text)
-        return list(self._tokenizer.lcut_for_search(text))
+        """jieba's search mode: the words of ``text``, and the dictionary's shorter words inside long ones."""
+        freq = self._tokenizer.FREQ
+        words: list[str] = []
+        for word in self.cut(text):
+            for n in (2, 3):  # as jieba's own search mode, over the words ``cut`` gives
+                if len(word) > n:
+                    words += [word[i : i + n] for i in range(len(word) - n + 1) if freq.get(word[i : i + n])]
+            words.append(word)
+        return words
 
     def cut(self, text: str) -> list[str]:
-        """jieba's precise mode: the words of ``text`` in order, covering all of it."""
+        """jieba's precise mode: the words of ``text`` in order, covering all of it; a word jieba made up
+        that ends in a particle is two words ("庄明浩是" -> "庄明浩", "是")."""
         self._add_parts(text)
-        return list(self._tokenizer.lcut(text))
+        words: list[str] = []
+        for word in self._tokenizer.cut(text):
+            if len(word) >= 3 and word[-1] in GLUED_PARTICLES and _han(word) and word not in self._tokenizer.FREQ:
+                words += [word[:-1], word[-1]]
+            else:
+                words.append(word)
+        return words
 
     def _add_parts(self, text: str) -> None:
         # Under the lock even when nothing is missing: a part another thread is adding is not yet usable.
@@ -95,3 +112,7 @@ def _save(cache: Path, total: int, parts: Parts) -> None:
         log.warning("could not cache jieba's dictionary in %s (%s): it is split again at the next start", cache, error)
         if temporary is not None:
             temporary.unlink(missing_ok=True)
+
+
+def _han(word: str) -> bool:
+    return all("\u4e00" <= char <= "\u9fff" for char in word)
