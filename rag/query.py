@@ -162,12 +162,62 @@ def _report_failure(warm_up: Future[None]) -> None:
 
 
 def clean_question(text: str) -> str:
+    """``text`` with its whitespace collapsed and what is typed around a question taken off (``undressed``)."""
     stripped = " ".join(text.split())
     if not stripped:
         raise BadQueryError("the question is empty")
     if len(stripped) > MAX_QUESTION_CHARS:
         raise BadQueryError(f"the question has {len(stripped)} characters; the limit is {MAX_QUESTION_CHARS}")
-    return stripped
+    return undressed(stripped)
+
+
+# What people type around a question is not part of it, but the models read it: "Who founded DeepSeek?!" was not
+# covered while "Who founded DeepSeek?" was uncertain, and "Thanks!" or an emoji moved other questions across the
+# coverage threshold either way (docs/tuning.md, "Dressed questions"). Taken off: emoji; a greeting before the
+# question ("Hi," "Hello!" "你好，"); thanks after it ("Thanks!" "谢谢！"); quotation marks around the whole of it; a
+# run of question and exclamation marks at its end ("??", "?!", "？！"), which keeps its question mark.
+# Pictographs anywhere; the older symbols (☺ ✨ ⭐) only at the end, as "Gtk♯" and "标有★" use them as signs.
+_EMOJI = re.compile(r"[\U0001F000-\U0001FAFF\uFE0E\uFE0F\u200D\u20E3]+|[\u2600-\u27BF\u2B00-\u2BFF\s]+$")
+_QUESTION_WORD = r"(?:what|who|whom|whose|which|when|where|why|how|is|are|was|were|do|does|did|can|could)\b"
+_GREETING = re.compile(
+    r"^(?:(?:hi|hello|hey|hiya|greetings|good (?:morning|afternoon|evening))(?: there| all| everyone)?"
+    rf"(?:\s*[,!.:;]+\s*|\s+(?={_QUESTION_WORD}))"
+    r"|(?:你好|您好|嗨|哈喽|哈啰|大家好)[，,!！。.：:\s]+)",
+    re.IGNORECASE,
+)
+_THANKS_EN = r"(?:thanks?|thank you|many thanks|thx|ty|cheers)(?: (?:so|very) much)?(?: in advance)?"
+_THANKS_ZH = r"(?:谢谢(?:你|您)?|多谢|感谢|谢啦)"
+_AFTER_MARK = r"(?<=[?？!！.。,，])"
+_THANKS = re.compile(
+    rf"(?:{_AFTER_MARK}|\s)\s*{_THANKS_EN}[\s!！.。~～]*$"
+    rf"|{_AFTER_MARK}\s*{_THANKS_ZH}[\s!！.。~～]*$"
+    rf"|{_THANKS_ZH}[!！.。~～]+$",  # "张涛谢谢！": glued on, but closed by its own mark
+    re.IGNORECASE,
+)
+_QUOTES = {"“": "”", '"': '"', "'": "'", "‘": "’", "「": "」", "『": "』", "«": "»"}
+_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
+_MARKS_RUN = re.compile(r"[?？!！]{2,}$")
+
+
+def undressed(question: str) -> str:
+    """``question`` without what is typed around it (above); as it is when nothing would be left."""
+    text = question
+    while True:
+        before = text
+        text = " ".join(_EMOJI.sub(" ", text).split())
+        if (greeting := _GREETING.match(text)) is not None:
+            rest = text[greeting.end() :]
+            text = rest[:1].upper() + rest[1:]  # "Hi, what is MoE?" -> "What is MoE?"
+        text = _THANKS.sub("", text).strip()
+        closing = _QUOTES.get(text[:1])
+        inner = _APOSTROPHE.sub("", text[1:-1])  # "'What is Nvidia's …?'" is quoted whole
+        if closing and len(text) > 1 and text.endswith(closing) and text[:1] not in inner and closing not in inner:
+            text = text[1:-1].strip()
+        if (run := _MARKS_RUN.search(text)) is not None:
+            marks = run.group()
+            text = text[: run.start()] + next((m for m in marks if m in "?？"), marks[0])
+        if text == before:
+            return text if text.strip(" ?？!！.。,，") else question
 
 
 def expected_answer(question: str) -> str | None:

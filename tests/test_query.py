@@ -1,10 +1,68 @@
-"""Question analysis: what a question asks to be defined or identified."""
+"""Question analysis: what is typed around a question taken off; what a question asks to be defined or identified."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.query import definition_subject
+from rag.errors import BadQueryError
+from rag.query import clean_question, definition_subject, undressed
+
+
+@pytest.mark.parametrize(
+    ("typed", "question"),
+    [
+        ("Who founded DeepSeek?!", "Who founded DeepSeek?"),
+        ("What is MoE??", "What is MoE?"),
+        ("Is it true?!?!", "Is it true?"),
+        ("DeepSeek是什么？？", "DeepSeek是什么？"),
+        ("DeepSeek是什么！？", "DeepSeek是什么？"),
+        ("Hi, what is MoE?", "What is MoE?"),
+        ("hello! What is MoE?", "What is MoE?"),
+        ("Hey what is MoE", "What is MoE"),
+        ("Good morning! deepseek founder", "Deepseek founder"),
+        ("你好，DeepSeek是什么？", "DeepSeek是什么？"),
+        ("What is MoE? Thanks!", "What is MoE?"),
+        ("What is MoE? Thank you so much.", "What is MoE?"),
+        ("jevons paradox nvidia thx", "jevons paradox nvidia"),
+        ("DeepSeek好吗？谢谢你！", "DeepSeek好吗？"),
+        ("Monica 产品合伙人 张涛谢谢！", "Monica 产品合伙人 张涛"),
+        ("What is DeepSeek? 🤔", "What is DeepSeek?"),
+        ("DeepSeek是什么？😀", "DeepSeek是什么？"),
+        ("What is MoE? ❤️", "What is MoE?"),
+        ("“What is MoE?”", "What is MoE?"),
+        ("'What is Nvidia's loss?'", "What is Nvidia's loss?"),
+        ("「DeepSeek是什么？」", "DeepSeek是什么？"),
+        ("Hi! “What is MoE?!” 🙂 Thanks", "What is MoE?"),
+    ],
+)
+def test_what_is_typed_around_a_question_is_taken_off(typed: str, question: str) -> None:
+    assert undressed(typed) == question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "“国运”是什么意思？",  # quotation marks around a part, not the whole
+        "“国运”和“赌国运”",
+        "什么是Gtk♯？",  # a symbol inside the question is part of it
+        "节目名称前标有★，是什么意思？",
+        "How do I say thank you?",
+        "怎么说谢谢？",
+        "Hey Jude lyrics",
+        "Thanks!",  # nothing would be left
+        "Hello!",
+        "🤔",
+        "What is MoE…",
+    ],
+)
+def test_a_question_is_otherwise_left_as_typed(question: str) -> None:
+    assert undressed(question) == question
+
+
+def test_a_question_is_cleaned_once_for_every_model() -> None:
+    assert clean_question("  Hi,\n what   is MoE?! ") == "What is MoE?"
+    with pytest.raises(BadQueryError, match="empty"):
+        clean_question(" \n ")
 
 
 @pytest.mark.parametrize(

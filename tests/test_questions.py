@@ -44,6 +44,9 @@ TERMS_FILE = Path(__file__).parent.parent / "benchmarks" / "terms.jsonl"
 # The benchmark set's Chinese questions in traditional script, written from it mechanically (each character to its
 # commonest traditional form among CC-CEDICT's headwords, where it writes no traditional form itself).
 TRADITIONAL_FILE = Path(__file__).parent.parent / "benchmarks" / "traditional.jsonl"
+# The benchmark set's questions as people dress them ("Hi, …", "… Thanks!", "…?!", emoji, quotation marks), written
+# from it mechanically before it was run: each must be answered as the plain question is (tests/test_benchmark.py).
+DRESSED_FILE = Path(__file__).parent.parent / "benchmarks" / "dressed.jsonl"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 LANGS = {"en", "zh", "mixed"}
@@ -78,6 +81,7 @@ QUESTIONS = (
     + load_questions(NAMES_FILE)
     + load_questions(TERMS_FILE)
     + load_questions(TRADITIONAL_FILE)
+    + load_questions(DRESSED_FILE)
 )  # each question is checked, whichever set it is in
 IDS = [q.get("id", f"line{n}") for n, q in enumerate(QUESTIONS, start=1)]
 SEED_FILES = {p.name for p in SEEDS_DIR.glob("*.txt")}
@@ -154,6 +158,30 @@ def test_the_traditional_set_is_the_benchmark_sets_chinese_in_traditional_script
         original = asked[question["id"][2:]]
         assert question["question"] != original["question"] == simplified(question["question"])
         assert (question["answerable"], question["evidence"]) == (original["answerable"], original["evidence"])
+
+
+def _dressings(question: str) -> set[str]:
+    """The eight ways the dressed set dresses a question, in its own language."""
+    if re.search(r"[\u4e00-\u9fff]", question):
+        bare = question.rstrip("？?")
+        return {f"你好，{question}", f"{question}谢谢！", f"{bare}？？", f"“{question}”", f"{question}🤔",
+                f"{bare}？！", f"您好！{question}", f"{question}多谢。"}  # fmt: skip
+    bare, lowered = question.rstrip("?"), question[0].lower() + question[1:]
+    greeted = lowered if question[1:2].islower() else question
+    return {f"Hi, {greeted}", f"{question} Thanks!", f"{bare}??", f"“{question}”", f"{question} 🤔", f"{bare}?!",
+            f"Hello! {question}", f"{question} Thank you."}  # fmt: skip
+
+
+def test_the_dressed_set_is_the_benchmark_set_dressed() -> None:
+    asked = {q["id"][1:]: q for q in MAIN}
+    dressed = load_questions(DRESSED_FILE)
+    assert len(dressed) == len(MAIN)
+    for question in dressed:
+        original = asked[question["id"][2:]]
+        assert question["question"] in _dressings(original["question"])
+        assert {k: v for k, v in question.items() if k not in ("id", "question")} == {
+            k: v for k, v in original.items() if k not in ("id", "question")
+        }
 
 
 def test_the_names_set_asks_in_english_about_names_and_holds_near_misses() -> None:
