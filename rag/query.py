@@ -67,6 +67,11 @@ _DEFINITION = (
         r"(?:\s+please)?\s*[?？.。]?$",
         re.I,
     ),
+    re.compile(  # asked inside another question: "Can you tell me what MoE is?", "Do you know who X is?"
+        rf"^(?:{_POLITE}tell\s+me|do\s+you\s+know|i(?:\s+want|\s+would\s+like|['’]d\s+like)\s+to\s+know|i\s+wonder)"
+        rf"\s+(?:what|who)\s+{_ARTICLE}(?P<subject>[^?？.。]+?)\s+(?:is|are|was|were)\s*[?？.。]?$",
+        re.I,
+    ),
     re.compile(
         r"^请?(?:什么是|什麼是|什么叫|什麼叫|啥是|谁是|誰是|介绍一下|介紹一下|解释一下|解釋一下)(?P<subject>[^?？]+?)[?？。]?$"
     ),
@@ -185,6 +190,13 @@ _GREETING = re.compile(
     r"|(?:你好|您好|嗨|哈喽|哈啰|大家好)[，,!！。.：:\s]+)",
     re.IGNORECASE,
 )
+# "So, what is MoE?", "Ok so what is MoE", "Quick question: …", "Q: …", "请问MoE是什么？" ("may I ask"). "So does …"
+# keeps its "so": without the comma it may belong to the question.
+_OPENER = re.compile(
+    r"^(?:(?:so|ok|okay|well|alright)\s*,\s*|ok(?:ay)?\s+so\s+|(?:quick\s+)?question\s*[:：]\s*|q\s*[:：]\s*"
+    r"|请问[，,：:\s]*|问\s*[:：]\s*)",
+    re.IGNORECASE,
+)
 _THANKS_EN = r"(?:thanks?|thank you|many thanks|thx|ty|cheers)(?: (?:so|very) much)?(?: in advance)?"
 _THANKS_ZH = r"(?:谢谢(?:你|您)?|多谢|感谢|谢啦)"
 _AFTER_MARK = r"(?<=[?？!！.。,，])"
@@ -205,9 +217,11 @@ def undressed(question: str) -> str:
     while True:
         before = text
         text = " ".join(_EMOJI.sub(" ", text).split())
-        if (greeting := _GREETING.match(text)) is not None:
+        if (greeting := _GREETING.match(text) or _OPENER.match(text)) is not None:
             rest = text[greeting.end() :]
-            text = rest[:1].upper() + rest[1:]  # "Hi, what is MoE?" -> "What is MoE?"
+            # A sentence starts with a capital ("Hi, what is MoE?" -> "What is MoE?"); a keyword query keeps its case.
+            sentence = rest.endswith(("?", "？")) or re.match(_QUESTION_WORD, rest, re.IGNORECASE)
+            text = rest[:1].upper() + rest[1:] if sentence else rest
         text = _THANKS.sub("", text).strip()
         closing = _QUOTES.get(text[:1])
         inner = _APOSTROPHE.sub("", text[1:-1])  # "'What is Nvidia's …?'" is quoted whole

@@ -19,7 +19,7 @@ from rag.query import clean_question, definition_subject, undressed
         ("Hi, what is MoE?", "What is MoE?"),
         ("hello! What is MoE?", "What is MoE?"),
         ("Hey what is MoE", "What is MoE"),
-        ("Good morning! deepseek founder", "Deepseek founder"),
+        ("Good morning! deepseek founder", "deepseek founder"),
         ("你好，DeepSeek是什么？", "DeepSeek是什么？"),
         ("What is MoE? Thanks!", "What is MoE?"),
         ("What is MoE? Thank you so much.", "What is MoE?"),
@@ -33,6 +33,14 @@ from rag.query import clean_question, definition_subject, undressed
         ("'What is Nvidia's loss?'", "What is Nvidia's loss?"),
         ("「DeepSeek是什么？」", "DeepSeek是什么？"),
         ("Hi! “What is MoE?!” 🙂 Thanks", "What is MoE?"),
+        ("So, what is MoE?", "What is MoE?"),
+        ("Ok so what is MoE", "What is MoE"),
+        ("Quick question: what is MoE?", "What is MoE?"),
+        ("Q: What is MoE?", "What is MoE?"),
+        ("Hi! Quick question: who is Liang Wenfeng?", "Who is Liang Wenfeng?"),
+        ("Q: deepseek r1 context length", "deepseek r1 context length"),  # a keyword query keeps its case
+        ("请问MoE是什么？", "MoE是什么？"),
+        ("问：MoE是什么？", "MoE是什么？"),
     ],
 )
 def test_what_is_typed_around_a_question_is_taken_off(typed: str, question: str) -> None:
@@ -49,6 +57,7 @@ def test_what_is_typed_around_a_question_is_taken_off(typed: str, question: str)
         "How do I say thank you?",
         "怎么说谢谢？",
         "Hey Jude lyrics",
+        "So does Liu Run think DeepSeek distilled ChatGPT?",  # "so" without a comma may belong to the question
         "Thanks!",  # nothing would be left
         "Hello!",
         "🤔",
@@ -96,6 +105,10 @@ def test_a_question_is_cleaned_once_for_every_model() -> None:
         ("What exactly is MoE?", "MoE"),
         ("What is MoE exactly?", "MoE"),
         ("Can you explain MoE?", "MoE"),
+        ("Can you tell me what MoE is?", "MoE"),  # asked inside another question
+        ("Do you know who Liang Wenfeng is?", "Liang Wenfeng"),
+        ("I want to know what MoE is", "MoE"),
+        ("I'd like to know what the Stargate project is", "Stargate project"),
         ("Could you tell me about Stargate?", "Stargate"),
         ("Tell me about MoE please", "MoE"),
         ("Describe MoE", "MoE"),
@@ -121,6 +134,8 @@ def test_a_question_that_asks_what_or_who_something_is_names_its_subject(questio
     "question",
     [
         "What is the capital of France?",  # a preposition: asks about something else
+        "Can you tell me what the capital of France is?",
+        "Do you know who the CEO of Apple is?",
         "Tell me about the history of DeepSeek",  # "of" after an article: a relation
         "What does the Bank of China mean?",
         "Who is DeepSeek's chief technology officer?",  # a possessive: asks for a role
