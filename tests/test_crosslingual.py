@@ -72,6 +72,16 @@ def test_a_sense_the_dictionary_marks_as_dated_gives_no_gloss() -> None:
     assert build_dictionary({"云", "服务"}, lines).table.get("say") is None  # no modern word for it: untranslated
 
 
+def test_a_corpus_in_traditional_script_gets_its_own_words() -> None:
+    traditional = set(tokenize("熊貓吃竹子。白宮顧問說，技術創新很重要。"))
+    table = build_dictionary(traditional, LINES).table
+    assert table["panda"] == [tokenize("熊貓")] and table["innovation"] == [tokenize("創新")]
+    assert table["white house"] == [tokenize("白宮")]
+    both = build_dictionary(traditional | set(tokenize(CORPUS)), LINES).table
+    assert both["panda"] == [tokenize("熊猫"), tokenize("熊貓")]  # the simplified form first
+    assert build_dictionary(set(tokenize(CORPUS)), LINES).table["panda"] == [tokenize("熊猫")]
+
+
 def test_a_sense_the_dictionary_marks_as_slang_gives_no_gloss() -> None:
     """吊打 "(fig.) (slang) to own (one's opponent)" made "its own platform" match 吊打."""
     definitions = "to hang sb up and beat him/(fig.) (slang) to own (one's opponent)/to dominate/"

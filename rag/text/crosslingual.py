@@ -89,25 +89,27 @@ def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]
 
 
 def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -> Dictionary:
-    """English word -> up to ALTERNATIVES tokenised Chinese words, all of whose tokens the corpus has."""
-    candidates: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    """English word -> up to ALTERNATIVES tokenised Chinese words, all of whose tokens the corpus has. A headword
+    in traditional script counts just after its simplified form, so a corpus in either script gets its own words."""
+    candidates: dict[str, list[tuple[int, int, str]]] = defaultdict(list)  # (rank, script, headword)
     for line in lines if lines is not None else cedict_lines():
         match = ENTRY.match(line.strip())
         if match is None:
             continue
-        simplified = match["simp"]
+        headwords = list(dict.fromkeys((match["simp"], match["trad"])))
         for rank, gloss in glosses(match["defs"], proper=match["pinyin"][:1].isupper()):
-            candidates[gloss].append((rank, simplified))
-            for form in base_forms(gloss)[1:]:  # "costs" is also a gloss of "cost", one rank lower
-                candidates[form].append((rank + 1, simplified))
+            for script, word in enumerate(headwords):
+                candidates[gloss].append((rank, script, word))
+                for form in base_forms(gloss)[1:]:  # "costs" is also a gloss of "cost", one rank lower
+                    candidates[form].append((rank + 1, script, word))
     known: dict[str, list[str] | None] = {}  # a headword's tokens, when the corpus has them all
-    for word in {w for entries in candidates.values() for _, w in entries}:
+    for word in {w for entries in candidates.values() for _, _, w in entries}:
         tokens = tokenize(word)
         known[word] = tokens if tokens and all(t in vocabulary for t in tokens) else None
     table: Table = {}
     for gloss, entries in candidates.items():
         alternatives: list[list[str]] = []
-        for rank, word in sorted(entries):
+        for rank, _, word in sorted(entries):
             if rank >= NAME_RANK and alternatives:
                 break
             found = known[word]
