@@ -27,11 +27,12 @@ from typing import Any
 import snowballstemmer
 
 from rag.text.scripts import ENTRY, HAN_RUN, cedict_lines, simplified
-from rag.text.tokenize import segment, tokenize
+from rag.text.tokenize import STOPWORDS, segment, tokenize
 
 PARENTHETICAL = re.compile(r"\([^)]*\)")
 ARTICLE = re.compile(r"^(?:to|a|an|the) ")
 WORD = re.compile(r"[a-z][a-z0-9-]*")
+HAN_CHARACTER = re.compile(r"[\u4e00-\u9fff]")
 SYLLABLES = re.compile(r"[a-z]+")  # a word that may be pinyin
 LEADING_NAME = re.compile(r"^(?:[A-Z][a-z]{2,} ?){1,3}")
 # A word read off a proper noun's name ranks after every ordinary gloss, and is used only for a
@@ -103,7 +104,12 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -
                 for form in base_forms(gloss)[1:]:  # "costs" is also a gloss of "cost", one rank lower
                     candidates[form].append((rank + 1, script, word))
     known: dict[str, list[str] | None] = {}  # a headword's tokens, when the corpus has them all
-    for word in {w for entries in candidates.values() for _, _, w in entries}:
+    written = {(script, w) for entries in candidates.values() for _, script, w in entries}
+    simplified_words = {w for script, w in written if script == 0}
+    # A traditional headword is segmented only when the corpus has each of its characters: the lookups that mostly
+    # fail on a simplified corpus cost nothing, and a simplified headword's reading is as before.
+    characters = set(HAN_CHARACTER.findall("".join([*vocabulary, *STOPWORDS])))  # a stopword's are no term's
+    for word in simplified_words | {w for _, w in written if set(HAN_CHARACTER.findall(w)) <= characters}:
         tokens = tokenize(word)
         known[word] = tokens if tokens and all(t in vocabulary for t in tokens) else None
     table: Table = {}
@@ -112,7 +118,7 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -
         for rank, _, word in sorted(entries):
             if rank >= NAME_RANK and alternatives:
                 break
-            found = known[word]
+            found = known.get(word)
             if found is not None and found not in alternatives:
                 alternatives.append(found)
         if alternatives:
