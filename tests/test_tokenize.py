@@ -23,3 +23,6 @@ def test_a_name_glued_to_its_version_is_also_the_name() -> None:
 
 def test_chinese_question_words_are_not_terms() -> None:
     assert tokenize("梁文峰毕业于哪所大学？哪一年？多长？有没有？") == ["梁", "文峰", "毕业", "于", "大学", "一年"]
+    # "罗福莉是谁" quoted "谁也说服不了谁" for its 谁, as "who" would be were it no stopword.
+    asked = "罗福莉是谁？誰是創始人？DeepSeek何时发布R1？这是啥"
+    assert tokenize(asked) == ["罗福莉", "創始", "人", "deepseek", "发布", "r1"]

@@ -143,8 +143,11 @@ def _segmenter() -> Segmenter:
     return Segmenter()
 
 
-# Chinese question words: "哪一年", "多长", "有没有" ask for the answer, they are not part of it.
-INTERROGATIVE = re.compile(r"^(?:哪.{0,2}|多少.?|多长|多久|多大|多高|什么.{0,2}|怎么.?|为何|是否|有没有|是不是)$")
+# Chinese question words: "哪一年", "多长", "有没有", "谁" ask for the answer, they are not part of it (as "who" and
+# "what" are stopwords).
+INTERROGATIVE = re.compile(
+    r"^(?:哪.{0,2}|多少.?|多长|多久|多大|多高|什么.{0,2}|怎么.?|为何|是否|有没有|是不是|谁|誰|何时|何時|啥|咋)$"
+)
 # "Grok3", "gpt4": a name glued to its version; the name alone is also a term.
 GLUED_VERSION = re.compile(r"^([a-z]{3,})(\d+)$")
 
