@@ -32,7 +32,6 @@ from rag.text.tokenize import STOPWORDS, segment, tokenize
 PARENTHETICAL = re.compile(r"\([^)]*\)")
 ARTICLE = re.compile(r"^(?:to|a|an|the) ")
 WORD = re.compile(r"[a-z][a-z0-9-]*")
-HAN_CHARACTER = re.compile(r"[\u4e00-\u9fff]")
 SYLLABLES = re.compile(r"[a-z]+")  # a word that may be pinyin
 LEADING_NAME = re.compile(r"^(?:[A-Z][a-z]{2,} ?){1,3}")
 # A word read off a proper noun's name ranks after every ordinary gloss, and is used only for a
@@ -108,8 +107,8 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -
     simplified_words = {w for script, w in written if script == 0}
     # A traditional headword is segmented only when the corpus has each of its characters: the lookups that mostly
     # fail on a simplified corpus cost nothing, and a simplified headword's reading is as before.
-    characters = set(HAN_CHARACTER.findall("".join([*vocabulary, *STOPWORDS])))  # a stopword's are no term's
-    for word in simplified_words | {w for _, w in written if set(HAN_CHARACTER.findall(w)) <= characters}:
+    characters = set("".join(HAN_RUN.findall("".join([*vocabulary, *STOPWORDS]))))  # a stopword's are no term's
+    for word in simplified_words | {w for _, w in written if set("".join(HAN_RUN.findall(w))) <= characters}:
         tokens = tokenize(word)
         known[word] = tokens if tokens and all(t in vocabulary for t in tokens) else None
     table: Table = {}

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import jieba
 
+from rag.text.scripts import HAN_RUN
+
 CACHE_FORMAT = 1
-Parts = dict[str, bytes]
+Parts = dict[str, bytes]  # first character -> its words and prefixes with their counts, marshalled
 # jieba's HMM, finding a word its dictionary lacks (most often a name), sometimes takes the particle after it
 # into the word: "主播庄明浩是一个" gives "庄明浩是". Names ending in one of these are rare.
-GLUED_PARTICLES = frozenset("是的了在说")  # first character -> its words and prefixes with their counts, marshalled
+GLUED_PARTICLES = frozenset("是的了在说")
 
 log = logging.getLogger("rag.text.segmenter")
 
@@ -55,7 +57,8 @@ class Segmenter:
         self._add_parts(text)
         words: list[str] = []
         for word in self._tokenizer.cut(text):
-            if len(word) >= 3 and word[-1] in GLUED_PARTICLES and _han(word) and word not in self._tokenizer.FREQ:
+            made_up = word not in self._tokenizer.FREQ
+            if len(word) >= 3 and word[-1] in GLUED_PARTICLES and HAN_RUN.fullmatch(word) and made_up:
                 words += [word[:-1], word[-1]]
             else:
                 words.append(word)
@@ -112,7 +115,3 @@ def _save(cache: Path, total: int, parts: Parts) -> None:
         log.warning("could not cache jieba's dictionary in %s (%s): it is split again at the next start", cache, error)
         if temporary is not None:
             temporary.unlink(missing_ok=True)
-
-
-def _han(word: str) -> bool:
-    return all("\u4e00" <= char <= "\u9fff" for char in word)
