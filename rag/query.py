@@ -67,6 +67,9 @@ _DEFINITION = (
         r"(?:\s+please)?\s*[?？.。]?$",
         re.I,
     ),
+    # As typed into a search box: "meaning of distillation", "MoE meaning", "MoE stands for?"
+    re.compile(r"^(?:meaning|definition)\s+of\s+(?P<subject>[^?？]+?)\s*[?？]?$", re.I),
+    re.compile(r"^(?P<subject>[^?？]+?)\s+(?:meaning|definition|stands\s+for)\s*[?？]?$", re.I),
     re.compile(  # asked inside another question: "Can you tell me what MoE is?", "Do you know who X is?"
         rf"^(?:{_POLITE}tell\s+me|do\s+you\s+know|i(?:\s+want|\s+would\s+like|['’]d\s+like)\s+to\s+know|i\s+wonder)"
         rf"\s+(?:what|who)\s+{_ARTICLE}(?P<subject>[^?？.。]+?)\s+(?:is|are|was|were)\s*[?？.。]?$",
@@ -209,6 +212,8 @@ _THANKS = re.compile(
 _QUOTES = {"“": "”", '"': '"', "'": "'", "‘": "’", "「": "」", "『": "』", "«": "»"}
 _APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
 _MARKS_RUN = re.compile(r"[?？!！]{2,}$")
+# Chinese sentence-final particles add a tone, not a word: "MLA是什么意思啊" asks "MLA是什么意思".
+_FINAL_PARTICLES = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9])[啊呀吧嘛呢啦]+(?=[?？!！。.]?$)")
 
 
 def undressed(question: str) -> str:
@@ -223,6 +228,8 @@ def undressed(question: str) -> str:
             sentence = rest.endswith(("?", "？")) or re.match(_QUESTION_WORD, rest, re.IGNORECASE)
             text = rest[:1].upper() + rest[1:] if sentence else rest
         text = _THANKS.sub("", text).strip()
+        if len(plain := _FINAL_PARTICLES.sub("", text)) >= 3:  # "好吧" stays
+            text = plain
         closing = _QUOTES.get(text[:1])
         inner = _APOSTROPHE.sub("", text[1:-1])  # "'What is Nvidia's …?'" is quoted whole
         if closing and len(text) > 1 and text.endswith(closing) and text[:1] not in inner and closing not in inner:

@@ -41,6 +41,9 @@ from rag.query import clean_question, definition_subject, undressed
         ("Q: deepseek r1 context length", "deepseek r1 context length"),  # a keyword query keeps its case
         ("请问MoE是什么？", "MoE是什么？"),
         ("问：MoE是什么？", "MoE是什么？"),
+        ("MLA是什么意思啊", "MLA是什么意思"),  # a sentence-final particle adds a tone, not a word
+        ("什么是MLA呀？", "什么是MLA？"),
+        ("DeepSeek是什么呢？", "DeepSeek是什么？"),
     ],
 )
 def test_what_is_typed_around_a_question_is_taken_off(typed: str, question: str) -> None:
@@ -62,6 +65,7 @@ def test_what_is_typed_around_a_question_is_taken_off(typed: str, question: str)
         "Hello!",
         "🤔",
         "What is MoE…",
+        "好吧",  # too short to be more than the particle's phrase
     ],
 )
 def test_a_question_is_otherwise_left_as_typed(question: str) -> None:
@@ -106,6 +110,11 @@ def test_a_question_is_cleaned_once_for_every_model() -> None:
         ("What is MoE exactly?", "MoE"),
         ("Can you explain MoE?", "MoE"),
         ("Can you tell me what MoE is?", "MoE"),  # asked inside another question
+        ("meaning of distillation", "distillation"),  # as typed into a search box
+        ("MoE meaning", "MoE"),
+        ("MoE stands for?", "MoE"),
+        ("definition of MoE", "MoE"),
+        ("Stargate definition", "Stargate"),
         ("Do you know who Liang Wenfeng is?", "Liang Wenfeng"),
         ("I want to know what MoE is", "MoE"),
         ("I'd like to know what the Stargate project is", "Stargate project"),
@@ -135,6 +144,7 @@ def test_a_question_that_asks_what_or_who_something_is_names_its_subject(questio
     [
         "What is the capital of France?",  # a preposition: asks about something else
         "Can you tell me what the capital of France is?",
+        "The meaning of DeepSeek",
         "Do you know who the CEO of Apple is?",
         "Tell me about the history of DeepSeek",  # "of" after an article: a relation
         "What does the Bank of China mean?",
