@@ -28,7 +28,7 @@ from rag.text.crosslingual import (
     zipf,
 )
 from rag.text.lexicon import Lexicon
-from rag.text.scripts import simplified
+from rag.text.scripts import UNIFIED, simplified
 from rag.text.tokenize import entities, tokenize
 from rag.timing import Timings
 
@@ -213,7 +213,7 @@ _QUOTES = {"“": "”", '"': '"', "'": "'", "‘": "’", "「": "」", "『": 
 _APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
 _MARKS_RUN = re.compile(r"[?？!！]{2,}$")
 # Chinese sentence-final particles add a tone, not a word: "MLA是什么意思啊" asks "MLA是什么意思".
-_FINAL_PARTICLES = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z0-9])[啊呀吧嘛呢啦]+(?=[?？!！。.]?$)")
+_FINAL_PARTICLES = re.compile(rf"(?<=[{UNIFIED}A-Za-z0-9])[啊呀吧嘛呢啦]+(?=[?？!！。.]?$)")
 
 
 def undressed(question: str) -> str:

@@ -103,12 +103,11 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -
                 for form in base_forms(gloss)[1:]:  # "costs" is also a gloss of "cost", one rank lower
                     candidates[form].append((rank + 1, script, word))
     known: dict[str, list[str] | None] = {}  # a headword's tokens, when the corpus has them all
-    written = {(script, w) for entries in candidates.values() for _, script, w in entries}
-    simplified_words = {w for script, w in written if script == 0}
+    by_script = [{w for entries in candidates.values() for _, script, w in entries if script == n} for n in (0, 1)]
     # A traditional headword is segmented only when the corpus has each of its characters: the lookups that mostly
     # fail on a simplified corpus cost nothing, and a simplified headword's reading is as before.
-    characters = set("".join(HAN_RUN.findall("".join([*vocabulary, *STOPWORDS]))))  # a stopword's are no term's
-    for word in simplified_words | {w for _, w in written if set("".join(HAN_RUN.findall(w))) <= characters}:
+    characters = _han_characters("".join([*vocabulary, *STOPWORDS]))  # a stopword's are no term's
+    for word in by_script[0] | {w for w in by_script[1] if _han_characters(w) <= characters}:
         tokens = tokenize(word)
         known[word] = tokens if tokens and all(t in vocabulary for t in tokens) else None
     table: Table = {}
@@ -488,6 +487,10 @@ def _by_initial(known: frozenset[str]) -> dict[str, tuple[str, ...]]:
     for w in known:
         groups[w[:1]].append(w)
     return {initial: tuple(words) for initial, words in groups.items()}
+
+
+def _han_characters(text: str) -> set[str]:
+    return set("".join(HAN_RUN.findall(text)))
 
 
 def _in_simplified(token: str, known: Collection[str]) -> list[str] | None:
