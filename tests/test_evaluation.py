@@ -59,6 +59,16 @@ def test_a_passage_counts_when_it_overlaps_a_gold_quote() -> None:
     assert outcome.ranks == [2] and outcome.evidence_hit and outcome.citations_ok == 1
 
 
+def test_the_first_evidence_counts_apart_from_any_evidence() -> None:
+    q = Question("q1", "成本?", "zh", "number", True, (Gold("d.txt", "600 万美元"),))
+    s, miss = TEXT.index("训练"), TEXT.index("英伟达")
+    gold_second = evaluate_one(q, _answer([], [(DOC, miss, miss + 9), (DOC, s, s + 14)]), {"d": DOC})
+    gold_first = evaluate_one(q, _answer([], [(DOC, s, s + 14), (DOC, miss, miss + 9)]), {"d": DOC})
+    assert gold_second.evidence_hit and not gold_second.first_evidence_hit
+    assert gold_first.evidence_hit and gold_first.first_evidence_hit
+    assert summarize([gold_second, gold_first])["first_evidence_hit"] == 0.5
+
+
 def test_disputed_coverage_counts_sources_shown() -> None:
     q = Question("q2", "成本?", "zh", "disputed", True, (Gold("d.txt", "600 万美元"), Gold("e.txt", "成本更高")))
     s = TEXT.index("训练")

@@ -11,11 +11,13 @@ from embedders import CEDICT_SAMPLE, BigramReader, HashEmbedder
 from rag.config import Settings
 from rag.coverage import default_model
 from rag.evaluation.squad import (
+    Asked,
     SquadOutcome,
     answer_span,
     evaluate_squad,
     every_fourth_paragraph,
     questions_of,
+    score,
     squad_index,
     summarize_squad,
     write_documents,
@@ -25,6 +27,7 @@ from rag.pipeline import Pipeline
 from rag.rankers.reader import ReaderRanker
 from rag.stores.local import LocalBackend
 from rag.training.squad import QA, Article, Paragraph
+from rag.types import Answer, Citation, Document, Evidence
 
 PANDAS = "Giant pandas live in the mountains of Sichuan. They eat bamboo for most of the day."
 TEA = "龙井茶产于杭州西湖。它是绿茶的一种。"
@@ -153,3 +156,24 @@ def test_uncertain_answers_count_as_declined_and_are_reported_apart() -> None:
     assert figures["evidence_holds_answer"] == 0.25
     assert figures["evidence_holds_answer_when_answered"] == 0.5
     assert figures["not_indexed_declined"] == 0.5 and figures["not_indexed_uncertain"] == 0.5
+
+
+def test_the_first_quoted_sentence_is_scored_apart() -> None:
+    document = Document("p", "a0000-p000.md", "Pandas", None, None, None, "en", PANDAS)
+    asked = Asked("What do giant pandas eat?", "bamboo", document.source_file, PANDAS.index("bamboo"), True)
+    second = PANDAS.index("They")
+    sentences = {"other": (0, second - 1), "gold": (second, len(PANDAS))}
+
+    def answer(*order: str) -> Answer:
+        evidence = tuple(
+            Evidence(PANDAS[a:b], 0.9, Citation("p", document.source_file, "Pandas", None, None, "x", a, b))
+            for a, b in (sentences[name] for name in order)
+        )
+        return Answer("q", True, "", evidence, ())
+
+    span = (PANDAS.index("bamboo"), PANDAS.index("bamboo") + len("bamboo"))
+    later = score(asked, answer("other", "gold"), document, span)
+    first = score(asked, answer("gold", "other"), document, span)
+    assert later.supported and not later.first
+    assert first.supported and first.first
+    assert summarize_squad([later, first])["first_evidence_holds_answer"] == 0.5

@@ -70,6 +70,7 @@ class Outcome:
     grade: Grade = "not_covered"
     grouped_shown: int = 0  # gold documents among the answer's sources (the grouped view)
     question_only_cards: int = 0  # sources whose every quote is itself a question
+    first_evidence_hit: bool = False  # the first sentence quoted (the one read first) overlaps a gold quote
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -154,6 +155,7 @@ def evaluate_one(question: Question, answer: Answer, documents: Mapping[str, Doc
         grade=answer.grade,
         grouped_shown=len({source.document.doc_id for source in answer.sources} & gold_docs),
         question_only_cards=sum(all(is_question(q.evidence.text) for q in source.quotes) for source in answer.sources),
+        first_evidence_hit=bool(cited) and _relevant(*cited[0], spans),
     )
 
 
@@ -201,6 +203,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, float | int]:
             "mrr@10": _mean(reciprocal_rank(o.ranks) for o in answerable),
             "ndcg@10": _mean(ndcg(o.ranks, o.relevant_total) for o in answerable),
             "evidence_hit": _mean(float(o.evidence_hit) for o in answerable),
+            "first_evidence_hit": _mean(float(o.first_evidence_hit) for o in answerable),
             "no_answer_false_rate": _mean(float(not o.answerable_predicted) for o in answerable),
         }
         out |= {f"answerable_{g}": _mean(float(o.grade == g) for o in answerable) for g in GRADES}

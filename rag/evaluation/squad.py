@@ -54,6 +54,7 @@ class SquadOutcome:
     expected: str = ""  # the data set's answer
     grade: str = ""
     predicted: str = ""  # the first short answer, when it is in the answer's document
+    first: bool = False  # the first quoted sentence (the one read first) holds the answer
 
 
 def write_documents(articles: Sequence[Article], target: Path, split: bool) -> list[tuple[Article, bool]]:
@@ -95,21 +96,36 @@ def answer_span(asked: Asked, document: Document, context: str) -> tuple[int, in
 
 def score(asked: Asked, answer: Answer, document: Document | None, span: tuple[int, int] | None) -> SquadOutcome:
     declined, uncertain = not answer.answerable, answer.grade == "uncertain"
-    said = {"qid": asked.qid, "question": asked.question, "expected": asked.answer, "grade": answer.grade}
+    said = SquadOutcome(
+        asked.indexed,
+        declined,
+        False,
+        False,
+        0.0,
+        0.0,
+        uncertain,
+        asked.qid,
+        asked.question,
+        asked.answer,
+        answer.grade,
+    )
     if not asked.indexed or document is None or span is None:
-        return SquadOutcome(asked.indexed, declined, False, False, 0.0, 0.0, uncertain, **said)
+        return said
     doc_id, (start, end) = document.doc_id, span
     hit5 = any(h.chunk.doc_id == doc_id and h.chunk.start <= start < h.chunk.end for h in answer.hits[:5])
-    supported = any(
+    holding = [
         e.citation.doc_id == doc_id and e.citation.start <= start and end <= e.citation.end for e in answer.evidence
-    )
+    ]
+    supported, first = any(holding), bool(holding) and holding[0]
     short = next((e for e in answer.evidence if e.answer_start is not None and e.answer_end is not None), None)
     predicted = ""
     if short is not None and short.citation.doc_id == doc_id:
         predicted = document.text[short.answer_start : short.answer_end]
     exact = float("".join(predicted.split()) == "".join(asked.answer.split()))
     f1 = char_f1(predicted, asked.answer)
-    return SquadOutcome(True, declined, hit5, supported, exact, f1, uncertain, **said, predicted=predicted)
+    return dataclasses.replace(
+        said, hit5=hit5, supported=supported, exact=exact, f1=f1, predicted=predicted, first=first
+    )
 
 
 def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
@@ -126,6 +142,7 @@ def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
         "evidence_holds_answer": mean([o.supported for o in covered]),
         # The choice of sentences apart from the decision: among the answerable questions answered.
         "evidence_holds_answer_when_answered": mean([o.supported for o in answered]),
+        "first_evidence_holds_answer": mean([o.first for o in covered]),
         "answerable_declined": mean([o.declined for o in covered]),
         "answerable_uncertain": mean([o.uncertain for o in covered]),  # part of the declined
         "short_answer_exact": mean([o.exact for o in covered]),
@@ -140,6 +157,7 @@ def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
                 "indexed": o.indexed,
                 "grade": o.grade,
                 "evidence_holds_answer": o.supported,
+                "first_evidence_holds_answer": o.first,
                 "hit@5": o.hit5,
                 "expected": o.expected,
                 "short_answer": o.predicted,
