@@ -86,7 +86,7 @@ _NOT_A_SUBJECT = re.compile(
     r"['’]s\b|[,，、]|\b(?:in|on|at|for|by|with|to|from|about|and|or|that|which|it|this|these|those|he|she|they|"
     r"you|we|i|there|here|so|not|behind|between|after|before|during|when|where|why|how|what|who|"
     r"called|named|known|considered|used|made|located|based|founded|born|built)\b|"
-    r"[的不没沒哪怎吗嗎呢]|什么|什麼|谁|誰",
+    r"[的不没沒哪怎吗嗎呢]|什么|什麼|甚么|甚麼|谁|誰|[有因]何|何(?:時|时|年|日|處|处|地|人|種|种|物|者)",
     re.IGNORECASE,
 )
 # "of" makes a relation ("the capital of France") unless the subject is a term that holds it ("mixture of experts",
@@ -95,7 +95,8 @@ _OF = re.compile(r"\bof\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS, MAX_SUBJECT_CHARS = 4, 10
 _BARE = re.compile(r"\s*[?？]+$")  # a term typed alone may end with a question mark
 _LEADING_ARTICLE = re.compile(_ARTICLE_WORDS, re.IGNORECASE)  # a term typed alone may start with one
-_ASKS = re.compile(r"如何|多少|几|多[大长高久远]|是否|为何|有没有|能否|可否|可以|要不要")  # read in simplified script
+# Read in simplified script; a question that ends with 为 ("歐洲第一高峰為?") asks what something is called.
+_ASKS = re.compile(r"如何|多少|几|多[大长高久远]|有多|是否|为何|有没有|能否|可否|可以|要不要|为$")
 
 
 @dataclass(frozen=True)
