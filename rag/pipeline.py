@@ -258,7 +258,7 @@ class Pipeline:
         if not scored:
             return coverage.NO_SENTENCE
         read = [candidate(s, self.store.documents) for s in scored[: self.verifier.reads]]
-        logits, _ = self.verifier.logits_and_spans(query.text, read)
+        logits, _ = self.verifier.logits_and_spans(query.spelt or query.text, read)
         return float(max(logits))
 
     def _chosen(self, scored: list[ScoredSentence], top_k: int) -> list[ScoredSentence]:

@@ -24,6 +24,7 @@ from rag.text.crosslingual import (
     english_words,
     expand,
     read_aloud,
+    spelt_as_corpus,
     with_transliterations,
     zipf,
 )
@@ -111,6 +112,9 @@ class Query:
     # with their translations, as ``terms``; None and () for any other question.
     subject: str | None = None
     subject_terms: tuple[tuple[str, ...], ...] = ()
+    # The question with its names in pinyin written as the corpus writes them ("What does 张涛 do?"), which is what
+    # the verifier reads (``rag.text.crosslingual.spelt_as_corpus``); None: as asked.
+    spelt: str | None = None
 
     @property
     def search_terms(self) -> list[str]:
@@ -152,6 +156,7 @@ class QueryAnalyzer:
                 if subject
                 else []
             )
+            spelt = spelt_as_corpus(text, dictionary, vocabulary)
         return Query(
             text,
             vector,
@@ -161,6 +166,7 @@ class QueryAnalyzer:
             latin_share(text),
             subject if subject_terms else None,
             tuple(map(tuple, subject_terms)),
+            spelt if spelt != text else None,
         )
 
 

@@ -128,10 +128,10 @@ def _xfail(measured: float) -> pytest.MarkDecorator:
 
 
 BENCHMARK_TARGETS = [
-    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.780)),
+    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.793)),
     pytest.param("disputed_source_coverage", ">=", 0.85, id="disputed", marks=_xfail(0.698)),
     pytest.param("no_answer_true_rate", ">=", 0.85, id="unanswerable-declined"),
-    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.146)),
+    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.134)),
 ]
 HELD_OUT_TARGETS = [
     pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.667)),

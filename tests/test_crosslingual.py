@@ -19,6 +19,7 @@ from rag.text.crosslingual import (
     glosses,
     pinyin_skeleton,
     read_aloud,
+    spelt_as_corpus,
     stem,
     transliterations,
     with_transliterations,
@@ -205,6 +206,27 @@ def test_a_chinese_homophone_misspelling_finds_the_corpus_spelling(
 ) -> None:
     assert read_aloud("蒸留") == read_aloud("蒸馏") == "zhengliu"
     assert expand(["蒸留"], dictionary, vocabulary) == [["蒸留", "蒸馏"]]
+
+
+def test_the_verifier_reads_pinyin_names_as_the_corpus_writes_them(
+    dictionary: Dictionary, vocabulary: frozenset[str]
+) -> None:
+    def spelt(question: str) -> str:
+        return spelt_as_corpus(question, dictionary, vocabulary)
+
+    assert spelt("What did Liu Run say?") == "What did 刘润 say?"
+    assert spelt("Who hosts the Tu Long Zhi Shu podcast?") == "Who hosts the 屠龙之术 podcast?"
+    assert spelt("what did liu run say") == "what did 刘润 say"  # typed lowercase, read as ``expand`` reads it
+    assert spelt("How old is Liang Wenfeng?") == "How old is 梁文峰?"
+    # Where the first syllable is also an English gloss (CC-CEDICT's "liang", a unit of weight), a run of capitalised
+    # words still reads as a name; typed lowercase, only what ``expand`` reads as one.
+    glossed = Dictionary({**dictionary.table, "liang": [["梁"]]}, dictionary.english, dictionary.sounds)
+    assert spelt_as_corpus("How old is Liang Wenfeng?", glossed, vocabulary) == "How old is 梁文峰?"
+    assert spelt_as_corpus("how old is liang wenfeng?", glossed, vocabulary) == "how old is liang 文峰?"
+    # Anything else as asked: English words, a name the corpus does not read as, words apart across punctuation.
+    assert spelt("Is the White House long?") == "Is the White House long?"
+    assert spelt("Who is Sam Altman?") == "Who is Sam Altman?"
+    assert spelt("Liu, Run") == "Liu, Run"
 
 
 def test_a_word_the_corpus_has_is_left_alone(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:

@@ -473,6 +473,27 @@ def test_the_verifier_is_not_read_when_the_retrieval_signals_settle_the_grade(se
     assert verifier.batches == [1]
 
 
+def test_the_verifier_reads_the_question_with_its_pinyin_names_as_the_corpus_writes_them(
+    settings: Settings, index: Store
+) -> None:
+    asked: list[str] = []
+
+    class Recording(BigramReader):
+        def logits_and_spans(
+            self, question: str, candidates: Sequence[Candidate]
+        ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+            asked.append(question)
+            return super().logits_and_spans(question, candidates)
+
+    verifier = Recording()
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_VERIFIER, verifier=verifier)
+    query, _, _ = qa.scored("Which tea comes from Zhejiang?")  # a name the dictionary lacks, read by its sound
+    assert query.text == "Which tea comes from Zhejiang?" and query.spelt == "Which tea comes from 浙江?"
+    assert asked == ["Which tea comes from 浙江?"]
+    plain, _, _ = qa.scored("Which tea is green?")
+    assert plain.spelt is None and asked[-1] == "Which tea is green?"
+
+
 def test_a_question_that_finds_no_sentence_gets_the_verifiers_lowest_signal(settings: Settings, index: Store) -> None:
     qa = Pipeline(settings, HashEmbedder(), index, coverage=BY_VERIFIER, verifier=BigramReader())
     query = qa.analyzer.analyze("How much does a zoo ticket cost?")

@@ -349,6 +349,44 @@ def expand(tokens: list[str], dictionary: Dictionary, known: Collection[str] = f
     return groups
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def spelt_as_corpus(text: str, dictionary: Dictionary, known: Collection[str]) -> str:
+    """``text`` with each name written in pinyin that the corpus's text reads as, where it reads as one text only,
+    written as that text: "What does Zhang Tao do?" -> "What does 张涛 do?". A name is a run of Latin words read as
+    ``expand`` reads one, or a run of two to four capitalised words ("Liang Wenfeng": "liang" is also an English
+    gloss). What the verifier reads: it takes pinyin for Latin letters."""
+    words = list(_LATIN_WORD.finditer(text))
+    lowered = [w[0].lower() for w in words]
+    parts, done, i = [], 0, 0
+    while i < len(words):
+        run = _sound_run(lowered, i, dictionary, known) or _capitalised_run(words, lowered, i, dictionary)
+        if (
+            run
+            and len(run[1]) == 1
+            and all(text[a.end() : b.start()] == " " for a, b in itertools.pairwise(words[i : i + run[0]]))
+        ):
+            parts += [text[done : words[i].start()], run[1][0]]
+            done = words[i + run[0] - 1].end()
+            i += run[0]
+        else:
+            i += 1
+    return "".join(parts) + text[done:]
+
+
+def _capitalised_run(
+    words: list[re.Match[str]], lowered: list[str], start: int, dictionary: Dictionary
+) -> tuple[int, list[str]] | None:
+    for width in (4, 3, 2):
+        window = words[start : start + width]
+        if len(window) == width and all(w[0][0].isupper() for w in window):
+            spelt = dictionary.sounds.get("".join(lowered[start : start + width]), [])
+            if spelt:
+                return width, spelt
+    return None
+
+
 def _unknown_latin(token: str, dictionary: Dictionary, known: Collection[str]) -> bool:
     return bool(WORD.fullmatch(token)) and token not in known and token not in dictionary.table
 
