@@ -99,18 +99,18 @@ def score(asked: Asked, answer: Answer, document: Document | None, span: tuple[i
     said = SquadOutcome(
         asked.indexed,
         declined,
-        False,
-        False,
-        0.0,
-        0.0,
-        uncertain,
-        asked.qid,
-        asked.question,
-        asked.answer,
-        answer.grade,
+        hit5=False,
+        supported=False,
+        exact=0.0,
+        f1=0.0,
+        uncertain=uncertain,
+        qid=asked.qid,
+        question=asked.question,
+        expected=asked.answer,
+        grade=answer.grade,
     )
     if not asked.indexed or document is None or span is None:
-        return said
+        return said  # nothing to find: what was asked and how it was graded
     doc_id, (start, end) = document.doc_id, span
     hit5 = any(h.chunk.doc_id == doc_id and h.chunk.start <= start < h.chunk.end for h in answer.hits[:5])
     holding = [
