@@ -218,11 +218,17 @@ def test_the_verifier_reads_pinyin_names_as_the_corpus_writes_them(
     assert spelt("Who hosts the Tu Long Zhi Shu podcast?") == "Who hosts the 屠龙之术 podcast?"
     assert spelt("what did liu run say") == "what did 刘润 say"  # typed lowercase, read as ``expand`` reads it
     assert spelt("How old is Liang Wenfeng?") == "How old is 梁文峰?"
-    # Where the first syllable is also an English gloss (CC-CEDICT's "liang", a unit of weight), a run of capitalised
-    # words still reads as a name; typed lowercase, only what ``expand`` reads as one.
-    glossed = Dictionary({**dictionary.table, "liang": [["梁"]]}, dictionary.english, dictionary.sounds)
+    # Where every syllable is also an English gloss (CC-CEDICT's "liang", a unit of weight, and "wenfeng", a district),
+    # a run still reads as a name when it is capitalised or holds a word English seldom uses, typed in any case.
+    glossed = Dictionary(
+        {**dictionary.table, "liang": [["梁"]], "wenfeng": [["文峰"]]}, dictionary.english, dictionary.sounds
+    )
     assert spelt_as_corpus("How old is Liang Wenfeng?", glossed, vocabulary) == "How old is 梁文峰?"
-    assert spelt_as_corpus("how old is liang wenfeng?", glossed, vocabulary) == "how old is liang 文峰?"
+    assert spelt_as_corpus("how old is liang wenfeng?", glossed, vocabulary) == "how old is 梁文峰?"
+    # Common English words that happen to read as corpus text are left as typed, unless capitalised as a name.
+    sounding = Dictionary(glossed.table, glossed.english, {**glossed.sounds, "longrun": ["龙润"]})
+    assert spelt_as_corpus("in the long run", sounding, vocabulary) == "in the long run"
+    assert spelt_as_corpus("Who is Long Run?", sounding, vocabulary) == "Who is 龙润?"
     # Anything else as asked: English words, a name the corpus does not read as, words apart across punctuation.
     assert spelt("Is the White House long?") == "Is the White House long?"
     assert spelt("Who is Sam Altman?") == "Who is Sam Altman?"

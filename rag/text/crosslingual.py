@@ -355,13 +355,13 @@ _LATIN_WORD = re.compile(r"[A-Za-z]+")
 def spelt_as_corpus(text: str, dictionary: Dictionary, known: Collection[str]) -> str:
     """``text`` with each name written in pinyin that the corpus's text reads as, where it reads as one text only,
     written as that text: "What does Zhang Tao do?" -> "What does 张涛 do?". A name is a run of Latin words read as
-    ``expand`` reads one, or a run of two to four capitalised words ("Liang Wenfeng": "liang" is also an English
-    gloss). What the verifier reads: it takes pinyin for Latin letters."""
+    ``expand`` reads one, or a run of two to four words, capitalised or holding a rare one ("Liang Wenfeng",
+    "liang wenfeng": "liang" is also an English gloss). What the verifier reads: it takes pinyin for Latin letters."""
     words = list(_LATIN_WORD.finditer(text))
     lowered = [w[0].lower() for w in words]
     parts, done, i = [], 0, 0
     while i < len(words):
-        run = _sound_run(lowered, i, dictionary, known) or _capitalised_run(words, lowered, i, dictionary)
+        run = _sound_run(lowered, i, dictionary, known) or _name_run(words, lowered, i, dictionary, known)
         if (
             run
             and len(run[1]) == 1
@@ -375,13 +375,18 @@ def spelt_as_corpus(text: str, dictionary: Dictionary, known: Collection[str]) -
     return "".join(parts) + text[done:]
 
 
-def _capitalised_run(
-    words: list[re.Match[str]], lowered: list[str], start: int, dictionary: Dictionary
+def _name_run(
+    words: list[re.Match[str]], lowered: list[str], start: int, dictionary: Dictionary, known: Collection[str]
 ) -> tuple[int, list[str]] | None:
+    """A run of two to four words that reads as corpus text and is a name: capitalised, or holding a word the corpus
+    lacks that English seldom uses ("liang wenfeng": CC-CEDICT glosses both, a unit and a district)."""
     for width in (4, 3, 2):
-        window = words[start : start + width]
-        if len(window) == width and all(w[0][0].isupper() for w in window):
-            spelt = dictionary.sounds.get("".join(lowered[start : start + width]), [])
+        window = lowered[start : start + width]
+        if len(window) < width:
+            continue
+        capitalised = all(w[0][0].isupper() for w in words[start : start + width])
+        if capitalised or any(w not in known and zipf(w) < NAME_ZIPF for w in window):
+            spelt = dictionary.sounds.get("".join(window), [])
             if spelt:
                 return width, spelt
     return None
