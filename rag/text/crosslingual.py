@@ -384,11 +384,10 @@ def _name_run(
         window = lowered[start : start + width]
         if len(window) < width:
             continue
+        spelt = dictionary.sounds.get("".join(window))  # looked up first: most runs read as nothing
         capitalised = all(w[0][0].isupper() for w in words[start : start + width])
-        if capitalised or any(w not in known and zipf(w) < NAME_ZIPF for w in window):
-            spelt = dictionary.sounds.get("".join(window), [])
-            if spelt:
-                return width, spelt
+        if spelt and (capitalised or any(w not in known and zipf(w) < NAME_ZIPF for w in window)):
+            return width, spelt
     return None
 
 
