@@ -18,7 +18,7 @@ from rag.query import clean_question, definition_subject, undressed
         ("DeepSeek是什么！？", "DeepSeek是什么？"),
         ("Hi, what is MoE?", "What is MoE?"),
         ("hello! What is MoE?", "What is MoE?"),
-        ("Hey what is MoE", "What is MoE"),
+        ("Hey what is MoE", "What is MoE?"),  # and its question mark back (below)
         ("Good morning! deepseek founder", "deepseek founder"),
         ("你好，DeepSeek是什么？", "DeepSeek是什么？"),
         ("What is MoE? Thanks!", "What is MoE?"),
@@ -34,14 +34,14 @@ from rag.query import clean_question, definition_subject, undressed
         ("「DeepSeek是什么？」", "DeepSeek是什么？"),
         ("Hi! “What is MoE?!” 🙂 Thanks", "What is MoE?"),
         ("So, what is MoE?", "What is MoE?"),
-        ("Ok so what is MoE", "What is MoE"),
+        ("Ok so what is MoE", "What is MoE?"),
         ("Quick question: what is MoE?", "What is MoE?"),
         ("Q: What is MoE?", "What is MoE?"),
         ("Hi! Quick question: who is Liang Wenfeng?", "Who is Liang Wenfeng?"),
         ("Q: deepseek r1 context length", "deepseek r1 context length"),  # a keyword query keeps its case
         ("请问MoE是什么？", "MoE是什么？"),
         ("问：MoE是什么？", "MoE是什么？"),
-        ("MLA是什么意思啊", "MLA是什么意思"),  # a sentence-final particle adds a tone, not a word
+        ("MLA是什么意思啊", "MLA是什么意思？"),  # a sentence-final particle adds a tone, not a word
         ("什么是MLA呀？", "什么是MLA？"),
         ("DeepSeek是什么呢？", "DeepSeek是什么？"),
     ],
@@ -66,10 +66,28 @@ def test_what_is_typed_around_a_question_is_taken_off(typed: str, question: str)
         "🤔",
         "What is MoE…",
         "好吧",  # too short to be more than the particle's phrase
+        "liang wenfeng catfish quote",  # keywords, not a question: no question mark is added
+        "深度求索 注册资金",
+        "Tell me about Stargate",
     ],
 )
 def test_a_question_is_otherwise_left_as_typed(question: str) -> None:
     assert undressed(question) == question
+
+
+@pytest.mark.parametrize(
+    ("typed", "question"),
+    [
+        ("what did liang wenfeng say about the catfish", "what did liang wenfeng say about the catfish?"),
+        ("Who founded DeepSeek", "Who founded DeepSeek?"),
+        ("Is DeepSeek open source", "Is DeepSeek open source?"),
+        ("DeepSeek的创始人是谁", "DeepSeek的创始人是谁？"),
+        ("DeepSeek开源吗", "DeepSeek开源吗？"),
+        ("Hi, who is Lily", "Who is Lily?"),
+    ],
+)
+def test_a_question_typed_without_its_question_mark_gets_it(typed: str, question: str) -> None:
+    assert undressed(typed) == question
 
 
 def test_a_question_is_cleaned_once_for_every_model() -> None:
