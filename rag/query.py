@@ -254,12 +254,16 @@ def undressed(question: str) -> str:
 _ASKING = re.compile(
     rf"^{_QUESTION_WORD}|(?:什么|什麼|谁|誰|哪|多少|几|幾|怎么|怎麼|为什么|為什麼|如何|是否)|[吗嗎呢]$", re.IGNORECASE
 )
+_CLOSED = re.compile(r"[?？!！.。…:：;；,，、)）\]】\"'”’」』]$")  # already ends with punctuation: left as typed
+_HAN_END = re.compile(rf"[{UNIFIED}]$")
 
 
 def _with_question_mark(text: str) -> str:
-    if not _ASKING.search(text) or re.search(r"[?？!！.。…:：;；,，、)）\]】\"'”’」』]$", text):
+    """``text`` with a question mark at its end when it reads as a question and ends with none ("？" after a Han
+    character, "?" otherwise)."""
+    if not _ASKING.search(text) or _CLOSED.search(text):
         return text
-    return text + ("？" if re.search(rf"[{UNIFIED}]$", text) else "?")
+    return text + ("？" if _HAN_END.search(text) else "?")
 
 
 def expected_answer(question: str) -> str | None:
