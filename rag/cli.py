@@ -238,6 +238,9 @@ def _echo_quote(quote: Quote, doc: Document) -> None:
 )
 @click.option("--articles", default=":", show_default=True, help="With --squad: which articles, as START:END.")
 @click.option("--split-articles", is_flag=True, help="With --squad: leave every other article out of the index.")
+@click.option(
+    "--whole-articles", is_flag=True, help="With --squad: index each article as one document, not each paragraph."
+)
 @click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), help="How many sources [RAG_TOP_K, default 5].")
 @click.option(
     "--output",
@@ -256,6 +259,7 @@ def eval_command(
     questions_from: Path | None,
     articles: str,
     split_articles: bool,
+    whole_articles: bool,
     top_k: int | None,
     output: Path,
     ablation: bool,
@@ -268,7 +272,7 @@ def eval_command(
     settings = settings_from(ctx)
     top_k = top_k or settings.top_k
     if squad is not None:
-        report = _squad_report(settings, squad, questions_from, articles, split_articles, top_k)
+        report = _squad_report(settings, squad, questions_from, articles, split_articles, whole_articles, top_k)
         text = _squad_table(report)
     elif len(questions) == 1:
         report = evaluation_report(Pipeline.from_settings(settings), questions[0], top_k, ablation)
@@ -287,7 +291,13 @@ def eval_command(
 
 
 def _squad_report(
-    settings: Settings, squad: Path, questions_from: Path | None, articles: str, split: bool, top_k: int
+    settings: Settings,
+    squad: Path,
+    questions_from: Path | None,
+    articles: str,
+    split: bool,
+    whole: bool,
+    top_k: int,
 ) -> dict[str, Any]:
     from rag.embedding import load_embedder
     from rag.evaluation.squad import evaluate_squad, opener
@@ -297,12 +307,13 @@ def _squad_report(
     asked_as = None
     if questions_from is not None:
         asked_as = {qa.qid: qa.question for a in load_squad(questions_from) for p in a.paragraphs for qa in p.qas}
-    figures = evaluate_squad(chosen, asked_as, split, opener(settings, load_embedder(settings)), top_k)
+    figures = evaluate_squad(chosen, asked_as, split, opener(settings, load_embedder(settings)), top_k, whole)
     return {
         "squad": str(squad),
         "questions_from": str(questions_from or squad),
         "articles": articles,
         "split_articles": split,
+        "whole_articles": whole,
         "reader": settings.reader,
         "short_answers": settings.short_answers and not settings.reader,
         "verifier": settings.verifier and not settings.reader,

@@ -177,3 +177,40 @@ def test_the_first_quoted_sentence_is_scored_apart() -> None:
     assert later.supported and not later.first
     assert first.supported and first.first
     assert summarize_squad([later, first])["first_evidence_holds_answer"] == 0.5
+
+
+def test_whole_articles_are_one_document_each(tmp_path: Path) -> None:
+    pandas, tea = _articles()
+    two = dataclasses.replace(pandas, paragraphs=(*pandas.paragraphs, *tea.paragraphs))
+    kept = write_documents([two, tea], tmp_path, split=False, whole=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a0000.md", "a0001.md"]
+    text = (tmp_path / "a0000.md").read_text("utf-8")
+    assert "title: Pandas" in text and text.index(PANDAS) < text.index(TEA)
+    asked = questions_of(kept, None, whole=True)
+    assert [(q.file, q.paragraph) for q in asked] == [
+        ("a0000.md", "a0000-p000.md"),
+        ("a0000.md", "a0000-p001.md"),
+        ("a0001.md", "a0001-p000.md"),
+    ]
+
+
+def test_a_whole_article_locates_answers_in_its_later_paragraphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    pandas, tea = _articles()
+    three = dataclasses.replace(pandas, paragraphs=(*pandas.paragraphs, *tea.paragraphs, *tea.paragraphs))
+    with squad_index([three], False, _opener(monkeypatch), lambda a, p: p == 2, whole=True) as indexed:
+        assert sorted(indexed.by_file) == ["a0000.md"]
+        assert indexed.left_out == {"a0000-p002.md"}
+        document = indexed.by_file["a0000.md"]
+        assert document.text.count(TEA) == 1  # the left-out paragraph is not in the article's text
+        asked = indexed.questions(None)
+        assert [indexed.kind(q) for q in asked] == ["answerable", "answerable", "near"]
+        _, (start, end) = indexed.gold(asked[1]) or (None, (0, 0))
+        assert document.text[start:end] == "杭州西湖" and start > document.text.index(PANDAS)
+
+
+def test_answer_span_keeps_the_occurrence_nearest_its_offset() -> None:
+    context = "西湖  在杭州。杭州西湖产龙井。"  # cleaning squashes the double space: the offset moves by one
+    doc = Document("d", "f.md", "t", None, None, None, "zh", "西湖 在杭州。杭州西湖产龙井。")
+    asked = Asked("q", "西湖", "f.md", context.rindex("西湖"), True)
+    start, end = answer_span(asked, doc, context) or (0, 0)
+    assert (start, end) == (doc.text.rindex("西湖"), doc.text.rindex("西湖") + 2)

@@ -1,5 +1,6 @@
-"""Measure the whole service on any SQuAD-style file: its paragraphs become documents, its questions are
-asked through the real pipeline (``rag eval --squad``).
+"""Measure the whole service on any SQuAD-style file: its paragraphs become documents (or, with ``whole``, each
+article one document, its paragraphs in order), its questions are asked through the real pipeline (``rag eval
+--squad``).
 
 Questions may come from another language's file with the same question ids (XQuAD), so English
 questions over Chinese paragraphs are measured as a user would meet them. With ``split`` every other
@@ -33,10 +34,11 @@ if TYPE_CHECKING:
 class Asked:
     question: str
     answer: str
-    file: str  # the paragraph's document, by file name
+    file: str  # the document that holds the paragraph, by file name
     start: int  # the answer's offset in the paragraph
     indexed: bool
     qid: str = ""  # the data set's question id (the same in every XQuAD language)
+    paragraph: str = ""  # the paragraph, by its own file name (``file`` too unless articles are whole documents)
 
 
 @dataclass(frozen=True)
@@ -57,40 +59,69 @@ class SquadOutcome:
     first: bool = False  # the first quoted sentence (the one read first) holds the answer
 
 
-def write_documents(articles: Sequence[Article], target: Path, split: bool) -> list[tuple[Article, bool]]:
-    """One Markdown file per paragraph, titled by its article; with ``split`` odd articles are kept out."""
+def write_documents(
+    articles: Sequence[Article],
+    target: Path,
+    split: bool,
+    whole: bool = False,
+    leave_out: Callable[[int, int], bool] | None = None,
+) -> list[tuple[Article, bool]]:
+    """One Markdown file per paragraph, titled by its article (with ``whole``, one per article, its paragraphs in
+    order); with ``split`` odd articles are kept out, and ``leave_out(article, paragraph)`` keeps paragraphs out."""
     kept = []
     for ai, article in enumerate(articles):
         indexed = not (split and ai % 2 == 1)
         kept.append((article, indexed))
         if not indexed:
             continue
-        for pi, para in enumerate(article.paragraphs):
-            front = yaml.safe_dump({"title": article.title or f"article {ai}"}, allow_unicode=True)
-            (target / file_name(ai, pi)).write_text(f"---\n{front}---\n\n{para.context}\n", "utf-8")
+        front = yaml.safe_dump({"title": article.title or f"article {ai}"}, allow_unicode=True)
+        written = [(pi, p.context) for pi, p in enumerate(article.paragraphs) if not (leave_out and leave_out(ai, pi))]
+        parts = (
+            [(file_name(ai, None), [text for _, text in written])]
+            if whole
+            else [(file_name(ai, pi), [text]) for pi, text in written]
+        )
+        for name, texts in parts:
+            if texts:
+                body = "\n\n".join(texts)
+                (target / name).write_text(f"---\n{front}---\n\n{body}\n", "utf-8")
     return kept
 
 
-def questions_of(kept: Sequence[tuple[Article, bool]], asked_as: dict[str, str] | None) -> list[Asked]:
+def questions_of(
+    kept: Sequence[tuple[Article, bool]], asked_as: dict[str, str] | None, whole: bool = False
+) -> list[Asked]:
     out = []
     for ai, (article, indexed) in enumerate(kept):
         for pi, para in enumerate(article.paragraphs):
             for qa in para.qas:
                 text = qa.question if asked_as is None else asked_as.get(qa.qid)
                 if text:
-                    out.append(Asked(text, qa.answer, file_name(ai, pi), qa.answer_start, indexed, qa.qid))
+                    file, paragraph = file_name(ai, None if whole else pi), file_name(ai, pi)
+                    out.append(Asked(text, qa.answer, file, qa.answer_start, indexed, qa.qid, paragraph))
     return out
 
 
-def file_name(article: int, paragraph: int) -> str:
-    return f"a{article:04d}-p{paragraph:03d}.md"
+def file_name(article: int, paragraph: int | None) -> str:
+    """A paragraph's file, or with ``paragraph`` None the whole article's."""
+    return f"a{article:04d}.md" if paragraph is None else f"a{article:04d}-p{paragraph:03d}.md"
 
 
 def answer_span(asked: Asked, document: Document, context: str) -> tuple[int, int] | None:
-    """The gold answer's offsets in the document's clean text."""
+    """The gold answer's offsets in the document's clean text: at its offset in the paragraph, or where cleaning
+    moved it (whitespace), its occurrence in the paragraph nearest that offset; the document's first one only
+    when the paragraph itself is not found."""
     at = locate(context, document.text)
-    if at is not None and document.text[at[0] + asked.start :].startswith(asked.answer):
-        return at[0] + asked.start, at[0] + asked.start + len(asked.answer)
+    if at is not None:
+        expected = at[0] + asked.start
+        inside = document.text[at[0] : at[1]]
+        found = [at[0] + i for i in range(len(inside)) if inside.startswith(asked.answer, i)] if asked.answer else []
+        if found:
+            start = min(found, key=lambda i: abs(i - expected))
+            return start, start + len(asked.answer)
+        near = locate(asked.answer, inside)
+        if near is not None:
+            return at[0] + near[0], at[0] + near[1]
     return locate(asked.answer, document.text)
 
 
@@ -169,27 +200,28 @@ def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class SquadIndex:
-    """Articles' paragraphs indexed as documents, with the loaded pipeline over them."""
+    """Articles' paragraphs (or, with ``whole``, articles) indexed as documents, with the loaded pipeline over them."""
 
     pipeline: Any
     kept: list[tuple[Article, bool]]
     left_out: frozenset[str]  # paragraphs of indexed articles kept out of the index too (near misses)
     by_file: dict[str, Document]
     contexts: dict[str, str]  # each paragraph's text, by file name
+    whole: bool = False  # each article one document
 
     def questions(self, asked_as: dict[str, str] | None) -> list[Asked]:
         """Every question; one whose paragraph was left out is not indexed."""
-        asked = questions_of(self.kept, asked_as)
-        return [dataclasses.replace(a, indexed=False) if a.file in self.left_out else a for a in asked]
+        asked = questions_of(self.kept, asked_as, self.whole)
+        return [dataclasses.replace(a, indexed=False) if a.paragraph in self.left_out else a for a in asked]
 
     def kind(self, asked: Asked) -> str:
         """ "near" (its paragraph was left out of an indexed article), "answerable" or "not_indexed"."""
-        return "near" if asked.file in self.left_out else "answerable" if asked.indexed else "not_indexed"
+        return "near" if asked.paragraph in self.left_out else "answerable" if asked.indexed else "not_indexed"
 
     def gold(self, asked: Asked) -> tuple[Document, tuple[int, int]] | None:
         """The indexed document that holds the answer, and the answer's offsets in it."""
         document = self.by_file.get(asked.file)
-        span = answer_span(asked, document, self.contexts[asked.file]) if document else None
+        span = answer_span(asked, document, self.contexts[asked.paragraph]) if document else None
         return None if document is None or span is None else (document, span)
 
 
@@ -221,26 +253,25 @@ def squad_index(
     split: bool,
     open_pipeline: Callable[[Path, Path], Any],
     leave_out: Callable[[int, int], bool] | None = None,
+    whole: bool = False,
 ) -> Iterator[SquadIndex]:
     """``open_pipeline(documents_dir, index_dir)`` builds the index and returns a loaded pipeline; the index
-    lasts as long as the context. ``leave_out(article, paragraph)`` keeps paragraphs of indexed articles out."""
+    lasts as long as the context. ``leave_out(article, paragraph)`` keeps paragraphs of indexed articles out;
+    ``whole`` indexes each article as one document."""
     with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
         docs, index = Path(tmp) / "documents", Path(tmp) / "index"
         docs.mkdir()
-        kept = write_documents(articles, docs, split)
-        leave = leave_out or (lambda article, paragraph: False)
+        kept = write_documents(articles, docs, split, whole, leave_out)
         left_out = frozenset(
             file_name(ai, pi)
             for ai, (article, indexed) in enumerate(kept)
             for pi in range(len(article.paragraphs))
-            if indexed and leave(ai, pi)
+            if indexed and leave_out and leave_out(ai, pi)
         )
-        for name in left_out:
-            (docs / name).unlink()
         pipeline = open_pipeline(docs, index)
         by_file = {d.source_file: d for d in pipeline.documents()}
         contexts = {file_name(ai, pi): p.context for ai, (a, _) in enumerate(kept) for pi, p in enumerate(a.paragraphs)}
-        yield SquadIndex(pipeline, kept, left_out, by_file, contexts)
+        yield SquadIndex(pipeline, kept, left_out, by_file, contexts, whole)
 
 
 def evaluate_squad(
@@ -249,10 +280,12 @@ def evaluate_squad(
     split: bool,
     open_pipeline: Callable[[Path, Path], Any],
     top_k: int = 5,
+    whole: bool = False,
 ) -> dict[str, Any]:
-    """``open_pipeline(documents_dir, index_dir)`` builds the index and returns a loaded pipeline."""
+    """``open_pipeline(documents_dir, index_dir)`` builds the index and returns a loaded pipeline; ``whole``
+    indexes each article as one document."""
     outcomes = []
-    with squad_index(articles, split, open_pipeline) as indexed:
+    with squad_index(articles, split, open_pipeline, whole=whole) as indexed:
         for asked in indexed.questions(asked_as):
             found = indexed.gold(asked)
             document, span = found if found else (indexed.by_file.get(asked.file), None)
