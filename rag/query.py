@@ -136,7 +136,7 @@ class QueryAnalyzer:
         in_background(self._warm_up, "rag-warm-up").add_done_callback(_report_failure)
 
     def _warm_up(self) -> None:
-        tokenize(""), simplified("")
+        tokenize(""), simplified(""), self.lexicon.simplified
         english_words(), zipf("the"), correct_spelling("the"), read_aloud("中"), self.lexicon.dictionary.stems
         by_skeleton(self.lexicon.vocabulary)
 
@@ -144,8 +144,12 @@ class QueryAnalyzer:
         """``question`` cleaned and analysed; raises BadQueryError for an empty or overlong one."""
         timed = timings or Timings()
         text = clean_question(question)
+        # The dense model and the verifier read a question in traditional characters as the corpus writes, when it
+        # writes simplified script ("中國的人工智能" as "中国的人工智能"); its keyword terms are looked up in simplified
+        # script already (``expand``).
+        read = simplified(text) if self.lexicon.simplified else text
         with timed("embed"):
-            vector = self.embedder.embed([text], "query")[0]
+            vector = self.embedder.embed([read], "query")[0]
         with timed("expand"):
             dictionary, vocabulary = self.lexicon.dictionary, self.lexicon.vocabulary
             terms = expand(tokenize(text), dictionary, vocabulary)
@@ -156,7 +160,7 @@ class QueryAnalyzer:
                 if subject
                 else []
             )
-            spelt = spelt_as_corpus(text, dictionary, vocabulary)
+            spelt = spelt_as_corpus(read, dictionary, vocabulary)
         return Query(
             text,
             vector,

@@ -14,10 +14,14 @@ from embedders import CORPUS, BigramReader, HashEmbedder, build_local, open_loca
 from rag import pipeline
 from rag.config import MAX_QUESTION_CHARS, Settings
 from rag.coverage import FEATURES, NO_SENTENCE, VERIFIED, CoverageModel, default_model
+from rag.embedding import Kind
 from rag.errors import BadQueryError, ConfigError, DocumentNotFoundError, IndexMissingError, IndexStaleError
 from rag.pipeline import Pipeline
+from rag.query import QueryAnalyzer
 from rag.rankers.reader import ReaderRanker
 from rag.stores.base import Store
+from rag.text.crosslingual import Dictionary
+from rag.text.lexicon import Idf, Lexicon
 from rag.timing import Timings
 from rag.types import Answer, Candidate, Chunk, Hit
 
@@ -46,6 +50,18 @@ QUESTIONS = [
     pytest.param("Do pandas eat 竹子?", id="mixed"),
 ]
 WEATHER = "明天北京天气怎么样？"
+
+
+class RecordingEmbedder(HashEmbedder):
+    """The hash embedder that keeps the texts it is handed, per call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[list[str]] = []
+
+    def embed(self, texts: list[str], kind: Kind, progress: bool = False) -> np.ndarray:
+        self.texts.append(list(texts))
+        return super().embed(texts, kind, progress)
 
 
 def _settings(root: Path) -> Settings:
@@ -208,6 +224,22 @@ def test_a_question_in_traditional_script_finds_simplified_text(settings: Settin
     _, traditional, _ = qa.scored("綠茶經過發酵嗎？春天採摘的茶價格高嗎？")
     _, simple, _ = qa.scored("绿茶经过发酵吗？春天采摘的茶价格高吗？")
     assert traditional[0].sentence == simple[0].sentence and traditional[0].overlap == simple[0].overlap > 0
+
+
+def test_a_question_in_traditional_script_is_embedded_and_verified_as_the_corpus_writes(
+    settings: Settings, index: Store
+) -> None:
+    embedder = RecordingEmbedder()
+    qa = Pipeline(settings, embedder, index, coverage=NEVER)
+    assert index.lexicon.simplified
+    query = qa.analyzer.analyze("綠茶經過發酵嗎？")
+    assert query.text == "綠茶經過發酵嗎？" and query.spelt == "绿茶经过发酵吗？"
+    assert embedder.texts[-1] == ["绿茶经过发酵吗？"]
+    assert qa.analyzer.analyze("绿茶经过发酵吗？").spelt is None
+    # Over a corpus in traditional script the question is read as typed.
+    traditional = Lexicon(Idf({"綠茶": 1.0, "經過": 1.0, "發酵": 1.0}), frozenset(), Dictionary({}, frozenset()))
+    read = QueryAnalyzer(embedder, traditional).analyze("綠茶經過發酵嗎？")
+    assert read.spelt is None and embedder.texts[-1] == ["綠茶經過發酵嗎？"]
 
 
 def test_a_term_typed_alone_is_answered_as_what_it_is(settings: Settings, index: Store) -> None:

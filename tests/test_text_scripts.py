@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.text.scripts import HAN, HAN_RUN, simplified
+from rag.text.scripts import HAN, HAN_RUN, simplified, written_in_simplified
 
 
 def test_han_takes_every_block_of_ideographs() -> None:
@@ -19,3 +19,10 @@ def test_traditional_characters_are_read_in_simplified_script_one_for_one() -> N
     # A character that is also a simplified form stays: 乾 in 乾隆, 著 in 著名; simplified text is left as it is.
     assert simplified("乾隆著名") == "乾隆著名"
     assert simplified("梁文峰的公司靠技术创新") == "梁文峰的公司靠技术创新"
+
+
+def test_a_text_is_written_in_simplified_script_when_more_of_its_characters_are_simplified_forms() -> None:
+    assert written_in_simplified(set("中国的人工智能现在还落后美国吗"))
+    assert not written_in_simplified(set("中國的人工智能現在還落後美國嗎"))
+    assert not written_in_simplified(set("人工智能"))  # the same in both scripts: nothing to read otherwise
+    assert not written_in_simplified(set())

@@ -7,7 +7,7 @@ import gzip
 import re
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from functools import cache
 from importlib import resources
 
@@ -39,6 +39,19 @@ _TABLE_BUILDING = threading.Lock()
 def simplified(text: str) -> str:
     """``text`` with each traditional character in simplified script; the same length, character for character."""
     return text.translate(_simplifying_table())
+
+
+def written_in_simplified(characters: Collection[str]) -> bool:
+    """Whether text made of these (distinct) characters is written in simplified script: more of them are the
+    simplified form of a traditional character than are traditional characters that have one."""
+    table = _simplifying_table()
+    traditional = sum(ord(ch) in table for ch in characters)
+    return len(_simplified_forms().intersection(characters)) > traditional
+
+
+@cache
+def _simplified_forms() -> frozenset[str]:
+    return frozenset(_simplifying_table().values())
 
 
 def _simplifying_table() -> dict[int, str]:
