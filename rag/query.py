@@ -112,8 +112,9 @@ class Query:
     # with their translations, as ``terms``; None and () for any other question.
     subject: str | None = None
     subject_terms: tuple[tuple[str, ...], ...] = ()
-    # The question with its names in pinyin written as the corpus writes them ("What does 张涛 do?"), which is what
-    # the verifier reads (``rag.text.crosslingual.spelt_as_corpus``); None: as asked.
+    # The question with its names in pinyin written as the corpus writes them ("What does 张涛 do?"), and in simplified
+    # script over a corpus written in it, which is what the verifier reads (``rag.text.crosslingual.spelt_as_corpus``);
+    # None: as asked.
     spelt: str | None = None
 
     @property
