@@ -26,7 +26,7 @@ from typing import Any
 
 import snowballstemmer
 
-from rag.text.scripts import ENTRY, HAN_RUN, cedict_lines, simplified
+from rag.text.scripts import ENTRY, HAN_RUN, cedict_lines, han_characters, simplified
 from rag.text.tokenize import STOPWORDS, segment, tokenize
 
 PARENTHETICAL = re.compile(r"\([^)]*\)")
@@ -106,8 +106,8 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -
     by_script = [{w for entries in candidates.values() for _, script, w in entries if script == n} for n in (0, 1)]
     # A traditional headword is segmented only when the corpus has each of its characters: the lookups that mostly
     # fail on a simplified corpus cost nothing, and a simplified headword's reading is as before.
-    characters = _han_characters("".join([*vocabulary, *STOPWORDS]))  # a stopword's are no term's
-    for word in by_script[0] | {w for w in by_script[1] if _han_characters(w) <= characters}:
+    characters = han_characters("".join([*vocabulary, *STOPWORDS]))  # a stopword's are no term's
+    for word in by_script[0] | {w for w in by_script[1] if han_characters(w) <= characters}:
         tokens = tokenize(word)
         known[word] = tokens if tokens and all(t in vocabulary for t in tokens) else None
     table: Table = {}
@@ -529,10 +529,6 @@ def _by_initial(known: frozenset[str]) -> dict[str, tuple[str, ...]]:
     for w in known:
         groups[w[:1]].append(w)
     return {initial: tuple(words) for initial, words in groups.items()}
-
-
-def _han_characters(text: str) -> set[str]:
-    return set("".join(HAN_RUN.findall(text)))
 
 
 def _in_simplified(token: str, known: Collection[str]) -> list[str] | None:

@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from rag.text.crosslingual import Dictionary, build_dictionary, build_sounds
-from rag.text.scripts import HAN_RUN, written_in_simplified
+from rag.text.scripts import han_characters, written_in_simplified
 from rag.text.tokenize import entities
 
 
@@ -42,7 +42,7 @@ class Lexicon:
     @cached_property
     def simplified(self) -> bool:
         """Whether the corpus is written in simplified script (its words' characters)."""
-        return written_in_simplified(set("".join(HAN_RUN.findall("".join(self.idf)))))
+        return written_in_simplified(han_characters("".join(self.idf)))
 
     def to_json(self) -> dict[str, Any]:
         dictionary = self.dictionary

