@@ -23,10 +23,12 @@ from rag.coverage import (
     DOUBTFUL_SHOWN_COST,
     FEATURES,
     HIDDEN_ANSWER_COST,
+    LATIN_QUESTION,
     NEUTRAL,
     VERIFIED,
     VERIFIED_CALIBRATION,
     CoverageModel,
+    choose_latin_threshold,
     choose_uncertain,
     fit,
     leave_one_out,
@@ -47,7 +49,12 @@ def rates(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 
 def judged(model: CoverageModel, x: np.ndarray) -> np.ndarray:
-    return np.array([model.probability_vector(v) >= model.threshold for v in x])
+    """Whether each row of ``x`` is answered, against the threshold for its question (``latin_threshold`` for one
+    mostly in Latin script, when the model has one)."""
+    latin = x[:, model.features.index("latin")]
+    english = latin > LATIN_QUESTION if model.latin_threshold is not None else np.zeros(len(x), dtype=bool)
+    thresholds = np.where(english, model.latin_threshold or model.threshold, model.threshold)
+    return np.array([model.probability_vector(v) for v in x]) >= thresholds
 
 
 def main() -> None:
@@ -93,10 +100,22 @@ def main() -> None:
         f"{HIDDEN_ANSWER_COST:g}, a doubtful one shown {DOUBTFUL_SHOWN_COST:g}): answerable hidden "
         f"{np.mean(~shown[y == 1]):.3f}, unanswerable shown as uncertain {np.mean(shown[y == 0]):.3f}"
     )
+    latin = x[:, names.index("latin")]
+    latin_threshold, latin_cost = choose_latin_threshold(loo_p, y, latin)
+    english = latin > LATIN_QUESTION
+    print(
+        f"answered from p >= {latin_threshold:.2f} for the {int(english.sum())} questions mostly in Latin script "
+        f"(leave-one-out cost {latin_cost:g} questions, against "
+        f"{choose_latin_threshold(loo_p, y, latin, (threshold,))[1]:g} at {threshold:g})"
+    )
     # The verifier's logits beyond those the fit saw are taken as the nearest (CoverageModel.settled).
     seen = (float(x[:, -1].min()), float(x[:, -1].max())) if names == VERIFIED else None
     model = dataclasses.replace(
-        fit(x, y, names=names), model=settings.embedding_model, uncertain=uncertain, verified_range=seen
+        fit(x, y, names=names),
+        model=settings.embedding_model,
+        uncertain=uncertain,
+        verified_range=seen,
+        latin_threshold=None if latin_threshold == threshold else latin_threshold,
     )
     for name, _, xs, ys in sets:
         true_rate, false_rate = rates(judged(model, xs), ys)

@@ -68,6 +68,10 @@ class CoverageModel:
     # The verifier's logits the fit saw, lowest and highest: one outside them is taken as the nearest, so that a
     # question whose grade is the same at both ends needs no verifier (``settled``). None: no such range.
     verified_range: tuple[float, float] | None = None
+    # The "answered" threshold of a question mostly in Latin script (its ``latin`` signal above LATIN_QUESTION):
+    # English questions over Chinese documents have lower cosines whatever the answer, and their own cost trade-off
+    # (``choose_latin_threshold``). None: ``threshold`` for every question.
+    latin_threshold: float | None = None
 
     @property
     def verified(self) -> bool:
@@ -86,10 +90,10 @@ class CoverageModel:
         both ends of ``verified_range``, between which the probability is monotone in the logit), or None when the
         verifier's signal is needed. A model that does not read the verifier always decides."""
         if not self.verified:
-            return self.grade(self.probability(signals))
+            return self.grade(self.probability(signals), signals)
         if self.verified_range is None:
             return None
-        low, high = (self.grade(self.probability(replace(signals, verified=v))) for v in self.verified_range)
+        low, high = (self.grade(self.probability(replace(signals, verified=v)), signals) for v in self.verified_range)
         return low if low == high else None
 
     def probability_vector(self, features: np.ndarray) -> float:
@@ -98,10 +102,19 @@ class CoverageModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 
     def answerable(self, signals: Signals) -> bool:
-        return self.probability(signals) >= self.threshold
+        return self.probability(signals) >= self.threshold_for(signals)
 
-    def grade(self, probability: float) -> Grade:
-        return grade(probability, self.threshold, self.uncertain)
+    def threshold_for(self, signals: Signals) -> float:
+        """The "answered" threshold for the question these signals are of."""
+        if self.latin_threshold is not None and signals.latin > LATIN_QUESTION:
+            return self.latin_threshold
+        return self.threshold
+
+    def grade(self, probability: float, signals: Signals | None = None) -> Grade:
+        """The grade of ``probability``, against the threshold for the question of ``signals`` (without them, the
+        general one)."""
+        answered = self.threshold if signals is None else self.threshold_for(signals)
+        return grade(probability, answered, self.uncertain)
 
     def to_json(self) -> str:
         payload = {
@@ -115,6 +128,7 @@ class CoverageModel:
             "threshold": self.threshold,
             "uncertain_threshold": self.uncertain,
             **({"verified_range": list(self.verified_range)} if self.verified_range else {}),
+            **({"latin_threshold": self.latin_threshold} if self.latin_threshold is not None else {}),
         }
         return json.dumps(payload, indent=2)
 
@@ -136,6 +150,7 @@ class CoverageModel:
             raw.get("uncertain_threshold"),
             features,
             tuple(raw["verified_range"]) if "verified_range" in raw else None,
+            raw.get("latin_threshold"),
         )
 
 
@@ -196,6 +211,29 @@ def choose_uncertain(
         if cost < best_cost - 1e-12:
             best_t, best_cost = float(t), float(cost)
     return best_t, best_cost
+
+
+# Choosing the "answered" threshold of questions mostly in Latin script (English ones, over the shipped corpus's
+# Chinese): by the reader issue's cost, an answerable question declined counting twice an unanswerable one answered,
+# over those questions' leave-one-out probabilities, among these candidates (the highest of those that tie).
+LATIN_QUESTION = 0.5
+LATIN_THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50)
+DECLINED_ANSWER_COST = 2.0
+
+
+def choose_latin_threshold(
+    probabilities: np.ndarray, labels: np.ndarray, latin: np.ndarray, candidates: Sequence[float] = LATIN_THRESHOLDS
+) -> tuple[float, float]:
+    """The candidate with the least cost over the questions whose ``latin`` signal is above LATIN_QUESTION
+    (``probabilities`` never seen by the fit that gave them), and that cost in questions."""
+    mask = latin > LATIN_QUESTION
+    p, y = probabilities[mask], labels[mask]
+
+    def cost(t: float) -> float:
+        return float(DECLINED_ANSWER_COST * np.sum((p < t) & (y == 1)) + np.sum((p >= t) & (y == 0)))
+
+    best = min(candidates, key=lambda t: (cost(t), -t))
+    return float(best), cost(best)
 
 
 def grade(probability: float, answered: float, uncertain: float | None) -> Grade:

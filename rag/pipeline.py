@@ -248,7 +248,10 @@ class Pipeline:
         model = self.coverage
         signals = coverage.signals(query, r, scored, self.store.lexicon.names)
         settled = model.settled(signals)
-        return settled or model.grade(model.probability(replace(signals, verified=self._verified(query, scored))))
+        if settled:
+            return settled
+        signals = replace(signals, verified=self._verified(query, scored))
+        return model.grade(model.probability(signals), signals)
 
     def _verified(self, query: Query, scored: list[ScoredSentence]) -> float | None:
         """The verifier's highest logit over the first sentences it reads, in one batch (NO_SENTENCE without

@@ -73,12 +73,12 @@ def test_each_language_finds_its_passages(outcomes: list[Outcome], lang: str) ->
     assert breakdown(outcomes)["lang"][lang]["hit@5"] >= 0.90
 
 
-@pytest.mark.xfail(strict=True, reason="measured 0.78 (0.90 with every question answered): false declines empty it")
+@pytest.mark.xfail(strict=True, reason="measured 0.84 (0.90 with every question answered): false declines empty it")
 def test_evidence_holds_a_gold_sentence(overall: dict[str, float | int]) -> None:
     assert overall["evidence_hit"] >= 0.85
 
 
-@pytest.mark.xfail(strict=True, reason="measured 0.70 (0.88 with every question answered)")
+@pytest.mark.xfail(strict=True, reason="measured 0.77 (0.88 with every question answered)")
 def test_disputed_questions_show_most_sources(overall: dict[str, float | int]) -> None:
     assert overall["disputed_source_coverage"] >= 0.80
 
@@ -87,7 +87,7 @@ def test_unanswerable_questions_are_declined(overall: dict[str, float | int]) ->
     assert overall["no_answer_true_rate"] >= 0.85
 
 
-@pytest.mark.xfail(strict=True, reason="measured 0.15: the coverage signals overlap (docs/tuning.md)")
+@pytest.mark.xfail(strict=True, reason="measured 0.085: the coverage signals overlap (docs/tuning.md)")
 def test_answerable_questions_are_rarely_declined(overall: dict[str, float | int]) -> None:
     assert overall["no_answer_false_rate"] <= 0.05
 
@@ -129,16 +129,16 @@ def _xfail(measured: float) -> pytest.MarkDecorator:
 
 
 BENCHMARK_TARGETS = [
-    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.793)),
-    pytest.param("disputed_source_coverage", ">=", 0.85, id="disputed", marks=_xfail(0.698)),
+    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.841)),
+    pytest.param("disputed_source_coverage", ">=", 0.85, id="disputed", marks=_xfail(0.767)),
     pytest.param("no_answer_true_rate", ">=", 0.85, id="unanswerable-declined"),
-    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.134)),
+    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.085)),
 ]
 HELD_OUT_TARGETS = [
-    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.667)),
-    pytest.param("disputed_source_coverage", ">=", 0.85, id="disputed", marks=_xfail(0.538)),
-    pytest.param("no_answer_true_rate", ">=", 0.85, id="unanswerable-declined", marks=_xfail(0.833)),
-    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.273)),
+    pytest.param("evidence_hit", ">=", 0.92, id="evidence", marks=_xfail(0.758)),
+    pytest.param("disputed_source_coverage", ">=", 0.85, id="disputed", marks=_xfail(0.731)),
+    pytest.param("no_answer_true_rate", ">=", 0.85, id="unanswerable-declined", marks=_xfail(0.667)),
+    pytest.param("no_answer_false_rate", "<=", 0.05, id="answerable-declined", marks=_xfail(0.182)),
 ]
 
 

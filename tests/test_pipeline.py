@@ -13,11 +13,11 @@ from embedders import CORPUS, BigramReader, HashEmbedder, build_local, open_loca
 
 from rag import pipeline
 from rag.config import MAX_QUESTION_CHARS, Settings
-from rag.coverage import FEATURES, NO_SENTENCE, VERIFIED, CoverageModel, default_model
+from rag.coverage import FEATURES, LATIN_QUESTION, NO_SENTENCE, VERIFIED, CoverageModel, default_model
 from rag.embedding import Kind
 from rag.errors import BadQueryError, ConfigError, DocumentNotFoundError, IndexMissingError, IndexStaleError
 from rag.pipeline import Pipeline
-from rag.query import QueryAnalyzer
+from rag.query import QueryAnalyzer, latin_share
 from rag.rankers.reader import ReaderRanker
 from rag.stores.base import Store
 from rag.text.crosslingual import Dictionary
@@ -758,6 +758,21 @@ def test_an_uncertain_question_shows_its_sources_but_is_not_answered(settings: S
     assert (answer.answerable, answer.answer, answer.evidence) == (False, "", ())
     assert answer.sources
     _quotes_are_verbatim(answer)
+
+
+def test_a_question_mostly_in_latin_script_is_graded_against_its_own_threshold(
+    settings: Settings, index: Store
+) -> None:
+    # Probability 0.5 for every question: below the general threshold (0.9), above the Latin-script one (0.4); the
+    # verifier is read (its weight is 0), as the shipped model reads it when retrieval leaves the grade open.
+    n = len(VERIFIED)
+    model = CoverageModel((0.0,) * n, 0.0, (0.0,) * n, (1.0,) * n, 0.9, uncertain=0.1, features=VERIFIED)
+    graded = dataclasses.replace(model, latin_threshold=0.4)
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=graded, verifier=BigramReader())
+    english, mixed = "Which pandas eat bamboo?", "大熊猫 pandas 吃什么呢"
+    assert latin_share(english) > LATIN_QUESTION >= latin_share(mixed)
+    assert qa.ask(english).grade == "answered"
+    assert qa.ask(mixed).grade == "uncertain"
 
 
 def test_a_question_not_covered_shows_no_sources(settings: Settings, index: Store) -> None:
