@@ -52,8 +52,8 @@ def judged(model: CoverageModel, x: np.ndarray) -> np.ndarray:
     """Whether each row of ``x`` is answered, against the threshold for its question (``latin_threshold`` for one
     mostly in Latin script, when the model has one)."""
     latin = x[:, model.features.index("latin")]
-    english = latin > LATIN_QUESTION if model.latin_threshold is not None else np.zeros(len(x), dtype=bool)
-    thresholds = np.where(english, model.latin_threshold or model.threshold, model.threshold)
+    in_latin = model.threshold if model.latin_threshold is None else model.latin_threshold
+    thresholds = np.where(latin > LATIN_QUESTION, in_latin, model.threshold)
     return np.array([model.probability_vector(v) for v in x]) >= thresholds
 
 
