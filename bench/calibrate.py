@@ -28,6 +28,7 @@ from rag.coverage import (
     VERIFIED,
     VERIFIED_CALIBRATION,
     CoverageModel,
+    Signals,
     choose_latin_threshold,
     choose_uncertain,
     fit,
@@ -49,12 +50,8 @@ def rates(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 
 def judged(model: CoverageModel, x: np.ndarray) -> np.ndarray:
-    """Whether each row of ``x`` is answered, against the threshold for its question (``latin_threshold`` for one
-    mostly in Latin script, when the model has one)."""
-    latin = x[:, model.features.index("latin")]
-    in_latin = model.threshold if model.latin_threshold is None else model.latin_threshold
-    thresholds = np.where(latin > LATIN_QUESTION, in_latin, model.threshold)
-    return np.array([model.probability_vector(v) for v in x]) >= thresholds
+    """Whether each row of ``x`` is answered, against the threshold for its question (``threshold_for``)."""
+    return np.array([model.probability_vector(v) >= model.threshold_for(Signals(*v)) for v in x])
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import Settings
-from rag.coverage import FEATURES, NEUTRAL, CoverageModel, class_balanced, default_model, fit
+from rag.coverage import DECLINED_ANSWER_COST, FEATURES, NEUTRAL, CoverageModel, class_balanced, default_model, fit
 from rag.embedding import Embedder, load_embedder
 from rag.evaluation.metrics import SEED_SETS, load_questions
 from rag.evaluation.squad import every_fourth_paragraph, opener, squad_index
@@ -34,7 +34,6 @@ from rag.training.pairs import QuestionSet, reader_sets
 from rag.training.squad import Article
 
 LATIN = FEATURES.index("latin")
-HIDDEN_ANSWER_COST = 2.0  # the reader issue's stated cost, against 1 for a not-indexed question answered
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def rates(p: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """(answerable declined, unanswerable declined, cost) at the answered threshold."""
     answered = p >= CoverageModel.threshold
     hidden, declined = float(np.mean(~answered[y == 1])), float(np.mean(~answered[y == 0]))
-    return hidden, declined, HIDDEN_ANSWER_COST * hidden + 1 - declined
+    return hidden, declined, DECLINED_ANSWER_COST * hidden + 1 - declined
 
 
 def probabilities(model: CoverageModel, x: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from rag.config import Settings
-from rag.coverage import NEUTRAL, NO_SENTENCE, VERIFIED, default_model, fit, leave_one_out
+from rag.coverage import DECLINED_ANSWER_COST, NEUTRAL, NO_SENTENCE, VERIFIED, default_model, fit, leave_one_out
 from rag.embedding import Embedder, load_embedder, resolve_model_path
 from rag.evaluation.metrics import SEED_SETS, gold_spans, load_questions
 from rag.evaluation.squad import every_fourth_paragraph, opener, squad_index
@@ -66,7 +66,6 @@ TRAINING_DATA = (
 COLLECTED = 3  # the scorer's first sentences kept per question (``--read`` chooses how many the verifier reads)
 TRAINED_LAYERS = 2  # the reader's top layers retrained; its bottom ones and the embeddings stay as shipped
 EPOCHS, BATCH, LEARNING_RATE = 2, 32, 5e-5
-HIDDEN_ANSWER_COST = 2.0  # the reader issue's cost: a hidden answer counts twice a not-indexed one answered
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,9 +312,9 @@ def logits(verifier: Reader, rows: Sequence[First], read: int = 1) -> np.ndarray
 
 
 def costs(answered: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """(answerable declined, unanswerable declined, the cost: HIDDEN_ANSWER_COST x the first + 1 - the second)."""
+    """(answerable declined, unanswerable declined, the cost: DECLINED_ANSWER_COST x the first + 1 - the second)."""
     hidden, declined = float(np.mean(~answered[y == 1])), float(np.mean(~answered[y == 0]))
-    return hidden, declined, HIDDEN_ANSWER_COST * hidden + 1 - declined
+    return hidden, declined, DECLINED_ANSWER_COST * hidden + 1 - declined
 
 
 def judge(out: Path) -> None:
