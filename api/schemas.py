@@ -142,7 +142,8 @@ class AskResponse(BaseModel):
         "not answer; not_covered: only the closest passages are shown."
     )
     confidence: float | None = Field(
-        description="The reader's calibrated probability (0-1) that the best evidence answers (null: reader off)."
+        description="The probability (0-1) that the documents answer the question: the coverage model's (the "
+        "reader's with RAG_READER=on), which the grade is drawn from (README: thresholds, definitional questions)."
     )
     answer: str
     evidence: list[Evidence] = Field(description="The answer's sentences, best first (empty unless answered).")

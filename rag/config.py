@@ -116,6 +116,10 @@ class Settings:
     # the rule written before it was served, on the dev articles and through the service. RAG_VERIFIER=off: the
     # retrieval signals alone (rag/calibration.json), for the ablation or another embedding model.
     verifier: bool = setting(True, _switch)
+    # The coverage model's probability as each answer's confidence: the verifier is then read for every question.
+    # RAG_CONFIDENCE=off: confidence null, the verifier read only where it could change the grade (about half the
+    # questions; README, "Speed"), for throughput.
+    confidence: bool = setting(True, _switch)
     # serve: the HTTP server
     host: str = setting("127.0.0.1", _text)
     port: int = setting(8000, _int, lambda v: 0 < v < 65536, "a port 1-65535")

@@ -177,8 +177,7 @@ class Pipeline:
                 with timings("extract"):
                     chosen = self._chosen(scored, top_k)
                 with timings("coverage"):
-                    grade = self._grade(query, r, scored) if scored else "not_covered"
-                confidence = None
+                    grade, confidence = self._grade(query, r, scored) if scored else ("not_covered", self._none())
                 with timings("sources"):
                     picks = self._with_other_sources(query, r, scored)
                     grouped = self._sources(grade, picks, scored, top_k)
@@ -237,21 +236,29 @@ class Pipeline:
     def _signals(self, query: Query, r: Retrieval, scored: list[ScoredSentence]) -> Signals:
         return coverage.signals(query, r, scored, self.store.lexicon.names, self._verified(query, scored))
 
-    def _grade(self, query: Query, r: Retrieval, scored: list[ScoredSentence]) -> Grade:
-        """The coverage model's grade. The verifier reads the first sentence (or as many as it was trained to) only
-        when the retrieval signals leave the grade open: for about half the seed sets' questions they settle it
-        whatever the verifier would say."""
-        # "What is MLA?" is answered by the sentences that name MLA, whose signals are weak for the question's being
-        # short: it is answered when the first one names it (README, "Definitional questions").
-        if self.switches.definitions and coverage.names_subject(query, scored[0].sentence.text):
-            return "answered"
+    def _grade(self, query: Query, r: Retrieval, scored: list[ScoredSentence]) -> tuple[Grade, float | None]:
+        """The coverage model's grade, and its probability that the documents answer (the response's
+        ``confidence``): the verifier reads the first sentence (or as many as it was trained to) of every question.
+        With RAG_CONFIDENCE=off there is no probability, and the verifier is read only when the retrieval signals
+        leave the grade open: for about half the seed sets' questions they settle it whatever it would say."""
         model = self.coverage
         signals = coverage.signals(query, r, scored, self.store.lexicon.names)
-        settled = model.settled(signals)
-        if settled:
-            return settled
-        signals = replace(signals, verified=self._verified(query, scored))
-        return model.grade(model.probability(signals), signals)
+        # "What is MLA?" is answered by the sentences that name MLA, whose signals are weak for the question's being
+        # short: it is answered when the first one names it (README, "Definitional questions"), whatever the model.
+        definitional = self.switches.definitions and coverage.names_subject(query, scored[0].sentence.text)
+        if not self.settings.confidence:
+            settled = "answered" if definitional else model.settled(signals)
+            if settled:
+                return settled, None
+        if model.verified:
+            signals = replace(signals, verified=self._verified(query, scored))
+        probability = model.probability(signals)
+        grade = "answered" if definitional else model.grade(probability, signals)
+        return grade, probability if self.settings.confidence else None
+
+    def _none(self) -> float | None:
+        """The confidence of a question no sentence speaks to."""
+        return 0.0 if self.settings.confidence else None
 
     def _verified(self, query: Query, scored: list[ScoredSentence]) -> float | None:
         """The verifier's highest logit over the first sentences it reads, in one batch (NO_SENTENCE without

@@ -163,7 +163,8 @@ class Answer:
     answer: str
     evidence: tuple[Evidence, ...]
     hits: tuple[Hit, ...]
-    confidence: float | None = None  # the reader's probability that the evidence answers; None without one
+    # The probability (0-1) that the documents answer: the coverage model's, or the reader's with one; None: not judged.
+    confidence: float | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     grade: Grade = "not_covered"
     sources: tuple[Source, ...] = ()  # grouped by document, most relevant first; empty when not covered

@@ -490,19 +490,41 @@ def test_a_verifier_that_reads_more_sentences_reads_them_in_one_batch_and_gives_
     assert signals.verified == 2.0
 
 
-def test_the_verifier_is_not_read_when_the_retrieval_signals_settle_the_grade(settings: Settings, index: Store) -> None:
+def test_the_confidence_is_the_coverage_models_probability_with_the_verifier_read_for_every_question(
+    settings: Settings, index: Store
+) -> None:
+    n = len(VERIFIED)
+    # The retrieval signals decide this one whatever the verifier says; its probability still reads the logit.
+    sure = CoverageModel((0.0,) * (n - 1) + (0.1,), 3.0, (0.0,) * n, (1.0,) * n, features=VERIFIED)
+    verifier = BigramReader()
+    qa = Pipeline(settings, HashEmbedder(), index, coverage=sure, verifier=verifier)
+    question = "How much does a zoo ticket cost?"
+    _, _, signals = qa.scored(question)
+    verifier.batches.clear()
+    answer = qa.ask(question)
+    assert answer.grade == "answered" and verifier.batches == [1]
+    assert answer.confidence == pytest.approx(sure.probability(signals), abs=1e-4)
+    assert answer.confidence != pytest.approx(sure.probability(dataclasses.replace(signals, verified=0.0)), abs=1e-4)
+    refused = Pipeline(settings, HashEmbedder(), index, coverage=NEVER).ask(question)
+    assert refused.grade == "not_covered" and refused.confidence is not None and refused.confidence < 1e-6
+
+
+def test_without_confidence_the_verifier_is_not_read_when_the_retrieval_signals_settle_the_grade(
+    settings: Settings, index: Store
+) -> None:
     n = len(VERIFIED)
     sure = CoverageModel((0.0,) * n, 30.0, (0.0,) * n, (1.0,) * n, features=VERIFIED, verified_range=(-5.0, 5.0))
     verifier = BigramReader()
-    answer = Pipeline(settings, HashEmbedder(), index, coverage=sure, verifier=verifier).ask(
+    fast = dataclasses.replace(settings, confidence=False)
+    answer = Pipeline(fast, HashEmbedder(), index, coverage=sure, verifier=verifier).ask(
         "How much does a zoo ticket cost?"
     )
-    assert answer.grade == "answered" and verifier.batches == []
+    assert answer.grade == "answered" and verifier.batches == [] and answer.confidence is None
     open_question = dataclasses.replace(BY_VERIFIER, verified_range=(-5.0, 5.0))
-    Pipeline(settings, HashEmbedder(), index, coverage=open_question, verifier=verifier).ask(
+    answer = Pipeline(fast, HashEmbedder(), index, coverage=open_question, verifier=verifier).ask(
         "How much does a zoo ticket cost?"
     )
-    assert verifier.batches == [1]
+    assert verifier.batches == [1] and answer.confidence is None
 
 
 def test_the_verifier_reads_the_question_with_its_pinyin_names_as_the_corpus_writes_them(
@@ -646,7 +668,7 @@ def test_reader_off_is_todays_path(read_qa: Pipeline) -> None:
     off = read_qa.variant(reader=False)
     assert off.ranker is None
     answer = off.ask("How much does a zoo ticket cost?")
-    assert answer.confidence is None and not answer.answerable  # the coverage model (NEVER) decides
+    assert answer.confidence is not None and answer.confidence < 1e-6 and not answer.answerable  # NEVER decides
 
 
 def test_from_settings_loads_the_reader_it_is_given(
@@ -677,7 +699,7 @@ def test_the_reader_marks_short_answers_in_what_the_scorer_chose(settings: Setti
     # The same evidence, sources and decision: the reader only marks.
     assert marked.evidence and without_answers(marked) == without_answers(plain) and marked.grade == plain.grade
     assert [s.document.doc_id for s in marked.sources] == [s.document.doc_id for s in plain.sources]
-    assert marked.confidence is None and "reader" in marked.timings_ms
+    assert marked.confidence == plain.confidence and "reader" in marked.timings_ms  # the coverage model's
     quoted = [q.evidence for source in marked.sources for q in source.quotes]
     assert reader.batches == [len({(e.citation.doc_id, e.citation.start) for e in (*marked.evidence, *quoted)})]
     for e in (*marked.evidence, *quoted):
