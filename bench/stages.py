@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import statistics
 import time
@@ -54,6 +55,8 @@ def main() -> None:
     questions = load_questions(QUESTIONS)
     variants = [(f"reader on, {settings.reader_candidates} candidates", pipeline)] if reader else []
     variants.append(("reader off", pipeline.variant(reader=False)))
+    fast = dataclasses.replace(settings, confidence=False)
+    variants.append(("reader off, RAG_CONFIDENCE=off", Pipeline(fast, embedder, store, verifier=pipeline.verifier)))
     for name, variant in variants:
         stages: dict[str, list[float]] = {}
         for q in questions:
