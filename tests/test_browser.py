@@ -445,6 +445,8 @@ def test_the_distillation_question_shows_what_each_source_says(real_page: Page) 
         assert not all(str(q).rstrip("\"'”’」』)） ").endswith(("?", "？")) for q in quotes), card
     expect(real_page.locator("#no-answer")).to_be_hidden()
     expect(real_page.locator("#uncertain")).to_be_hidden()
+    confidence = real_page.locator("#confidence").text_content() or ""
+    assert re.fullmatch(r"Confidence that these documents answer the question: \d{1,3}%", confidence), confidence
     screenshot(real_page, "grouped-answer.png")
 
 
@@ -466,6 +468,7 @@ def test_an_uncertain_answer_is_labelled(real_page: Page) -> None:
     expect(real_page.locator("#uncertain")).to_contain_text("may not answer the question")
     expect(real_page.locator(".source-card").first).to_be_visible()
     expect(real_page.locator("#no-answer")).to_be_hidden()
+    expect(real_page.locator("#confidence")).to_contain_text("%")
     screenshot(real_page, "grouped-uncertain.png")
 
 

@@ -160,6 +160,12 @@ function renderAnswer(answer) {
   $("result").dataset.grade = answer.grade;
   $("no-answer").hidden = answer.grade !== "not_covered";
   $("uncertain").hidden = answer.grade !== "uncertain";
+  // The probability the grade is drawn from (null with RAG_CONFIDENCE=off).
+  const confidence = answer.confidence;
+  $("confidence").hidden = confidence === null || confidence === undefined;
+  $("confidence").textContent = $("confidence").hidden
+    ? ""
+    : `Confidence that these documents answer the question: ${Math.round(confidence * 100)}%`;
   $("sources").replaceChildren(...answer.sources.map(renderSourceCard));
   $("passages").replaceChildren(...answer.passages.map(renderPassage));
   $("passages-heading").textContent = `Closest passages (${answer.passages.length})`;
