@@ -177,7 +177,7 @@ class Pipeline:
                 with timings("extract"):
                     chosen = self._chosen(scored, top_k)
                 with timings("coverage"):
-                    grade, confidence = self._grade(query, r, scored) if scored else ("not_covered", self._none())
+                    grade, confidence = self._grade(query, r, scored)
                 with timings("sources"):
                     picks = self._with_other_sources(query, r, scored)
                     grouped = self._sources(grade, picks, scored, top_k)
@@ -241,6 +241,8 @@ class Pipeline:
         ``confidence``): the verifier reads the first sentence (or as many as it was trained to) of every question.
         With RAG_CONFIDENCE=off there is no probability, and the verifier is read only when the retrieval signals
         leave the grade open: for about half the seed sets' questions they settle it whatever it would say."""
+        if not scored:  # no sentence speaks to the question
+            return "not_covered", 0.0 if self.settings.confidence else None
         model = self.coverage
         signals = coverage.signals(query, r, scored, self.store.lexicon.names)
         # "What is MLA?" is answered by the sentences that name MLA, whose signals are weak for the question's being
@@ -255,10 +257,6 @@ class Pipeline:
         probability = model.probability(signals)
         grade = "answered" if definitional else model.grade(probability, signals)
         return grade, probability if self.settings.confidence else None
-
-    def _none(self) -> float | None:
-        """The confidence of a question no sentence speaks to."""
-        return 0.0 if self.settings.confidence else None
 
     def _verified(self, query: Query, scored: list[ScoredSentence]) -> float | None:
         """The verifier's highest logit over the first sentences it reads, in one batch (NO_SENTENCE without
