@@ -15,6 +15,7 @@ from rag.evaluation.metrics import (
     locate,
     ndcg,
     reciprocal_rank,
+    reliability,
     summarize,
 )
 from rag.evaluation.report import render_sets, set_names
@@ -115,3 +116,19 @@ def test_sets_sharing_a_stem_get_a_row_each() -> None:
     }
     rows = [line.split()[0] for line in render_sets(dict.fromkeys(paths, report)).splitlines()[3:]]
     assert rows == ["mine/english.jsonl", "benchmarks/english.jsonl", "names"]
+
+
+def test_reliability_bands_the_confidence_and_scores_it_against_what_the_documents_answer() -> None:
+    judged = [(0.05, False), (0.1, True), (0.5, True), (0.95, True), (1.0, False), (0.2, False)]
+    figures = reliability(judged)
+    assert figures["confidence_brier"] == pytest.approx(
+        (0.05**2 + 0.9**2 + 0.5**2 + 0.05**2 + 1.0 + 0.2**2) / 6, abs=1e-4
+    )
+    # 0.2 opens the second band; 1.0 closes the last.
+    assert figures["confidence_bands"] == {
+        "0.0-0.2": [2, 0.5],
+        "0.2-0.4": [1, 0.0],
+        "0.4-0.6": [1, 1.0],
+        "0.8-1.0": [2, 0.5],
+    }
+    assert reliability([]) == {"confidence_brier": None, "confidence_bands": {}}

@@ -94,6 +94,11 @@ def test_the_answer_is_located_in_the_clean_text(monkeypatch: pytest.MonkeyPatch
     assert all(row["grade"] in ("answered", "uncertain", "not_covered") for row in rows.values())
     supported = [row["evidence_holds_answer"] for row in rows.values()]
     assert sum(supported) / len(supported) == figures["evidence_holds_answer"]
+    # The confidence of each answer, and how far it reads as the probability that the documents answer.
+    assert all(0.0 <= row["confidence"] <= 1.0 for row in rows.values())
+    brier = sum((row["confidence"] - 1.0) ** 2 for row in rows.values()) / 2  # both articles are indexed
+    assert figures["confidence_brier"] == pytest.approx(brier, abs=1e-4)
+    assert sum(n for n, _ in figures["confidence_bands"].values()) == 2
 
 
 def test_not_indexed_questions_are_counted_apart(monkeypatch: pytest.MonkeyPatch) -> None:

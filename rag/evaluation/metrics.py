@@ -71,6 +71,7 @@ class Outcome:
     grouped_shown: int = 0  # gold documents among the answer's sources (the grouped view)
     question_only_cards: int = 0  # sources whose every quote is itself a question
     first_evidence_hit: bool = False  # the first sentence quoted (the one read first) overlaps a gold quote
+    confidence: float | None = None  # the answer's (null with RAG_CONFIDENCE=off)
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -156,7 +157,28 @@ def evaluate_one(question: Question, answer: Answer, documents: Mapping[str, Doc
         grouped_shown=len({source.document.doc_id for source in answer.sources} & gold_docs),
         question_only_cards=sum(all(is_question(q.evidence.text) for q in source.quotes) for source in answer.sources),
         first_evidence_hit=bool(cited) and _relevant(*cited[0], spans),
+        confidence=answer.confidence,
     )
+
+
+CONFIDENCE_BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def reliability(judged: Sequence[tuple[float, bool]]) -> dict[str, Any]:
+    """How far ``confidence`` can be read as a probability, over (confidence, the documents do answer) pairs: the
+    Brier score, and per band of confidence its questions and the share of them the documents answer."""
+    if not judged:
+        return {"confidence_brier": None, "confidence_bands": {}}
+    bands: dict[str, list[bool]] = {}
+    for confidence, answers in judged:
+        i = min(sum(confidence >= edge for edge in CONFIDENCE_BANDS[1:]), len(CONFIDENCE_BANDS) - 2)
+        bands.setdefault(f"{CONFIDENCE_BANDS[i]:.1f}-{CONFIDENCE_BANDS[i + 1]:.1f}", []).append(answers)
+    return {
+        "confidence_brier": round(sum((c - a) ** 2 for c, a in judged) / len(judged), 4),
+        "confidence_bands": {
+            band: [len(shares), round(sum(shares) / len(shares), 4)] for band, shares in sorted(bands.items())
+        },
+    }
 
 
 def _relevant(doc_id: str, start: int, end: int, spans: Sequence[Span]) -> bool:

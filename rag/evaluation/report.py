@@ -63,6 +63,7 @@ def _question_row(o: Any) -> dict[str, Any]:
         "sources": f"{o.sources_shown}/{o.sources_total}",
         "grade": o.grade,
         "grouped_sources": f"{o.grouped_shown}/{o.sources_total}",
+        "confidence": o.confidence,
     }
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from rag.evaluation.metrics import char_f1, locate
+from rag.evaluation.metrics import char_f1, locate, reliability
 from rag.training.squad import Article
 from rag.types import Answer, Document
 
@@ -57,6 +57,7 @@ class SquadOutcome:
     grade: str = ""
     predicted: str = ""  # the first short answer, when it is in the answer's document
     first: bool = False  # the first quoted sentence (the one read first) holds the answer
+    confidence: float | None = None  # the answer's (null with RAG_CONFIDENCE=off)
 
 
 def write_documents(
@@ -139,6 +140,7 @@ def score(asked: Asked, answer: Answer, document: Document | None, span: tuple[i
         question=asked.question,
         expected=asked.answer,
         grade=answer.grade,
+        confidence=answer.confidence,
     )
     if not asked.indexed or document is None or span is None:
         return said  # nothing to find: what was asked and how it was graded
@@ -181,6 +183,8 @@ def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
         "not_indexed_questions": len(uncovered),
         "not_indexed_declined": mean([o.declined for o in uncovered]),
         "not_indexed_uncertain": mean([o.uncertain for o in uncovered]),
+        # Whether the confidence reads as a probability that the documents answer (here: the article is indexed).
+        **reliability([(o.confidence, o.indexed) for o in outcomes if o.confidence is not None]),
         "per_question": [
             {
                 "id": o.qid,
@@ -192,6 +196,7 @@ def summarize_squad(outcomes: Sequence[SquadOutcome]) -> dict[str, Any]:
                 "hit@5": o.hit5,
                 "expected": o.expected,
                 "short_answer": o.predicted,
+                "confidence": o.confidence,
             }
             for o in outcomes
         ],
