@@ -256,6 +256,11 @@ def signals(
     verifier's logit on the first of them, when it was read)."""
     dense = retrieval.rankings.get("dense", [])
     keyword = retrieval.rankings.get("keyword", [])
+    if query.corpus_in_latin and query.latin > LATIN_QUESTION:
+        # A Chinese question over English text finds passages by the dictionary's English words for its words: common
+        # words, which match the wrong passages as readily as the right one. The model does not count those matches
+        # (README, "Chinese questions over English documents").
+        keyword = []
     dense_scores = [s for _, s in dense]
     top = dense_scores[0] if dense_scores else 0.0
     tail = dense_scores[10:20] or dense_scores[-1:] or [0.0]

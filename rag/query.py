@@ -107,7 +107,9 @@ class Query:
     terms: list[list[str]]  # per question word: the word, then its translations into the corpus's words
     expected: str | None  # the answer type the question asks for: "date", "number" or None
     names: frozenset[str]  # versioned names ("gpt5") the question mentions
-    latin: float  # share of Latin letters: keyword signals mean less across languages
+    # The share of the question's letters in the script the corpus is not written in (``crosslingual_share``): of
+    # Latin letters over a corpus in Chinese. Keyword signals mean less across languages.
+    latin: float
     # What a question that only asks what or who something is asks about ("MLA" in "What is MLA?"), and its words
     # with their translations, as ``terms``; None and () for any other question.
     subject: str | None = None
@@ -116,6 +118,9 @@ class Query:
     # script over a corpus written in it, which is what the verifier reads (``rag.text.crosslingual.spelt_as_corpus``);
     # None: as asked.
     spelt: str | None = None
+    # Whether the corpus is written mostly in Latin script (``Lexicon.latin``): a Chinese question's keyword terms
+    # are then the dictionary's English words for its words.
+    corpus_in_latin: bool = False
 
     @property
     def search_terms(self) -> list[str]:
@@ -168,10 +173,11 @@ class QueryAnalyzer:
             terms,
             expected_answer(text),
             frozenset(entities(text)),
-            latin_share(text),
+            crosslingual_share(text, self.lexicon.latin),
             subject if subject_terms else None,
             tuple(map(tuple, subject_terms)),
             spelt if spelt != text else None,
+            self.lexicon.latin,
         )
 
 
@@ -304,6 +310,13 @@ def named_as_written(subject: str) -> bool:
     """Whether a definitional subject names a sentence only as written, not through its words' translations: a term
     that holds "of" ("mixture of experts")."""
     return bool(_OF.search(subject))
+
+
+def crosslingual_share(text: str, corpus_in_latin: bool) -> float:
+    """The share of ``text``'s letters in the script the corpus is not written in: Latin letters over a corpus in
+    Chinese (the seeds), any other over a corpus written mostly in Latin script."""
+    share = latin_share(text)
+    return 1.0 - share if corpus_in_latin and any(ch.isalpha() for ch in text) else share
 
 
 def latin_share(text: str) -> float:

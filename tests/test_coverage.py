@@ -20,7 +20,8 @@ from rag.coverage import (
     leave_one_out,
 )
 from rag.errors import ConfigError
-from rag.query import Query, latin_share
+from rag.query import Query, crosslingual_share, latin_share
+from rag.retrieval import Retrieval
 
 
 def _signals(level: float) -> Signals:
@@ -113,6 +114,13 @@ def test_agreement_counts_dense_top_found_by_keywords() -> None:
 def test_latin_share() -> None:
     assert latin_share("DeepSeek 成本") == 8 / 10
     assert latin_share("123 ?") == 0.0
+
+
+def test_the_crosslingual_share_is_of_the_script_the_corpus_is_not_written_in() -> None:
+    assert crosslingual_share("DeepSeek 成本", corpus_in_latin=False) == 8 / 10  # over the seeds: Latin letters
+    assert crosslingual_share("DeepSeek 成本", corpus_in_latin=True) == pytest.approx(2 / 10)  # over English text
+    assert crosslingual_share("谁创办了它？", corpus_in_latin=True) == 1.0
+    assert crosslingual_share("123 ?", corpus_in_latin=True) == 0.0  # no letters: no language to cross
 
 
 def test_the_uncertain_band_starts_where_hiding_answers_would_cost_more() -> None:
@@ -231,3 +239,16 @@ def test_a_sentence_that_lacks_a_word_of_the_subject_or_has_one_character_of_it_
     query: Query, sentence: str
 ) -> None:
     assert not coverage.names_subject(query, sentence)
+
+
+def test_a_chinese_questions_keyword_matches_in_english_text_are_not_counted() -> None:
+    found = Retrieval([], [], {"dense": [(0, 0.8), (1, 0.7)], "keyword": [(0, 5.0)]})
+
+    def read(latin: float, corpus_in_latin: bool) -> coverage.Signals:
+        query = Query("q", np.zeros(4), [], None, frozenset(), latin, corpus_in_latin=corpus_in_latin)
+        return coverage.signals(query, found, [], frozenset())
+
+    over_english = read(1.0, corpus_in_latin=True)
+    assert over_english.keyword == 0.0 and over_english.agreement == 0.0
+    for counted in (read(1.0, corpus_in_latin=False), read(0.0, corpus_in_latin=True)):  # English over Chinese, or
+        assert counted.keyword == pytest.approx(np.log1p(5.0)) and counted.agreement > 0  # no language crossed

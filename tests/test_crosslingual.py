@@ -284,3 +284,42 @@ def test_a_traditional_word_the_corpus_writes_in_simplified_script_finds_it(
     assert expand(["技術", "嗎"], dictionary, vocabulary) == [["技術", "技术"]]
     # A corpus in traditional script knows its words as written: its questions read as before.
     assert expand(["技術", "嗎"], dictionary, frozenset({"技術", "嗎"})) == [["技術"], ["嗎"]]
+
+
+# --- Chinese questions over a corpus in Latin script ------------------------------------------------------------
+
+ENGLISH_LINES = [
+    "創始人 创始人 [chuang4 shi3 ren2] /founder/",
+    "股價 股价 [gu3 jia4] /stock price/share price/",
+    "下跌 下跌 [xia4 die1] /to fall/to drop/to decline/",
+    "熊貓 熊猫 [xiong2 mao1] /panda/CL:隻|只[zhi1]/",
+    "特朗普 特朗普 [Te4 lang3 pu3] /Donald Trump (1946-), American business magnate/",
+    "王牌 王牌 [wang2 pai2] /trump card/",
+]
+ENGLISH_CORPUS = "The founders sold their shares when the stock price fell. Pandas eat bamboo. Trump spoke."
+
+
+@pytest.fixture(scope="module")
+def english_vocabulary() -> frozenset[str]:
+    return frozenset(tokenize(ENGLISH_CORPUS))
+
+
+def test_a_corpus_in_latin_script_gets_english_words_for_chinese_ones(english_vocabulary: frozenset[str]) -> None:
+    chinese = build_dictionary(set(english_vocabulary), ENGLISH_LINES).chinese
+    assert chinese["创始人"] == chinese["創始人"] == [["founders"]]  # as the corpus inflects "founder"
+    assert chinese["股价"] == [["stock", "price"]]  # a two-word gloss the corpus has both words of
+    assert chinese["下跌"] == [["fell"]]  # "fell" is a form of "fall"; "drop" and "decline" are not in the corpus
+    assert chinese["熊猫"] == [["pandas"]]
+    assert chinese["特朗普"] == [["trump"]]  # a name's word, where no ordinary gloss is found
+
+
+def test_a_corpus_in_chinese_gets_no_english_words_for_chinese_ones(vocabulary: frozenset[str]) -> None:
+    assert build_dictionary(set(vocabulary), [*LINES, *ENGLISH_LINES]).chinese == {}
+
+
+def test_a_chinese_question_over_english_text_looks_up_the_corpus_words(english_vocabulary: frozenset[str]) -> None:
+    dictionary = build_dictionary(set(english_vocabulary), ENGLISH_LINES)
+    groups = expand(tokenize("创始人为什么在股价下跌时卖出？"), dictionary, english_vocabulary)
+    assert ["创始人", "founders"] in groups
+    assert ["股价", "stock", "price"] in groups
+    assert ["下跌", "fell"] in groups

@@ -797,6 +797,14 @@ def test_a_question_mostly_in_latin_script_is_graded_against_its_own_threshold(
     assert qa.ask(mixed).grade == "uncertain"
 
 
+def test_over_a_corpus_in_latin_script_a_chinese_question_is_the_one_asked_across_languages() -> None:
+    english = Lexicon(Idf({"founders": 1.0, "stock": 1.0, "price": 1.0}), frozenset(), Dictionary({}, frozenset()))
+    analyzer = QueryAnalyzer(HashEmbedder(), english)
+    assert english.latin
+    assert analyzer.analyze("谁创办了这家公司？").latin == 1.0  # graded as an English question over Chinese text is
+    assert analyzer.analyze("Who founded the company?").latin == 0.0
+
+
 def test_a_question_not_covered_shows_no_sources(settings: Settings, index: Store) -> None:
     answer = Pipeline(settings, HashEmbedder(), index, coverage=NEVER).ask("Which pandas eat bamboo?")
     assert (answer.grade, answer.sources) == ("not_covered", ())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.text.scripts import HAN, HAN_RUN, simplified, written_in_simplified
+from rag.text.scripts import HAN, HAN_RUN, simplified, written_in_latin, written_in_simplified
 
 
 def test_han_takes_every_block_of_ideographs() -> None:
@@ -26,3 +26,9 @@ def test_a_text_is_written_in_simplified_script_when_more_of_its_characters_are_
     assert not written_in_simplified(set("中國的人工智能現在還落後美國嗎"))
     assert not written_in_simplified(set("人工智能"))  # the same in both scripts: nothing to read otherwise
     assert not written_in_simplified(set())
+
+
+def test_a_corpus_is_in_latin_script_when_fewer_than_half_its_terms_hold_han() -> None:
+    assert written_in_latin({"founder", "stock", "price", "英伟达"})
+    assert not written_in_latin({"deepseek", "gpu", "创始人", "股价"})  # half: the seeds' kind of mixture
+    assert not written_in_latin(set())

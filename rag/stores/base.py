@@ -18,12 +18,13 @@ from rag.types import Chunk, Document, Sentence
 if TYPE_CHECKING:
     from rag.text.lexicon import Lexicon
 
-FORMAT_VERSION = 11  # 5: idf, names and sentence terms computed at index time and saved with the index;
+FORMAT_VERSION = 12  # 5: idf, names and sentence terms computed at index time and saved with the index;
 # 6: the dictionary stored with it gives no translations from senses CC-CEDICT marks as dated;
 # 7: a proper noun's sense gives only its first phrase, not the description after it; 8: slang senses give none;
 # 9: a made-up word ending in a particle is segmented as two words ("庄明浩是" -> "庄明浩", "是");
 # 10: the dictionary also gives CC-CEDICT's traditional headwords, for a corpus in traditional script;
-# 11: 谁, 何时, 啥 and 咋 are question words, no terms
+# 11: 谁, 何时, 啥 and 咋 are question words, no terms; 12: for a corpus in Latin script, the dictionary also gives
+# Chinese words' English glosses
 REBUILD_HINT = "run `rag index` (or `make index`) to rebuild it"
 
 Ranking = list[tuple[int, float]]  # (position, score), best first

@@ -26,7 +26,7 @@ from typing import Any
 
 import snowballstemmer
 
-from rag.text.scripts import ENTRY, HAN_RUN, cedict_lines, han_characters, simplified
+from rag.text.scripts import ENTRY, HAN_RUN, cedict_lines, han_characters, simplified, written_in_latin
 from rag.text.tokenize import STOPWORDS, segment, tokenize
 
 PARENTHETICAL = re.compile(r"\([^)]*\)")
@@ -56,6 +56,9 @@ class Dictionary:
     table: Table  # English word -> Chinese alternatives the corpus has
     english: frozenset[str]  # every one-word gloss: a word here is spelt right, even if the corpus lacks it
     sounds: dict[str, list[str]] = field(default_factory=dict)  # toneless pinyin -> corpus text that reads so
+    # Chinese word -> English alternatives the corpus has: only for a corpus written mostly in Latin script, which
+    # Chinese questions are asked of (``english_for_chinese``); empty for a corpus in Chinese.
+    chinese: Table = field(default_factory=dict)
 
     @cached_property
     def stems(self) -> dict[str, str]:
@@ -90,8 +93,11 @@ def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]
 
 def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -> Dictionary:
     """English word -> up to ALTERNATIVES tokenised Chinese words, all of whose tokens the corpus has. A headword
-    in traditional script counts just after its simplified form, so a corpus in either script gets its own words."""
+    in traditional script counts just after its simplified form, so a corpus in either script gets its own words.
+    For a corpus written mostly in Latin script, also Chinese word -> its English glosses the corpus has."""
     candidates: dict[str, list[tuple[int, int, str]]] = defaultdict(list)  # (rank, script, headword)
+    latin = written_in_latin(vocabulary)
+    senses: dict[str, list[tuple[int, str]]] = defaultdict(list)  # headword -> (rank, gloss), for a Latin corpus
     for line in lines if lines is not None else cedict_lines():
         match = ENTRY.match(line.strip())
         if match is None:
@@ -100,6 +106,8 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -
         for rank, gloss in glosses(match["defs"], proper=match["pinyin"][:1].isupper()):
             for script, word in enumerate(headwords):
                 candidates[gloss].append((rank, script, word))
+                if latin:
+                    senses[word].append((rank, gloss))
                 for form in base_forms(gloss)[1:]:  # "costs" is also a gloss of "cost", one rank lower
                     candidates[form].append((rank + 1, script, word))
     known: dict[str, list[str] | None] = {}  # a headword's tokens, when the corpus has them all
@@ -121,7 +129,39 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -
                 alternatives.append(found)
         if alternatives:
             table[gloss] = alternatives[:ALTERNATIVES]
-    return Dictionary(table, frozenset(candidates))
+    chinese = english_for_chinese(senses, vocabulary) if latin else {}
+    return Dictionary(table, frozenset(candidates), chinese=chinese)
+
+
+def english_for_chinese(senses: dict[str, list[tuple[int, str]]], vocabulary: Collection[str]) -> Table:
+    """Chinese headword -> the English words of its first ALTERNATIVES glosses that the corpus has, best sense first:
+    a one-word gloss as the corpus inflects it ("founder": founder, founders), a two-word one when the corpus has
+    both words. A word read off a proper noun's name counts only when no ordinary gloss is found, as in
+    ``build_dictionary``."""
+    inflected: dict[str, list[str]] = defaultdict(list)  # base form -> the corpus's words of it
+    for word in sorted(vocabulary):
+        if WORD.fullmatch(word):
+            for base in dict.fromkeys(base_forms(word)):
+                inflected[base].append(word)
+    table: Table = {}
+    for headword, entries in senses.items():
+        alternatives: list[list[str]] = []
+        found_glosses = 0
+        for rank, gloss in sorted(set(entries)):
+            if found_glosses == ALTERNATIVES or (rank >= NAME_RANK and alternatives):
+                break
+            words = gloss.split()
+            if len(words) == 1:
+                found = [[w] for w in sorted(inflected.get(gloss, []), key=lambda w: (w != gloss, w))]
+            else:
+                found = [words] if all(w in vocabulary for w in words) else []
+            found = [f for f in found if f not in alternatives]
+            if found:
+                alternatives.extend(found)
+                found_glosses += 1
+        if alternatives:
+            table[headword] = alternatives
+    return table
 
 
 IRREGULAR = dict(
@@ -546,6 +586,8 @@ def _translate(token: str, dictionary: Dictionary, known: Collection[str]) -> li
     table = dictionary.table
     group = [token]
     if not WORD.fullmatch(token):
+        # A Chinese word asked of a corpus in Latin script: its English glosses that the corpus has.
+        group.extend(t for alternative in dictionary.chinese.get(token, []) for t in alternative if t not in group)
         return group
     forms = base_forms(token)
     if len(token) >= 5 and not any(f in dictionary.english or f in known or zipf(f) >= RARE for f in forms):

@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from rag.text.crosslingual import Dictionary, build_dictionary, build_sounds
-from rag.text.scripts import han_characters, written_in_simplified
+from rag.text.scripts import han_characters, written_in_latin, written_in_simplified
 from rag.text.tokenize import entities
 
 
@@ -40,6 +40,12 @@ class Lexicon:
         return frozenset(self.idf)
 
     @cached_property
+    def latin(self) -> bool:
+        """Whether the corpus is written mostly in Latin script (its words): a question in Chinese is then the one
+        asked across languages."""
+        return written_in_latin(self.idf)
+
+    @cached_property
     def simplified(self) -> bool:
         """Whether the corpus is written in simplified script (its words' characters)."""
         return written_in_simplified(han_characters("".join(self.idf)))
@@ -53,6 +59,7 @@ class Lexicon:
                 "table": dictionary.table,
                 "english": sorted(dictionary.english),
                 "sounds": dictionary.sounds,
+                "chinese": dictionary.chinese,
             },
         }
 
@@ -60,7 +67,9 @@ class Lexicon:
     def from_json(cls, raw: dict[str, Any]) -> Lexicon:
         d = raw["dictionary"]
         return cls(
-            Idf(raw["idf"]), frozenset(raw["names"]), Dictionary(d["table"], frozenset(d["english"]), d["sounds"])
+            Idf(raw["idf"]),
+            frozenset(raw["names"]),
+            Dictionary(d["table"], frozenset(d["english"]), d["sounds"], d.get("chinese", {})),
         )
 
 
@@ -77,7 +86,9 @@ def build_lexicon(
     dictionary = build_dictionary(set(vocabulary), cedict)
     sounds = build_sounds(texts)
     return Lexicon(
-        inverse_document_frequency(sentence_tokens), names, Dictionary(dictionary.table, dictionary.english, sounds)
+        inverse_document_frequency(sentence_tokens),
+        names,
+        Dictionary(dictionary.table, dictionary.english, sounds, dictionary.chinese),
     )
 
 

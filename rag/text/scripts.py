@@ -46,6 +46,12 @@ def simplified(text: str) -> str:
     return text.translate(_simplifying_table())
 
 
+def written_in_latin(terms: Collection[str]) -> bool:
+    """Whether a corpus with these keyword terms is written mostly in Latin script: fewer than half hold a Han
+    character (the seed corpus, Chinese with English names and terms among them: 7% do not)."""
+    return bool(terms) and 2 * sum(1 for t in terms if HAN_RUN.search(t)) < len(terms)
+
+
 def written_in_simplified(characters: Collection[str]) -> bool:
     """Whether text made of these (distinct) characters is written in simplified script: more of them are the
     simplified form of a traditional character than are traditional characters that have one."""
