@@ -142,7 +142,7 @@ class QueryAnalyzer:
         in_background(self._warm_up, "rag-warm-up").add_done_callback(_report_failure)
 
     def _warm_up(self) -> None:
-        tokenize(""), simplified(""), self.lexicon.simplified
+        tokenize(""), simplified(""), self.lexicon.simplified, self.lexicon.latin
         english_words(), zipf("the"), correct_spelling("the"), read_aloud("中"), self.lexicon.dictionary.stems
         by_skeleton(self.lexicon.vocabulary)
 
