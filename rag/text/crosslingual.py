@@ -91,12 +91,13 @@ def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]
                 yield rank, " ".join(words)
 
 
-def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None) -> Dictionary:
+def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None, latin: bool | None = None) -> Dictionary:
     """English word -> up to ALTERNATIVES tokenised Chinese words, all of whose tokens the corpus has. A headword
     in traditional script counts just after its simplified form, so a corpus in either script gets its own words.
-    For a corpus written mostly in Latin script, also Chinese word -> its English glosses the corpus has."""
+    For a corpus written mostly in Latin script (``latin``; by default read off ``vocabulary``), also Chinese word ->
+    its English glosses the corpus has."""
     candidates: dict[str, list[tuple[int, int, str]]] = defaultdict(list)  # (rank, script, headword)
-    latin = written_in_latin(vocabulary)
+    latin = written_in_latin(vocabulary) if latin is None else latin
     senses: dict[str, list[tuple[int, str]]] = defaultdict(list)  # headword -> (rank, gloss), for a Latin corpus
     for line in lines if lines is not None else cedict_lines():
         match = ENTRY.match(line.strip())
@@ -139,7 +140,7 @@ def english_for_chinese(senses: dict[str, list[tuple[int, str]]], vocabulary: Co
     both words. A word read off a proper noun's name counts only when no ordinary gloss is found, as in
     ``build_dictionary``."""
     inflected: dict[str, list[str]] = defaultdict(list)  # base form -> the corpus's words of it
-    for word in sorted(vocabulary):
+    for word in vocabulary:
         if WORD.fullmatch(word):
             for base in dict.fromkeys(base_forms(word)):
                 inflected[base].append(word)

