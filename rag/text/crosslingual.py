@@ -26,6 +26,7 @@ from typing import Any
 
 import snowballstemmer
 
+from rag.text import frequency
 from rag.text.scripts import ENTRY, HAN_RUN, cedict_lines, han_characters, simplified, written_in_latin
 from rag.text.tokenize import STOPWORDS, segment, tokenize
 
@@ -289,16 +290,12 @@ def read_aloud(text: str) -> str:
 @cache
 def english_words() -> tuple[str, ...]:
     """The commonest English words, commonest first (wordfreq's list, letters only)."""
-    from wordfreq import top_n_list  # here: importing wordfreq takes 0.15 s (rag.query warms it up)
-
-    return tuple(w for w in top_n_list("en", ENGLISH_WORDS) if w.isascii() and w.isalpha())
+    return tuple(w for w in frequency.english(ENGLISH_WORDS).commonest if w.isascii() and w.isalpha())
 
 
 def zipf(word: str) -> float:
-    """log10 of the word's uses per billion words of English (wordfreq); 0 when unknown."""
-    from wordfreq import zipf_frequency
-
-    return float(zipf_frequency(word, "en"))
+    """log10 of the word's uses per billion words of English (wordfreq's figures); 0 when unknown."""
+    return frequency.zipf(word, frequency.english(ENGLISH_WORDS))
 
 
 def correct_spelling(word: str, extra: Collection[str] = ()) -> str | None:
