@@ -20,16 +20,16 @@ import numpy as np
 from rag.config import Settings
 from rag.coverage import (
     CALIBRATION,
+    CROSSLINGUAL_QUESTION,
     DOUBTFUL_SHOWN_COST,
     FEATURES,
     HIDDEN_ANSWER_COST,
-    LATIN_QUESTION,
     NEUTRAL,
     VERIFIED,
     VERIFIED_CALIBRATION,
     CoverageModel,
     Signals,
-    choose_latin_threshold,
+    choose_crosslingual_threshold,
     choose_uncertain,
     fit,
     leave_one_out,
@@ -97,13 +97,13 @@ def main() -> None:
         f"{HIDDEN_ANSWER_COST:g}, a doubtful one shown {DOUBTFUL_SHOWN_COST:g}): answerable hidden "
         f"{np.mean(~shown[y == 1]):.3f}, unanswerable shown as uncertain {np.mean(shown[y == 0]):.3f}"
     )
-    latin = x[:, names.index("latin")]
-    latin_threshold, latin_cost = choose_latin_threshold(loo_p, y, latin)
-    english = latin > LATIN_QUESTION
+    crosslingual = x[:, names.index("crosslingual")]
+    crosslingual_threshold, crosslingual_cost = choose_crosslingual_threshold(loo_p, y, crosslingual)
+    across = crosslingual > CROSSLINGUAL_QUESTION
     print(
-        f"answered from p >= {latin_threshold:.2f} for the {int(english.sum())} questions mostly in Latin script "
-        f"(leave-one-out cost {latin_cost:g} questions, against "
-        f"{choose_latin_threshold(loo_p, y, latin, (threshold,))[1]:g} at {threshold:g})"
+        f"answered from p >= {crosslingual_threshold:.2f} for the {int(across.sum())} questions asked across languages "
+        f"(leave-one-out cost {crosslingual_cost:g} questions, against "
+        f"{choose_crosslingual_threshold(loo_p, y, crosslingual, (threshold,))[1]:g} at {threshold:g})"
     )
     # The verifier's logits beyond those the fit saw are taken as the nearest (CoverageModel.settled).
     seen = (float(x[:, -1].min()), float(x[:, -1].max())) if names == VERIFIED else None
@@ -112,7 +112,7 @@ def main() -> None:
         model=settings.embedding_model,
         uncertain=uncertain,
         verified_range=seen,
-        latin_threshold=None if latin_threshold == threshold else latin_threshold,
+        crosslingual_threshold=None if crosslingual_threshold == threshold else crosslingual_threshold,
     )
     for name, _, xs, ys in sets:
         true_rate, false_rate = rates(judged(model, xs), ys)

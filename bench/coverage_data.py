@@ -33,7 +33,7 @@ from rag.pipeline import Pipeline
 from rag.training.pairs import QuestionSet, reader_sets
 from rag.training.squad import Article
 
-LATIN = FEATURES.index("latin")
+CROSSLINGUAL = FEATURES.index("crosslingual")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def in_groups(articles: Sequence[Article], size: int) -> list[Sequence[Article]]
 def with_interactions(x: np.ndarray) -> np.ndarray:
     """The signals, and the first four times the question's share of Latin letters: English questions'
     cosines with Chinese sentences are lower and flatter, so they may need weights of their own."""
-    return np.column_stack([x, x[:, :4] * x[:, LATIN : LATIN + 1]])
+    return np.column_stack([x, x[:, :4] * x[:, CROSSLINGUAL : CROSSLINGUAL + 1]])
 
 
 def two_halves(seeds: Signals, data: Signals) -> np.ndarray:
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows = [("shipped (seeds only)", shipped_rates, rates(seed_loo, seeds.y))]
     candidates = (
         Candidate("seeds + data", lambda x: x),
-        Candidate("seeds + data, latin interactions", with_interactions),
+        Candidate("seeds + data, cross-language interactions", with_interactions),
     )
     for candidate in candidates:
         model = candidate.fit(seeds, training)

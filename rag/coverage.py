@@ -28,11 +28,14 @@ from rag.types import Grade
 # and the share the corpus has at all. They separated the benchmark set's unanswerable questions
 # (AUC 0.77) but not the held-out set's (0.47, 0.40), whose unanswerable questions use the corpus's
 # own words ("梁文峰毕业于哪所大学"): they measured how the benchmark was written, not coverage.
-FEATURES = ("top_passage", "top_sentence", "margin", "keyword", "agreement", "unknown_name", "latin")
+FEATURES = ("top_passage", "top_sentence", "margin", "keyword", "agreement", "unknown_name", "crosslingual")
 # With RAG_VERIFIER=on: the verifier's logit on the scorer's first sentence as well (README, "The verifier").
 VERIFIED = (*FEATURES, "verified")
 NO_SENTENCE = -30.0  # the verifier's signal when retrieval finds no sentence at all
 NO_VERIFIER = "this coverage model reads the verifier's signal, and no verifier was loaded"
+
+
+RENAMED = {"latin": "crosslingual"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,9 @@ class Signals:
     keyword: float  # log(1 + BM25 score of the best keyword hit): how much of the question one passage holds
     agreement: float  # share of the dense top 5 that keyword search also ranks in its top 10
     unknown_name: float  # 1 when the question names a versioned thing ("GPT-5") the corpus never does
-    latin: float  # share of Latin letters in the question: keyword signals mean less across languages
+    # The share of the question in the script the corpus is not written in (``Query.crosslingual``): keyword signals
+    # mean less across languages.
+    crosslingual: float
     verified: float | None = None  # the verifier's logit on the scorer's first sentence; None: no verifier
 
     def vector(self, features: tuple[str, ...] = FEATURES) -> np.ndarray:
@@ -68,10 +73,10 @@ class CoverageModel:
     # The verifier's logits the fit saw, lowest and highest: one outside them is taken as the nearest, so that a
     # question whose grade is the same at both ends needs no verifier (``settled``). None: no such range.
     verified_range: tuple[float, float] | None = None
-    # The "answered" threshold of a question mostly in Latin script (its ``latin`` signal above LATIN_QUESTION):
-    # English questions over Chinese documents have lower cosines whatever the answer, and their own cost trade-off
-    # (``choose_latin_threshold``). None: ``threshold`` for every question.
-    latin_threshold: float | None = None
+    # The "answered" threshold of a question asked across languages (its ``crosslingual`` signal above
+    # CROSSLINGUAL_QUESTION): English questions over Chinese documents have lower cosines whatever the answer, and their
+    # own cost trade-off (``choose_crosslingual_threshold``). None: ``threshold`` for every question.
+    crosslingual_threshold: float | None = None
 
     @property
     def verified(self) -> bool:
@@ -106,8 +111,8 @@ class CoverageModel:
 
     def threshold_for(self, signals: Signals) -> float:
         """The "answered" threshold for the question these signals are of."""
-        if self.latin_threshold is not None and signals.latin > LATIN_QUESTION:
-            return self.latin_threshold
+        if self.crosslingual_threshold is not None and signals.crosslingual > CROSSLINGUAL_QUESTION:
+            return self.crosslingual_threshold
         return self.threshold
 
     def grade(self, probability: float, signals: Signals | None = None) -> Grade:
@@ -128,14 +133,19 @@ class CoverageModel:
             "threshold": self.threshold,
             "uncertain_threshold": self.uncertain,
             **({"verified_range": list(self.verified_range)} if self.verified_range else {}),
-            **({"latin_threshold": self.latin_threshold} if self.latin_threshold is not None else {}),
+            **(
+                {"crosslingual_threshold": self.crosslingual_threshold}
+                if self.crosslingual_threshold is not None
+                else {}
+            ),
         }
         return json.dumps(payload, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> CoverageModel:
         raw = json.loads(text)
-        features = tuple(raw["features"])
+        # Calibrations written before 2026-12-06 call the cross-language signal by its old name, "latin".
+        features = tuple(RENAMED.get(f, f) for f in raw["features"])
         if features not in (FEATURES, VERIFIED):
             raise ValueError(f"calibration features {list(features)}: neither {list(FEATURES)} nor {list(VERIFIED)}")
         weights, mean, scale = tuple(raw["weights"]), tuple(raw["mean"]), tuple(raw["scale"])
@@ -150,7 +160,7 @@ class CoverageModel:
             raw.get("uncertain_threshold"),
             features,
             tuple(raw["verified_range"]) if "verified_range" in raw else None,
-            raw.get("latin_threshold"),
+            raw.get("crosslingual_threshold", raw.get("latin_threshold")),
         )
 
 
@@ -213,20 +223,23 @@ def choose_uncertain(
     return best_t, best_cost
 
 
-# Choosing the "answered" threshold of questions mostly in Latin script (English ones, over the shipped corpus's
+# Choosing the "answered" threshold of questions asked across languages (English ones, over the shipped corpus's
 # Chinese): by the reader issue's cost, an answerable question declined counting twice an unanswerable one answered,
 # over those questions' leave-one-out probabilities, among these candidates (the highest of those that tie).
-LATIN_QUESTION = 0.5
-LATIN_THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50)
+CROSSLINGUAL_QUESTION = 0.5
+CROSSLINGUAL_THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50)
 DECLINED_ANSWER_COST = 2.0
 
 
-def choose_latin_threshold(
-    probabilities: np.ndarray, labels: np.ndarray, latin: np.ndarray, candidates: Sequence[float] = LATIN_THRESHOLDS
+def choose_crosslingual_threshold(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    crosslingual: np.ndarray,
+    candidates: Sequence[float] = CROSSLINGUAL_THRESHOLDS,
 ) -> tuple[float, float]:
-    """The candidate with the least cost over the questions whose ``latin`` signal is above LATIN_QUESTION
-    (``probabilities`` never seen by the fit that gave them), and that cost in questions."""
-    mask = latin > LATIN_QUESTION
+    """The candidate with the least cost over the questions whose ``crosslingual`` signal is above
+    CROSSLINGUAL_QUESTION (``probabilities`` never seen by the fit that gave them), and that cost in questions."""
+    mask = crosslingual > CROSSLINGUAL_QUESTION
     p, y = probabilities[mask], labels[mask]
 
     def cost(t: float) -> float:
@@ -256,7 +269,7 @@ def signals(
     verifier's logit on the first of them, when it was read)."""
     dense = retrieval.rankings.get("dense", [])
     keyword = retrieval.rankings.get("keyword", [])
-    if query.corpus_in_latin and query.latin > LATIN_QUESTION:
+    if query.corpus_in_latin and query.crosslingual > CROSSLINGUAL_QUESTION:
         # A Chinese question over English text finds passages by the dictionary's English words for its words: common
         # words, which match the wrong passages as readily as the right one. The model does not count those matches
         # (README, "Chinese questions over English documents").
@@ -271,7 +284,7 @@ def signals(
         keyword=float(np.log1p(keyword[0][1])) if keyword else 0.0,
         agreement=agreement([i for i, _ in dense], [i for i, _ in keyword]),
         unknown_name=float(bool(query.names - corpus_names)),
-        latin=query.latin,
+        crosslingual=query.crosslingual,
         verified=verified,
     )
 

@@ -109,7 +109,7 @@ class Query:
     names: frozenset[str]  # versioned names ("gpt5") the question mentions
     # The share of the question's letters in the script the corpus is not written in (``crosslingual_share``): of
     # Latin letters over a corpus in Chinese. Keyword signals mean less across languages.
-    latin: float
+    crosslingual: float
     # What a question that only asks what or who something is asks about ("MLA" in "What is MLA?"), and its words
     # with their translations, as ``terms``; None and () for any other question.
     subject: str | None = None

@@ -5,15 +5,15 @@ import pytest
 
 from rag import coverage
 from rag.coverage import (
+    CROSSLINGUAL_QUESTION,
     DOUBTFUL_SHOWN_COST,
     FEATURES,
     HIDDEN_ANSWER_COST,
-    LATIN_QUESTION,
     VERIFIED,
     CoverageModel,
     Signals,
     agreement,
-    choose_latin_threshold,
+    choose_crosslingual_threshold,
     choose_uncertain,
     default_model,
     fit,
@@ -49,9 +49,17 @@ def test_a_model_that_reads_the_verifier_round_trips_with_its_features() -> None
 
 
 def test_a_calibration_with_unknown_features_is_refused() -> None:
-    text = CoverageModel((1.0,) * 7, 0.0, (0.0,) * 7, (1.0,) * 7).to_json().replace('"latin"', '"lateness"')
+    text = CoverageModel((1.0,) * 7, 0.0, (0.0,) * 7, (1.0,) * 7).to_json().replace('"crosslingual"', '"lateness"')
     with pytest.raises(ValueError, match="lateness"):
         CoverageModel.from_json(text)
+
+
+def test_a_calibration_written_with_the_old_name_of_the_crosslingual_signal_still_loads() -> None:
+    n = len(VERIFIED)
+    model = CoverageModel((1.0,) * n, 0.0, (0.0,) * n, (1.0,) * n, features=VERIFIED, crosslingual_threshold=0.35)
+    old = model.to_json().replace('"crosslingual"', '"latin"').replace('"crosslingual_threshold"', '"latin_threshold"')
+    assert '"latin"' in old and "latin_threshold" in old
+    assert CoverageModel.from_json(old) == model
 
 
 def test_the_verifiers_signal_is_read_only_by_a_model_fitted_with_it() -> None:
@@ -145,17 +153,17 @@ def test_a_probability_is_graded_by_the_two_thresholds(probability: float, grade
     assert coverage.grade(probability, 0.5, None) == ("answered" if probability >= 0.5 else "not_covered")
 
 
-def _with_latin(level: float, latin: float) -> Signals:
-    return Signals(*([level] * (len(FEATURES) - 1)), latin=latin)
+def _across(level: float, crosslingual: float) -> Signals:
+    return Signals(*([level] * (len(FEATURES) - 1)), crosslingual=crosslingual)
 
 
-def test_a_question_mostly_in_latin_script_is_judged_against_its_own_threshold() -> None:
+def test_a_question_asked_across_languages_is_judged_against_its_own_threshold() -> None:
     # Weights only on top_passage: the probability is the same whatever the script.
     flat = (1.0,) + (0.0,) * (len(FEATURES) - 1)
     model = CoverageModel(
-        flat, 0.0, (0.6,) + (0.0,) * (len(FEATURES) - 1), (1.0,) * len(FEATURES), 0.5, latin_threshold=0.4
+        flat, 0.0, (0.6,) + (0.0,) * (len(FEATURES) - 1), (1.0,) * len(FEATURES), 0.5, crosslingual_threshold=0.4
     )
-    english, chinese = _with_latin(0.5, 0.9), _with_latin(0.5, 0.1)
+    english, chinese = _across(0.5, 0.9), _across(0.5, 0.1)
     assert model.probability(english) == model.probability(chinese) < 0.5
     assert model.probability(english) >= 0.4
     assert model.answerable(english) and not model.answerable(chinese)
@@ -163,19 +171,19 @@ def test_a_question_mostly_in_latin_script_is_judged_against_its_own_threshold()
     assert model.grade(model.probability(chinese), chinese) == model.grade(model.probability(chinese)) == "not_covered"
     assert model.settled(english) == "answered" and model.settled(chinese) == "not_covered"
     assert CoverageModel.from_json(model.to_json()) == model
-    assert "latin_threshold" not in CoverageModel(flat, 0.0, (0.0,) * 7, (1.0,) * 7).to_json()
+    assert "crosslingual_threshold" not in CoverageModel(flat, 0.0, (0.0,) * 7, (1.0,) * 7).to_json()
 
 
-def test_the_latin_threshold_is_chosen_by_the_stated_cost_over_latin_questions_alone() -> None:
+def test_the_crosslingual_threshold_is_chosen_by_the_stated_cost_over_those_questions_alone() -> None:
     # English: two answers at 0.4 and 0.45 (each declined costs 2), one unanswerable at 0.32 (answered costs 1).
     p = np.array([0.4, 0.45, 0.32, 0.9, 0.05, 0.42])
     y = np.array([1.0, 1.0, 0.0, 1.0, 0.0, 0.0])
-    latin = np.array([0.9, 0.8, 1.0, 0.9, 0.7, 0.1])  # the last question is Chinese: not counted
-    assert choose_latin_threshold(p, y, latin) == (0.40, 0.0)
-    assert choose_latin_threshold(p, y, latin, (0.5,)) == (0.5, 4.0)
+    across = np.array([0.9, 0.8, 1.0, 0.9, 0.7, 0.1])  # the last question is Chinese: not counted
+    assert choose_crosslingual_threshold(p, y, across) == (0.40, 0.0)
+    assert choose_crosslingual_threshold(p, y, across, (0.5,)) == (0.5, 4.0)
     # A tie goes to the highest candidate: fewer unanswerable questions answered for the same cost.
-    assert choose_latin_threshold(np.array([0.9, 0.1]), np.array([1.0, 0.0]), np.array([1.0, 1.0]))[0] == 0.5
-    assert LATIN_QUESTION == 0.5
+    assert choose_crosslingual_threshold(np.array([0.9, 0.1]), np.array([1.0, 0.0]), np.array([1.0, 1.0]))[0] == 0.5
+    assert CROSSLINGUAL_QUESTION == 0.5
 
 
 def test_leave_one_out_judges_each_question_by_a_fit_without_it() -> None:

@@ -13,7 +13,7 @@ from embedders import CORPUS, BigramReader, HashEmbedder, build_local, open_loca
 
 from rag import pipeline
 from rag.config import MAX_QUESTION_CHARS, Settings
-from rag.coverage import FEATURES, LATIN_QUESTION, NO_SENTENCE, VERIFIED, CoverageModel, default_model
+from rag.coverage import CROSSLINGUAL_QUESTION, FEATURES, NO_SENTENCE, VERIFIED, CoverageModel, default_model
 from rag.embedding import Kind
 from rag.errors import BadQueryError, ConfigError, DocumentNotFoundError, IndexMissingError, IndexStaleError
 from rag.pipeline import Pipeline
@@ -782,17 +782,17 @@ def test_an_uncertain_question_shows_its_sources_but_is_not_answered(settings: S
     _quotes_are_verbatim(answer)
 
 
-def test_a_question_mostly_in_latin_script_is_graded_against_its_own_threshold(
+def test_a_question_asked_across_languages_is_graded_against_its_own_threshold(
     settings: Settings, index: Store
 ) -> None:
     # Probability 0.5 for every question: below the general threshold (0.9), above the Latin-script one (0.4); the
     # verifier is read (its weight is 0), as the shipped model reads it when retrieval leaves the grade open.
     n = len(VERIFIED)
     model = CoverageModel((0.0,) * n, 0.0, (0.0,) * n, (1.0,) * n, 0.9, uncertain=0.1, features=VERIFIED)
-    graded = dataclasses.replace(model, latin_threshold=0.4)
+    graded = dataclasses.replace(model, crosslingual_threshold=0.4)
     qa = Pipeline(settings, HashEmbedder(), index, coverage=graded, verifier=BigramReader())
     english, mixed = "Which pandas eat bamboo?", "大熊猫 pandas 吃什么呢"
-    assert latin_share(english) > LATIN_QUESTION >= latin_share(mixed)
+    assert latin_share(english) > CROSSLINGUAL_QUESTION >= latin_share(mixed)
     assert qa.ask(english).grade == "answered"
     assert qa.ask(mixed).grade == "uncertain"
 
@@ -801,8 +801,10 @@ def test_over_a_corpus_in_latin_script_a_chinese_question_is_the_one_asked_acros
     english = Lexicon(Idf({"founders": 1.0, "stock": 1.0, "price": 1.0}), frozenset(), Dictionary({}, frozenset()))
     analyzer = QueryAnalyzer(HashEmbedder(), english)
     assert english.latin
-    assert analyzer.analyze("谁创办了这家公司？").latin == 1.0  # graded as an English question over Chinese text is
-    assert analyzer.analyze("Who founded the company?").latin == 0.0
+    assert (
+        analyzer.analyze("谁创办了这家公司？").crosslingual == 1.0
+    )  # graded as an English question over Chinese text is
+    assert analyzer.analyze("Who founded the company?").crosslingual == 0.0
 
 
 def test_a_question_not_covered_shows_no_sources(settings: Settings, index: Store) -> None:
