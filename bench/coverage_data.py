@@ -70,8 +70,8 @@ def in_groups(articles: Sequence[Article], size: int) -> list[Sequence[Article]]
 
 
 def with_interactions(x: np.ndarray) -> np.ndarray:
-    """The signals, and the first four times the question's share of Latin letters: English questions'
-    cosines with Chinese sentences are lower and flatter, so they may need weights of their own."""
+    """The signals, and the first four times the question's cross-language share: English questions' cosines with
+    Chinese sentences are lower and flatter, so they may need weights of their own."""
     return np.column_stack([x, x[:, :4] * x[:, CROSSLINGUAL : CROSSLINGUAL + 1]])
 
 

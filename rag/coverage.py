@@ -35,6 +35,7 @@ NO_SENTENCE = -30.0  # the verifier's signal when retrieval finds no sentence at
 NO_VERIFIER = "this coverage model reads the verifier's signal, and no verifier was loaded"
 
 
+# Features renamed since a calibration may have been written: its old name -> the name now.
 RENAMED = {"latin": "crosslingual"}
 
 
@@ -144,7 +145,8 @@ class CoverageModel:
     @classmethod
     def from_json(cls, text: str) -> CoverageModel:
         raw = json.loads(text)
-        # Calibrations written before 2026-12-06 call the cross-language signal by its old name, "latin".
+        # Calibrations written before 2026-12-06 call the cross-language signal "latin", its threshold
+        # "latin_threshold".
         features = tuple(RENAMED.get(f, f) for f in raw["features"])
         if features not in (FEATURES, VERIFIED):
             raise ValueError(f"calibration features {list(features)}: neither {list(FEATURES)} nor {list(VERIFIED)}")
