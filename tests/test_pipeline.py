@@ -801,9 +801,8 @@ def test_over_a_corpus_in_latin_script_a_chinese_question_is_the_one_asked_acros
     english = Lexicon(Idf({"founders": 1.0, "stock": 1.0, "price": 1.0}), frozenset(), Dictionary({}, frozenset()))
     analyzer = QueryAnalyzer(HashEmbedder(), english)
     assert english.latin
-    assert (
-        analyzer.analyze("谁创办了这家公司？").crosslingual == 1.0
-    )  # graded as an English question over Chinese text is
+    # A Chinese question is graded here as an English question over Chinese text is.
+    assert analyzer.analyze("谁创办了这家公司？").crosslingual == 1.0
     assert analyzer.analyze("Who founded the company?").crosslingual == 0.0
 
 
