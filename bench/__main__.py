@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.machine import describe
+
 HERE = Path(__file__).parent
 
 
@@ -16,6 +18,7 @@ def main() -> int:
     if (HERE / "load.py").exists():
         steps.append([str(HERE / "load.py")])
     steps.append(["-m", "bench.footprint", "--output", "reports/footprint.json"])
+    print(f"machine: {describe()}", flush=True)
     status = 0
     for args in steps:
         print(f"\n== {' '.join(args)}", flush=True)

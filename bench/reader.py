@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.machine import describe
 from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions, run, summarize
@@ -45,6 +46,7 @@ def main(candidates: tuple[int, ...] = (8, 16, 32)) -> None:
             (f"reader, {n} candidates", Pipeline(settings, embedder, store, ranker=ranker, verifier=verifier))
         )
     header = f"{'variant':<24}{'set':<11}" + "".join(f"{c[:14]:>16}" for c in COLUMNS) + f"{'p50 ms':>9}{'p95 ms':>9}"
+    print(f"machine: {describe()}")
     print(header)
     for name, pipeline in variants:
         for set_name, path in SETS.items():

@@ -8,6 +8,7 @@ import statistics
 import time
 from pathlib import Path
 
+from bench.machine import describe
 from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.evaluation.metrics import load_questions
@@ -24,6 +25,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    print(f"machine: {describe()}")
     settings = Settings.from_env()
     started = time.perf_counter()
     embedder = load_embedder(settings)
