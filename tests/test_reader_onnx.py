@@ -20,7 +20,7 @@ from rag.embedding_onnx import OnnxEmbedder
 from rag.errors import ModelError
 from rag.rankers import reader_onnx
 from rag.rankers.reader import SentenceReader, reader_for, verifier_for
-from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, encode
+from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, encode, groups
 from rag.rankers.reading import (
     MANIFEST,
     MAX_TOKENS,
@@ -70,6 +70,28 @@ def test_the_question_is_cut_first_then_the_sentence_and_rows_are_padded() -> No
     short = int(batch.attention_mask[1].sum())
     assert batch.input_ids[1, short:].tolist() == [SPECIAL.pad] * (MAX_TOKENS - short)
     assert batch.sentence_mask[1, short:].sum() == 0
+
+
+def test_a_batch_of_uneven_rows_runs_as_its_shorter_and_its_longer_half_each_cut_to_its_longest() -> None:
+    sentences = ["s" * 60, "ab", "s" * 55, "abc", "s" * 50, "a"]
+    batch = encode(CharPieces(), "q", [Candidate("", "", s) for s in sentences], SPECIAL)
+    parts = groups(batch)
+    assert [rows.tolist() for rows, _ in parts] == [[1, 3, 5], [0, 2, 4]]
+    for rows, part in parts:
+        lengths = batch.attention_mask[rows].sum(axis=1)
+        assert part.input_ids.shape == (len(rows), lengths.max())
+        np.testing.assert_array_equal(part.input_ids, batch.input_ids[rows, : lengths.max()])
+        np.testing.assert_array_equal(part.attention_mask, batch.attention_mask[rows, : lengths.max()])
+        np.testing.assert_array_equal(part.sentence_mask, batch.sentence_mask[rows, : lengths.max()])
+        assert part.offsets == [batch.offsets[row][: lengths.max()] for row in rows]
+        assert batch.attention_mask[rows, lengths.max() :].sum() == 0  # only padding is cut
+
+
+def test_a_batch_whose_halves_would_spare_little_padding_runs_whole() -> None:
+    for sentences in (["s" * 40, "s" * 41, "s" * 39, "s" * 40], ["only one"]):
+        batch = encode(CharPieces(), "q", [Candidate("", "", s) for s in sentences], SPECIAL)
+        [(rows, part)] = groups(batch)
+        assert rows.tolist() == list(range(len(sentences))) and part is batch
 
 
 def test_calibration_is_platt_scaling_in_float32() -> None:
@@ -173,6 +195,23 @@ def test_onnx_on_the_same_weights_gives_the_torch_readers_probabilities_and_answ
     read, worst, spans, best = compare(exact, torch_reader)
     print(f"\n{read} pairs, fp32 word embeddings: largest probability difference {worst:.2e}")
     assert read >= 40 and worst <= 1e-4 and spans == best == 1.0
+
+
+@pytest.mark.model
+def test_reading_a_batch_in_two_halves_gives_each_pair_what_the_whole_batch_gives(onnx_reader: OnnxReader) -> None:
+    split = 0
+    for question, candidates in pairs():
+        batch = encode(onnx_reader.tokenizer, question, candidates, onnx_reader.special)
+        split += len(groups(batch)) > 1
+        relevance, spans = onnx_reader.logits(batch)
+        whole = [
+            reader_onnx.best_span(spans[i, :, 0], spans[i, :, 1], batch.sentence_mask[i], batch.offsets[i])
+            for i in range(len(candidates))
+        ]
+        logits, found = onnx_reader.logits_and_spans(question, candidates)
+        np.testing.assert_allclose(logits, relevance, atol=1e-5, err_msg=question)
+        assert found == whole, question
+    assert split >= 1  # halves were read, not only whole batches (2 of the 11 batches here)
 
 
 @pytest.mark.model

@@ -40,6 +40,9 @@ from rag.types import Candidate, Reading
 
 # Around the question and the second text: <s> question </s></s> second </s>.
 SPECIAL_PIECES = 4
+# A batch runs as two groups of pairs, the shorter and the longer, each padded to its own longest, when that spares
+# at least this share of the positions one batch would run (the seed questions' batches: 26% padding, 14% spared).
+SPLIT_SAVING = 0.10
 
 
 # The word vectors of a batch of piece ids: (rows, pieces) -> (rows, pieces, hidden), float32.
@@ -94,6 +97,28 @@ def encode(tokenizer: Subwords, question: str, passages: Sequence[Candidate], sp
     return Batch(input_ids, attention, sentence_mask, offsets)
 
 
+def groups(batch: Batch, saving: float = SPLIT_SAVING) -> list[tuple[np.ndarray, Batch]]:
+    """``batch`` as it runs, with the rows of ``batch`` each part holds: whole, or its shorter and its longer half,
+    each cut to its own longest row, when that spares at least ``saving`` of the positions. Padding changes no row's
+    result (the attention mask keeps it out)."""
+    lengths = batch.attention_mask.sum(axis=1)
+    order = np.argsort(lengths, kind="stable")
+    half = len(order) // 2
+    parts = [np.sort(order[:half]), np.sort(order[half:])]
+    if half == 0 or sum(len(r) * int(lengths[r].max()) for r in parts) > (1 - saving) * batch.input_ids.size:
+        return [(np.arange(len(order)), batch)]
+    return [(rows, _rows(batch, rows, int(lengths[rows].max()))) for rows in parts]
+
+
+def _rows(batch: Batch, rows: np.ndarray, width: int) -> Batch:
+    return Batch(
+        batch.input_ids[rows, :width],
+        batch.attention_mask[rows, :width],
+        batch.sentence_mask[rows, :width],
+        [batch.offsets[row][:width] for row in rows],
+    )
+
+
 class OnnxReader:
     def __init__(
         self,
@@ -118,7 +143,8 @@ class OnnxReader:
         self.session = cpu_session(self.path, threads, fold_dequantize=True)
 
     def read(self, question: str, passages: Sequence[Candidate]) -> list[Reading]:
-        """One batched forward pass over all candidate sentences."""
+        """One batched forward pass over all candidate sentences (two, the shorter and the longer, where that spares
+        padding: ``groups``)."""
         if not passages:
             return []
         logits, spans = self.logits_and_spans(question, passages)
@@ -132,12 +158,14 @@ class OnnxReader:
     ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
         """Uncalibrated relevance logits and the best answer span (untrimmed) of each passage, as the torch
         reader's ``logits_and_spans`` (the dev figures of ``bench.reader_dev`` read through either)."""
-        batch = encode(self.tokenizer, question, passages, self.special)
-        logits, spans = self.logits(batch)
-        found = [
-            best_span(spans[row, :, 0], spans[row, :, 1], batch.sentence_mask[row], batch.offsets[row])
-            for row in range(len(passages))
-        ]
+        whole = encode(self.tokenizer, question, passages, self.special)
+        logits = np.zeros(len(passages), dtype=np.float32)
+        found: list[tuple[int, int] | None] = [None] * len(passages)
+        for rows, batch in groups(whole):
+            relevance, spans = self.logits(batch)
+            logits[rows] = relevance.reshape(len(rows))
+            for i, row in enumerate(rows):
+                found[row] = best_span(spans[i, :, 0], spans[i, :, 1], batch.sentence_mask[i], batch.offsets[i])
         return logits, found
 
     def logits(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
