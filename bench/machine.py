@@ -1,7 +1,6 @@
 """The machine a benchmark ran on, in one line, printed above its figures: times taken on different CPUs are not
 comparable. This project's machine has changed under it from one day to the next (README, "Speed"): a reader pass
-over 16 candidate pairs, the same graph, took 531 ms on one thread of a CPU with AVX-512 and 1,303 ms on one with AVX2
-only.
+of about 16 candidate pairs took 531 ms on one thread of a CPU with AVX-512 and 1,303 ms on one with AVX2 only.
 
     python -m bench.machine
 """
