@@ -81,13 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     docker = json.loads(DOCKER_REPORT.read_text("utf-8")) if DOCKER_REPORT.is_file() else {}
 
     rows = table(off, on, statistics.median(floor), runtime, docker)
-    print(f"\nServing footprint ({describe()})")
+    machine = describe()  # once: the table and the JSON name the same load average
+    print(f"\nServing footprint ({machine})")
     width = max(len(r[0]) for r in rows)
     for measure, target, measured in rows:
         print(f"{measure:<{width}}  {target:>28}  {measured}")
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        payload = [{"measure": m, "target": t, "measured": v} for m, t, v in [("machine", "", describe()), *rows[1:]]]
+        payload = [{"measure": m, "target": t, "measured": v} for m, t, v in [("machine", "", machine), *rows[1:]]]
         args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", "utf-8")
     return 0
 
