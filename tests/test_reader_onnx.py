@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from rag.embedding_onnx import OnnxEmbedder
 from rag.errors import ModelError
 from rag.rankers import reader_onnx
 from rag.rankers.reader import SentenceReader, reader_for, verifier_for
-from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, encode, groups
+from rag.rankers.reader_onnx import Batch, OnnxReader, SpecialIds, best_cuts, encode, groups
 from rag.rankers.reading import (
     MANIFEST,
     MAX_TOKENS,
@@ -72,7 +73,7 @@ def test_the_question_is_cut_first_then_the_sentence_and_rows_are_padded() -> No
     assert batch.sentence_mask[1, short:].sum() == 0
 
 
-def test_a_batch_of_uneven_rows_runs_as_its_shorter_and_its_longer_half_each_cut_to_its_longest() -> None:
+def test_a_batch_of_short_and_long_rows_runs_as_two_groups_each_cut_to_its_longest() -> None:
     sentences = ["s" * 60, "ab", "s" * 55, "abc", "s" * 50, "a"]
     batch = encode(CharPieces(), "q", [Candidate("", "", s) for s in sentences], SPECIAL)
     parts = groups(batch)
@@ -87,11 +88,53 @@ def test_a_batch_of_uneven_rows_runs_as_its_shorter_and_its_longer_half_each_cut
         assert batch.attention_mask[rows, lengths.max() :].sum() == 0  # only padding is cut
 
 
-def test_a_batch_whose_halves_would_spare_little_padding_runs_whole() -> None:
+def test_a_batch_whose_groups_would_spare_little_padding_runs_whole() -> None:
     for sentences in (["s" * 40, "s" * 41, "s" * 39, "s" * 40], ["only one"]):
         batch = encode(CharPieces(), "q", [Candidate("", "", s) for s in sentences], SPECIAL)
         [(rows, part)] = groups(batch)
         assert rows.tolist() == list(range(len(sentences))) and part is batch
+
+
+def test_rows_of_three_lengths_run_as_three_groups() -> None:
+    sentences = ["s" * 90, "a", "s" * 40, "ab", "s" * 88, "s" * 41, "abc", "s" * 89, "s" * 39]
+    batch = encode(CharPieces(), "q", [Candidate("", "", s) for s in sentences], SPECIAL)
+    parts = groups(batch)
+    assert [rows.tolist() for rows, _ in parts] == [[1, 3, 6], [2, 5, 8], [0, 4, 7]]
+    assert [part.input_ids.shape[1] for _, part in parts] == [
+        int(batch.attention_mask[rows].sum(axis=1).max()) for rows, _ in parts
+    ]
+
+
+def test_the_cuts_are_the_best_ones_and_a_group_is_added_only_where_it_spares_enough() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        lengths = sorted(rng.integers(20, 128, size=int(rng.integers(1, 17))).tolist())
+        for most in (1, 2, 3, 4):
+            runs = best_cuts(lengths, most, spare=0.0)
+            assert runs[0][0] == 0 and runs[-1][1] == len(lengths)
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(runs))
+            assert positions(lengths, runs) == min(
+                positions(lengths, cut)
+                for k in range(1, min(most, len(lengths)) + 1)
+                for cut in every_cut(len(lengths), k)
+            )
+    lengths = [10, 10, 10, 50, 50, 50, 100, 100]
+    # One group runs 800 positions, two 500, three 380; a fourth spares none.
+    assert best_cuts(lengths, 4, spare=1) == [(0, 3), (3, 6), (6, 8)]
+    assert best_cuts(lengths, 2, spare=1) == [(0, 6), (6, 8)]
+    assert best_cuts(lengths, 4, spare=121) == [(0, 6), (6, 8)]
+    assert best_cuts(lengths, 4, spare=10_000) == [(0, 8)]
+
+
+def positions(lengths: Sequence[int], runs: Sequence[tuple[int, int]]) -> int:
+    return sum((end - begin) * lengths[end - 1] for begin, end in runs)
+
+
+def every_cut(n: int, k: int) -> list[list[tuple[int, int]]]:
+    return [
+        [(a, b) for a, b in zip((0, *inner), (*inner, n), strict=True)]
+        for inner in itertools.combinations(range(1, n), k - 1)
+    ]
 
 
 def test_calibration_is_platt_scaling_in_float32() -> None:
@@ -198,11 +241,11 @@ def test_onnx_on_the_same_weights_gives_the_torch_readers_probabilities_and_answ
 
 
 @pytest.mark.model
-def test_reading_a_batch_in_two_halves_gives_each_pair_what_the_whole_batch_gives(onnx_reader: OnnxReader) -> None:
-    split = 0
+def test_reading_a_batch_in_groups_gives_each_pair_what_the_whole_batch_gives(onnx_reader: OnnxReader) -> None:
+    parts = []
     for question, candidates in pairs():
         batch = encode(onnx_reader.tokenizer, question, candidates, onnx_reader.special)
-        split += len(groups(batch)) > 1
+        parts.append(len(groups(batch)))
         relevance, spans = onnx_reader.logits(batch)
         whole = [
             reader_onnx.best_span(spans[i, :, 0], spans[i, :, 1], batch.sentence_mask[i], batch.offsets[i])
@@ -211,7 +254,7 @@ def test_reading_a_batch_in_two_halves_gives_each_pair_what_the_whole_batch_give
         logits, found = onnx_reader.logits_and_spans(question, candidates)
         np.testing.assert_allclose(logits, relevance, atol=1e-5, err_msg=question)
         assert found == whole, question
-    assert split >= 1  # halves were read, not only whole batches (2 of the 11 batches here)
+    assert max(parts) >= 3  # groups were read, not only whole batches (here 8 of 11 in two groups, 3 in three)
 
 
 @pytest.mark.model
