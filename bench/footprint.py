@@ -132,10 +132,9 @@ def serve(questions: list[str], env: dict[str, str]) -> Served:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [str(Path(sys.executable).with_name("rag")), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "RAG_API_KEY": "", **env}
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
-        server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=ROOT, env=server_environment(env), stdout=log, stderr=subprocess.STDOUT)
         try:
             error = _wait_ready(base, server, log)
             served = Served(ready_s=time.perf_counter() - started, error=error)
@@ -146,6 +145,15 @@ def serve(questions: list[str], env: dict[str, str]) -> Served:
             server.terminate()
             server.wait(15)
     return served
+
+
+def server_environment(env: dict[str, str]) -> dict[str, str]:
+    """The server's environment: this one with ``env`` over it, offline, no API key, and Python's bytecode cache
+    written as a normal install writes it (the image compiles it when it is built). A shell that sets
+    PYTHONDONTWRITEBYTECODE would otherwise have every start compile the sources again (0.2 to 0.3 s of the time
+    to ready on a 2-core machine), which a warm start does not."""
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**inherited, "HF_HUB_OFFLINE": "1", "RAG_API_KEY": "", **env}
 
 
 def _wait_ready(base: str, server: subprocess.Popen[bytes], log: IO[bytes], timeout: float = 300) -> str:
