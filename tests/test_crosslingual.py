@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import threading
@@ -24,7 +25,8 @@ from rag.text.crosslingual import (
     transliterations,
     with_transliterations,
 )
-from rag.text.tokenize import tokenize
+from rag.text.scripts import HAN_RUN
+from rag.text.tokenize import segment, tokenize
 
 LINES = [
     "熊貓 熊猫 [xiong2 mao1] /panda/CL:隻|只[zhi1]/",
@@ -267,6 +269,18 @@ def test_readings_start_and_end_on_word_boundaries() -> None:
     sounds = build_sounds(["我们的生活约会很多"])  # 生活|约会: 活约 is no word of this text
     assert "活约" not in sounds.get("huoyue", [])
     assert sounds["shenghuo"] == ["生活"] and "生活约会" in sounds["shenghuoyuehui"]
+
+
+def test_every_stretch_of_two_to_four_characters_between_word_boundaries_is_read() -> None:
+    # Every pair of word boundaries 2 to 4 characters apart, however long the run: a run without punctuation
+    # ("这是一个很长的句子" over and over) is read in time linear in its length, and reads all of its stretches,
+    # those of four one-character words (他/也/不/去) too.
+    text = "这是一个很长的句子" * 30 + "，他也不去看，我们的生活约会很多。"
+    expected: set[str] = set()
+    for run in HAN_RUN.findall(text):
+        bounds = list(itertools.accumulate((len(w) for w in segment(run)), initial=0))
+        expected |= {run[a:b] for a in bounds for b in bounds if 2 <= b - a <= 4}
+    assert {w for words in build_sounds([text]).values() for w in words} == expected
 
 
 def test_the_pipeline_imports_without_pypinyin_and_wordfreq() -> None:

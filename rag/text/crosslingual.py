@@ -264,7 +264,9 @@ def build_sounds(texts: Iterable[str]) -> dict[str, list[str]]:
                 continue  # pypinyin left a character unread: positions would not line up
             bounds = list(itertools.accumulate((len(w) for w in segment(run)), initial=0))
             for i, start in enumerate(bounds):
-                for end in bounds[i + 1 :]:
+                # Words are one character or more: only the next SOUND_SPAN[1] bounds can end a stretch from here
+                # (a slice to the run's end made a long run without punctuation quadratic).
+                for end in bounds[i + 1 : i + 1 + SOUND_SPAN[1]]:
                     if end - start > SOUND_SPAN[1]:
                         break
                     if end - start >= SOUND_SPAN[0]:
