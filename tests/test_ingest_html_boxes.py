@@ -36,3 +36,24 @@ def test_a_metadata_box_in_html_becomes_fields(tmp_path: Path) -> None:
     assert (doc.title, doc.author, doc.published) == ("Real title", "Jane Roe", "2024-05-06")
     assert doc.text == "First paragraph of the story.\n\nSecond paragraph."
     assert doc.language == "en"
+
+
+def test_a_box_in_wrappers_is_found_and_the_wrappers_go_with_it(tmp_path: Path) -> None:
+    box = "<div><b>Title:</b> Real title<br><b>Author:</b> Jane Roe<br><b>Date:</b> 2024-05-06</div>"
+    page = (
+        "<html><body><article><p>First paragraph of the story.</p>"
+        f"<section><div> <div>{box}</div> </div></section><p>Second paragraph.</p></article></body></html>"
+    )
+    (tmp_path / "story.html").write_text(page, encoding="utf-8")
+    doc = load_document(tmp_path / "story.html")
+    assert (doc.title, doc.author, doc.published) == ("Real title", "Jane Roe", "2024-05-06")
+    assert doc.text == "First paragraph of the story.\n\nSecond paragraph."
+
+
+def test_a_page_nested_deeper_than_pythons_recursion_limit_is_read(tmp_path: Path) -> None:
+    # Read by a stack, not recursion: 5,000 nested elements were an HTTP 500 on upload (RecursionError).
+    depth = 5000
+    page = f"<html><body>{'<div>' * depth}<p>Deep words.</p>{'<span>x</span></div>' * depth}</body></html>"
+    (tmp_path / "deep.html").write_text(page, encoding="utf-8")
+    doc = load_document(tmp_path / "deep.html")
+    assert doc.text.startswith("Deep words.") and doc.text.count("x") == depth

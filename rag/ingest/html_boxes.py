@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from bs4 import BeautifulSoup
-from bs4.element import Tag
+from bs4.element import NavigableString, Tag
 
 from rag.ingest.blocks import Builder, normalise_space
 from rag.ingest.html_tree import text_stats, walk
@@ -29,15 +29,26 @@ def take_metadata_boxes(soup: BeautifulSoup) -> Meta:
     return meta
 
 
+_BOX_TAGS = frozenset(["div", "section", "table", "dl", "ul", "p"])
+
+
 def _find_box(soup: BeautifulSoup) -> Tag | None:
     stats = text_stats(soup)
     found: Tag | None = None
-    for tag in soup.find_all(["div", "section", "table", "dl", "ul", "p"]):
+    for tag in soup.find_all(_BOX_TAGS):
+        if _wraps_one_box(tag):
+            continue  # it reads as the element it wraps, which comes next (reading each wrapper made deep nesting slow)
         small = stats[id(tag)].text <= 600
         inside = found is None or any(parent is found for parent in tag.parents)
         if small and inside and _is_metadata_box(tag):
             found = tag  # pre-order, so each hit is the innermost box so far
     return found
+
+
+def _wraps_one_box(tag: Tag) -> bool:
+    """Whether ``tag`` holds nothing but one element that could be a box (blank text and comments aside)."""
+    inner = [c for c in tag.children if isinstance(c, Tag) or (isinstance(c, NavigableString) and c.strip())]
+    return len(inner) == 1 and isinstance(inner[0], Tag) and inner[0].name in _BOX_TAGS
 
 
 def _is_metadata_box(tag: Tag) -> bool:

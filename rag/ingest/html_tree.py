@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
-from bs4.element import NavigableString, PreformattedString, Tag
+from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
 from rag.ingest.blocks import Builder
 
@@ -19,10 +19,19 @@ _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 
 
 def walk(node: Tag, builder: Builder) -> None:
-    for child in node.children:
-        if isinstance(child, PreformattedString):  # comments, CDATA, doctype
+    """``node``'s text into ``builder``, in document order. With a stack of its own, not recursion: a page may nest
+    its elements deeper than Python's recursion limit (a thousand frames)."""
+    stack: list[tuple[Iterator[PageElement], Callable[[], None] | None]] = [(iter(node.children), None)]
+    while stack:
+        children, after = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if after is not None:
+                after()
+        elif isinstance(child, PreformattedString):  # comments, CDATA, doctype
             continue
-        if isinstance(child, NavigableString):
+        elif isinstance(child, NavigableString):
             builder.add(re.sub(r"\s+", " ", str(child)))
         elif not isinstance(child, Tag):
             continue
@@ -36,17 +45,18 @@ def walk(node: Tag, builder: Builder) -> None:
                 builder.add_line(line)
             builder.paragraph_break()
         elif child.name in ("td", "th"):
-            walk(child, builder)
-            builder.add(" ")
+            stack.append((iter(child.children), _then_space(builder)))
         elif child.name == "tr":
-            walk(child, builder)
-            builder.line_break()
+            stack.append((iter(child.children), builder.line_break))
         elif child.name in _BLOCK_TAGS:
             builder.paragraph_break()
-            walk(child, builder)
-            builder.paragraph_break()
+            stack.append((iter(child.children), builder.paragraph_break))
         else:
-            walk(child, builder)
+            stack.append((iter(child.children), None))
+
+
+def _then_space(builder: Builder) -> Callable[[], None]:
+    return lambda: builder.add(" ")
 
 
 def decompose_outermost(tags: Iterable[Tag]) -> None:
@@ -66,21 +76,25 @@ class TextStats(NamedTuple):
 
 
 def text_stats(root: Tag) -> dict[int, TextStats]:
-    """Text and link counts for every tag under root, keyed by id(tag), in one pass over the tree."""
+    """Text and link counts for every tag under root, keyed by id(tag), in one pass over the tree (with a stack of its
+    own, as ``walk``: a tag's counts are complete when its last child is done)."""
     stats: dict[int, TextStats] = {}
-    _count_text(root, stats, in_link=False)
-    return stats
-
-
-def _count_text(tag: Tag, stats: dict[int, TextStats], *, in_link: bool) -> TextStats:
-    in_link = in_link or tag.name == "a"
-    text = linked = links = 0
-    for child in tag.children:
-        if isinstance(child, Tag):
-            counts = _count_text(child, stats, in_link=in_link)
-            text, linked, links = text + counts.text, linked + counts.linked, links + counts.links
+    # Per open tag: the tag, whether it is inside a link, its children still to count, and its counts so far.
+    stack: list[tuple[Tag, bool, Iterator[PageElement], list[int]]] = [
+        (root, root.name == "a", iter(root.children), [0, 0, 0])
+    ]
+    while stack:
+        tag, in_link, children, counts = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            done = stats[id(tag)] = TextStats(counts[0], counts[1], counts[2] + (tag.name == "a"))
+            if stack:
+                outer = stack[-1][3]
+                outer[0], outer[1], outer[2] = outer[0] + done.text, outer[1] + done.linked, outer[2] + done.links
+        elif isinstance(child, Tag):
+            stack.append((child, in_link or child.name == "a", iter(child.children), [0, 0, 0]))
         elif isinstance(child, NavigableString) and not isinstance(child, PreformattedString):
             length = len(child.strip())
-            text, linked = text + length, linked + (length if in_link else 0)
-    stats[id(tag)] = TextStats(text, linked, links + (tag.name == "a"))
-    return stats[id(tag)]
+            counts[0], counts[1] = counts[0] + length, counts[1] + (length if in_link else 0)
+    return stats
