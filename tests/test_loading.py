@@ -117,6 +117,25 @@ def test_empty_file_is_skipped_and_logged(tmp_path: Path, caplog: pytest.LogCapt
         load_document(path)
 
 
+def test_a_page_a_reader_cannot_walk_is_skipped_and_the_others_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.ingest import loading
+
+    def recurses(*_: object, **__: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    (tmp_path / "deep.html").write_text("<html><body><p>Deep.</p></body></html>", encoding="utf-8")
+    (tmp_path / "fine.txt").write_text("A fine document.", encoding="utf-8")
+    real = loading.clean_body
+    monkeypatch.setattr(
+        loading, "clean_body", lambda body, fmt, **kw: (recurses if fmt is Format.HTML else real)(body, fmt, **kw)
+    )
+    corpus = load_corpus([tmp_path])
+    assert [d.source_file for d in corpus.documents] == ["fine.txt"]
+    assert [s.reason for s in corpus.skipped] == ["cannot read: its markup is nested too deeply"]
+
+
 def test_binary_file_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "image.txt"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))

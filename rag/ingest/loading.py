@@ -93,7 +93,12 @@ def load_document(path: Path, limits: Limits | None = None) -> Document:
     pages = read_binary(raw, path.suffix.lower(), limits)
     if pages is not None:
         return document_from_pages(pages, path.name)
-    return document_from_text(decode(raw), path.name)
+    try:
+        return document_from_text(decode(raw), path.name)
+    except RecursionError:
+        # The readers walk a page with stacks of their own; should a library under them recurse, the file is refused
+        # with a reason rather than stopping the build or the upload.
+        raise BadDocumentError("cannot read: its markup is nested too deeply") from None
 
 
 def document_from_pages(pages: Pages, source_file: str) -> Document:
