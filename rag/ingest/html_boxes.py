@@ -17,6 +17,7 @@ from rag.ingest.metadata import LABELS, Meta, kind_of_label, labelled
 
 _ANY_LABEL = re.compile(r"^\s*(" + "|".join(LABELS.values()) + r")\s*[:：]", re.IGNORECASE | re.MULTILINE)
 _LABEL_LIKE = re.compile(r"[^:：]{1,10}[:：]\s*\S")
+_BOX_TAGS = frozenset(["div", "section", "table", "dl", "ul", "p"])
 
 
 def take_metadata_boxes(soup: BeautifulSoup) -> Meta:
@@ -27,9 +28,6 @@ def take_metadata_boxes(soup: BeautifulSoup) -> Meta:
             meta.fill(labelled(line))
         _grow_box(box).decompose()
     return meta
-
-
-_BOX_TAGS = frozenset(["div", "section", "table", "dl", "ul", "p"])
 
 
 def _find_box(soup: BeautifulSoup) -> Tag | None:

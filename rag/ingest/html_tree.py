@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import NamedTuple
 
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
@@ -45,7 +46,7 @@ def walk(node: Tag, builder: Builder) -> None:
                 builder.add_line(line)
             builder.paragraph_break()
         elif child.name in ("td", "th"):
-            stack.append((iter(child.children), _then_space(builder)))
+            stack.append((iter(child.children), partial(builder.add, " ")))
         elif child.name == "tr":
             stack.append((iter(child.children), builder.line_break))
         elif child.name in _BLOCK_TAGS:
@@ -53,10 +54,6 @@ def walk(node: Tag, builder: Builder) -> None:
             stack.append((iter(child.children), builder.paragraph_break))
         else:
             stack.append((iter(child.children), None))
-
-
-def _then_space(builder: Builder) -> Callable[[], None]:
-    return lambda: builder.add(" ")
 
 
 def decompose_outermost(tags: Iterable[Tag]) -> None:
