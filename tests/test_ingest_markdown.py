@@ -8,7 +8,7 @@ import pytest
 
 from rag.ingest.blocks import Block
 from rag.ingest.loading import load_document
-from rag.ingest.markdown import markdown_blocks, plain_blocks
+from rag.ingest.markdown import atx_heading, markdown_blocks, plain_blocks
 from rag.types import Document
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -46,3 +46,35 @@ def test_markdown_syntax_is_reduced_to_its_text_and_link_buttons_dropped() -> No
 def test_plain_text_menu_runs_are_dropped_and_markers_stripped() -> None:
     blocks, _ = plain_blocks("Title\n• 首页\n• 栏目\n• 新闻\n\n- a list item, kept.\n> quoted")
     assert blocks == [Block(("Title",)), Block(("a list item, kept.", "quoted"))]
+
+
+@pytest.mark.parametrize(
+    ("line", "heading"),
+    [
+        ("## Heading ##", (2, "Heading")),
+        ("# Title#", (1, "Title#")),  # a closing run needs a space before it
+        ("### a # ##  ", (3, "a #")),
+        ("#   ", (1, "")),
+        ("# ##", (1, "##")),
+        ("#no space", None),
+        ("####### seven", None),
+        ("    # indented four", None),
+    ],
+)
+def test_atx_headings_are_read_as_before(line: str, heading: tuple[int, str] | None) -> None:
+    assert atx_heading(line) == heading
+
+
+def test_table_rows_lose_their_outer_pipes_and_rules_their_line() -> None:
+    body = "| a | b |\n|---|:---:|\n| 1 | 2 |\n  - an item |  \n"
+    blocks, _ = markdown_blocks(body)
+    assert blocks == [Block(("a | b", "1 | 2")), Block(("an item",))]
+
+
+def test_long_runs_of_spaces_read_in_linear_time_give_the_same_blocks() -> None:
+    # A heading, a list item and a table rule with thousands of spaces in them: each regex once tried every way to
+    # split such a run (2,000-deep indents took minutes to read). What they read is the same.
+    spaces = " " * 3000
+    body = f"# a{spaces}b ##\n\n{spaces}- 项目\n{spaces}|---|{spaces}\nend |{spaces}\n"
+    blocks, _ = markdown_blocks(body)
+    assert blocks == [Block((f"a{spaces}b",), 1), Block(("项目",)), Block(("end",))]

@@ -17,14 +17,16 @@ from rag.ingest.html_page import TAG, html_blocks
 from rag.ingest.metadata import Meta
 
 _FENCE = re.compile(r"\s{0,3}(```|~~~)")
-_ATX = re.compile(r"\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+_ATX = re.compile(r"\s{0,3}(#{1,6})\s+")  # its text and closing #s: atx_heading
 _SETEXT = re.compile(r"\s{0,3}(=+|-+)\s*$")
 _RULE = re.compile(r"\s{0,3}([-*_])(?:\s*\1){2,}\s*$")
 _QUOTE = re.compile(r"\s{0,3}>\s?")
 _BULLET = re.compile(r"\s*[-*+•·▪●◦‣∙]\s+")
 _REFERENCE = re.compile(r"\s{0,3}\[[^\]]+\]:\s*\S+")
-_TABLE_RULE = re.compile(r"\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*")
-_TABLE_PIPES = re.compile(r"^\s*\|\s*|\s*\|\s*$")
+# Each run of spaces can be read one way only (spaces, an optional pipe, spaces read a long indent every way it
+# splits: quadratic in the indent).
+_TABLE_RULE = re.compile(r"\s*(?:\|\s*)?:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*(?:\|\s*)?")
+_LEADING_PIPE = re.compile(r"\s*\|\s*")
 _LINK_ONLY = re.compile(r"\s*(\[[^\]]*\]\([^)]*\)\s*)+")
 _PUNCTUATION = re.compile(r"[。！？，、；：,.!?;:]")
 
@@ -114,8 +116,8 @@ def _markdown_blocks(body: str) -> list[Block]:
             builder.paragraph_break()
         elif in_fence:
             builder.add_line(line)
-        elif heading := _ATX.match(line):
-            builder.heading(len(heading[1]), _inline(heading[2]))
+        elif heading := atx_heading(line):
+            builder.heading(heading[0], _inline(heading[1]))
         elif _SETEXT.match(line) and builder.lines and not builder.current:
             builder.heading(1 if "=" in line else 2, builder.lines.pop())
         elif not line.strip() or _RULE.match(line) or _REFERENCE.match(line):
@@ -123,7 +125,7 @@ def _markdown_blocks(body: str) -> list[Block]:
         elif _TABLE_RULE.fullmatch(line):
             continue
         else:
-            line, line_kind = _strip_block_markers(_TABLE_PIPES.sub("", line))
+            line, line_kind = _strip_block_markers(_without_edge_pipes(line))
             if line_kind != kind:
                 builder.paragraph_break()
                 kind = line_kind
@@ -134,6 +136,29 @@ def _markdown_blocks(body: str) -> list[Block]:
             elif not line.strip():
                 builder.paragraph_break()
     return builder.finish()
+
+
+def _without_edge_pipes(line: str) -> str:
+    """A table row's outer pipes taken off, with the spaces around them; a line without them as it is. (Not one
+    regex: a pattern for spaces, a pipe and spaces at the end, tried from every space of a long indent, is
+    quadratic.)"""
+    if leading := _LEADING_PIPE.match(line):
+        line = line[leading.end() :]
+    end = line.rstrip()
+    return end[:-1].rstrip() if end.endswith("|") else line
+
+
+def atx_heading(line: str) -> tuple[int, str] | None:
+    """A "## Heading ##" line's level and text (its closing #s, after a space, taken off), or None. The text is cut
+    by hand: a lazy pattern for it with optional closing #s tried every split of a long run of spaces (quadratic)."""
+    opening = _ATX.match(line)
+    if opening is None:
+        return None
+    text = line[opening.end() :].rstrip()
+    bare = text.rstrip("#")
+    if bare != text and bare and bare[-1].isspace():
+        text = bare.rstrip()
+    return len(opening[1]), text
 
 
 def _strip_block_markers(line: str) -> tuple[str, str]:
