@@ -20,6 +20,7 @@ from rag.embedding import Embedder, Kind
 from rag.indexing import Built, build_index
 from rag.stores.base import Store
 from rag.stores.local import LocalBackend
+from rag.text.crosslingual import Headwords, read_headwords
 from rag.types import Candidate, Reading
 
 DIMENSION = 64
@@ -110,6 +111,13 @@ CEDICT_SAMPLE = [
     "茶 茶 [cha2] /tea/tea plant/CL:杯[bei1],壺|壶[hu2]/",
     "杭州 杭州 [Hang2 zhou1] /Hangzhou/",
 ]
+
+
+def sample_headwords() -> Headwords:
+    """``CEDICT_SAMPLE`` read as ``crosslingual.default_headwords`` reads the whole table: a stand-in for it where
+    indexes are built many times (the whole table costs a second per build, and 14 s the first time)."""
+    return read_headwords(CEDICT_SAMPLE)
+
 
 PANDA_EN = """\
 ---

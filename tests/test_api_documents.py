@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from api_helpers import KEY, error_of
 from documents import CHINESE_PAGES, ENGLISH_PAGES, docx_bytes, image_only_pdf, pdf_bytes, with_member
-from embedders import CEDICT_SAMPLE, CORPUS, HashEmbedder, build_local, open_local, write_corpus
+from embedders import CORPUS, HashEmbedder, build_local, open_local, sample_headwords, write_corpus
 from fakes import FakePipeline
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -50,7 +50,7 @@ File = tuple[str, tuple[str, bytes, str]]
 
 @pytest.fixture(autouse=True)
 def small_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+    monkeypatch.setattr(crosslingual, "default_headwords", sample_headwords)
 
 
 @pytest.fixture

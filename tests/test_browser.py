@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from documents import ENGLISH_PAGES, docx_bytes, image_only_pdf, pdf_bytes, write
-from embedders import CEDICT_SAMPLE, CORPUS, HashEmbedder, build_local, open_local, write_corpus
+from embedders import CORPUS, HashEmbedder, build_local, open_local, sample_headwords, write_corpus
 from fakes import DOCUMENTS, PDF, XSS, XSS_IMG, XSS_SCRIPT, FakePipeline
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
@@ -262,7 +262,7 @@ RIVERS_QUESTION = "How much did the survey cost in euros?"
 @pytest.fixture
 def library_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The page over a real pipeline (hash embedder) on a small corpus, with a key: the write routes work."""
-    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+    monkeypatch.setattr(crosslingual, "default_headwords", sample_headwords)
     embedder = HashEmbedder()
     settings = Settings(
         seeds_dir=write_corpus(tmp_path / "seeds"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from embedders import CEDICT_SAMPLE, CORPUS, BigramReader, HashEmbedder, open_local, write_corpus
+from embedders import CORPUS, BigramReader, HashEmbedder, open_local, sample_headwords, write_corpus
 
 from api.schemas import AskResponse
 from rag import embedding, pipeline
@@ -43,7 +43,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("RAG_VERIFIER", "off")  # the retrieval signals alone; the verifier's is tested below
     monkeypatch.setattr(embedding, "load_embedder", lambda settings: HashEmbedder())
     monkeypatch.setattr(pipeline, "load_embedder", lambda settings: HashEmbedder())
-    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+    monkeypatch.setattr(crosslingual, "default_headwords", sample_headwords)
     # The shipped calibration, though it was fitted for e5 and these indexes are the hash embedder's.
     monkeypatch.setattr(pipeline, "coverage_for", lambda settings: default_model())
     return Settings.from_env()

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import functools
 import itertools
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,12 +22,14 @@ from rag.text.crosslingual import (
     glosses,
     pinyin_skeleton,
     read_aloud,
+    read_headwords,
     spelt_as_corpus,
     stem,
     transliterations,
     with_transliterations,
 )
 from rag.text.scripts import HAN_RUN
+from rag.text.segmenter import Segmenter
 from rag.text.tokenize import segment, tokenize
 
 LINES = [
@@ -337,3 +341,42 @@ def test_a_chinese_question_over_english_text_looks_up_the_corpus_words(english_
     assert ["创始人", "founders"] in groups
     assert ["股价", "stock", "price"] in groups
     assert ["下跌", "fell"] in groups
+
+
+# --- CC-CEDICT's headwords, read once and cached ------------------------------------------------------------------
+
+
+def test_the_cached_headwords_build_the_dictionary_the_lines_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [*LINES, *ENGLISH_LINES]
+    corpora = [CORPUS, "熊貓吃竹子。白宮顧問說，技術創新很重要。", ENGLISH_CORPUS]  # simplified, traditional, Latin
+    expected = [build_dictionary(set(tokenize(corpus)), lines) for corpus in corpora]
+    assert all(d.table for d in expected[:2]) and expected[2].chinese
+    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(lines))
+    made = crosslingual.default_headwords(tmp_path)  # read from the lines, and saved
+
+    def read_again(lines: object) -> None:
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(crosslingual, "read_headwords", read_again)
+    assert crosslingual.default_headwords(tmp_path) == made  # read from the file
+    monkeypatch.setattr(crosslingual, "default_headwords", functools.partial(crosslingual.default_headwords, tmp_path))
+    assert [build_dictionary(set(tokenize(corpus))) for corpus in corpora] == expected
+
+
+def test_the_cache_is_named_by_the_table_and_the_code_that_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = crosslingual._headwords_digest()
+    assert crosslingual._headwords_digest() == name
+    # Each module whose code reads the table or tokenises a headword is in the digest.
+    readers = {read_headwords, glosses, tokenize, Segmenter, "rag.text.scripts"}
+    assert {getattr(r, "__module__", r) for r in readers} <= set(crosslingual.HEADWORDS_CODE)
+    with monkeypatch.context() as patched:
+        patched.setattr(crosslingual, "HEADWORDS_CODE", crosslingual.HEADWORDS_CODE[1:])
+        assert crosslingual._headwords_digest() != name
+    other = tmp_path / "cedict.txt.gz"
+    other.write_bytes(crosslingual.cedict_file().read_bytes() + b"\n")
+    monkeypatch.setattr(crosslingual, "cedict_file", lambda: other)
+    assert crosslingual._headwords_digest() != name

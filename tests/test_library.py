@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from documents import CHINESE_PAGES, ENGLISH_PAGES, docx_bytes, image_only_pdf, pdf_bytes
-from embedders import CEDICT_SAMPLE, FailingEmbedder, HashEmbedder, build_local, open_local, write_corpus
+from embedders import FailingEmbedder, HashEmbedder, build_local, open_local, sample_headwords, write_corpus
 
 from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel
@@ -44,7 +44,7 @@ class Slot:
 
 @pytest.fixture(autouse=True)
 def small_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+    monkeypatch.setattr(crosslingual, "default_headwords", sample_headwords)
 
 
 @pytest.fixture

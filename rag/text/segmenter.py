@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import marshal
-import os
 import tempfile
 import threading
 from collections import defaultdict
@@ -21,21 +20,21 @@ from pathlib import Path
 
 import jieba
 
+from rag.text.diskcache import load_or_make
 from rag.text.scripts import HAN_RUN
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: saved as (format, value), by rag.text.diskcache
 Parts = dict[str, bytes]  # first character -> its words and prefixes with their counts, marshalled
 # jieba's HMM, finding a word its dictionary lacks (most often a name), sometimes takes the particle after it
 # into the word: "主播庄明浩是一个" gives "庄明浩是". Names ending in one of these are rare.
 GLUED_PARTICLES = frozenset("是的了在说")
 
-log = logging.getLogger("rag.text.segmenter")
-
 
 class Segmenter:
     def __init__(self, cache: Path | None = None) -> None:
         jieba.setLogLevel(logging.WARNING)
-        total, self._parts = _load(cache or default_cache())
+        cache = cache or default_cache()
+        total, self._parts = load_or_make(cache, CACHE_FORMAT, split_dictionary, "jieba's dictionary")
         self._tokenizer = jieba.Tokenizer()
         self._tokenizer.FREQ, self._tokenizer.total, self._tokenizer.initialized = {}, total, True
         self._lock = threading.Lock()
@@ -85,33 +84,3 @@ def split_dictionary() -> tuple[int, Parts]:
     for word, count in words.items():
         by_first[word[0]][word] = count
     return total, {char: marshal.dumps(part) for char, part in by_first.items()}
-
-
-def _load(cache: Path) -> tuple[int, Parts]:
-    try:
-        # Only a file of this user's or root's: another user could have left one in a shared /tmp.
-        if cache.stat().st_uid in (os.getuid(), 0):
-            with cache.open("rb") as f:
-                version, total, parts = marshal.load(f)
-            if version == CACHE_FORMAT:
-                return total, parts
-    except (OSError, EOFError, ValueError, TypeError):
-        pass  # none yet, or unreadable: built below
-    total, parts = split_dictionary()
-    _save(cache, total, parts)
-    return total, parts
-
-
-def _save(cache: Path, total: int, parts: Parts) -> None:
-    temporary: Path | None = None
-    try:
-        fd, name = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}-")
-        temporary = Path(name)
-        with os.fdopen(fd, "wb") as f:
-            marshal.dump((CACHE_FORMAT, total, parts), f)
-        temporary.chmod(0o644)  # mkstemp's file is private; a server may run as another user
-        temporary.replace(cache)
-    except OSError as error:
-        log.warning("could not cache jieba's dictionary in %s (%s): it is split again at the next start", cache, error)
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)

@@ -1,0 +1,53 @@
+"""A table that takes seconds to make and never changes until its inputs do, kept in a file (``marshal``).
+
+The caller names the file after everything the table is made from (a version, a digest), so a file found is
+one made from the same inputs; a file that is missing, damaged, of another format or another user's is made
+again. Saving is atomic (a temporary file renamed), so two processes making it at once leave one whole file,
+and a file that cannot be saved is only a warning: the next start makes the table again.
+"""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import os
+import tempfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("rag.text.diskcache")
+
+
+def load_or_make(path: Path, version: int, make: Callable[[], Any], what: str, compress: bool = False) -> Any:
+    """The value saved in ``path`` with this format ``version``, or ``make()``'s, saved there for next time;
+    ``compress``ed with zlib (a third of the size, 0.1 s more to read 15 MB)."""
+    try:
+        # Only a file of this user's or root's: another user could have left one in a shared /tmp.
+        if path.stat().st_uid in (os.getuid(), 0):
+            saved = path.read_bytes()  # and ``loads``: five times faster than ``marshal.load`` from the file
+            saved_version, value = marshal.loads(zlib.decompress(saved) if compress else saved)
+            if saved_version == version:
+                return value
+    except (OSError, EOFError, ValueError, TypeError, zlib.error):
+        pass  # none yet, or unreadable: made below
+    value = make()
+    _save(path, version, value, what, compress)
+    return value
+
+
+def _save(path: Path, version: int, value: Any, what: str, compress: bool) -> None:
+    temporary: Path | None = None
+    saved = marshal.dumps((version, value))
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+        temporary = Path(name)
+        with os.fdopen(fd, "wb") as f:
+            f.write(zlib.compress(saved, 1) if compress else saved)
+        temporary.chmod(0o644)  # mkstemp's file is private; a server may run as another user
+        temporary.replace(path)
+    except OSError as error:
+        log.warning("could not cache %s in %s (%s): it is made again at the next start", what, path, error)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
