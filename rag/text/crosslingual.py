@@ -156,11 +156,12 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None, l
     # A traditional headword counts only when the corpus has each of its characters: a question word is no term,
     # so 誰知 reads as 知 alone, which a corpus in simplified script has.
     characters = han_characters("".join([*vocabulary, *STOPWORDS]))  # a stopword's are no term's
-    known: list[list[str] | None] = []  # each headword's tokens, when the corpus has them all
-    for n, (word, joined) in enumerate(zip(read.words, read.tokens, strict=True)):
+    known: list[list[str] | None] = [None] * len(read.words)  # each headword's tokens, when the corpus has them all
+    for n, joined in enumerate(read.tokens):
         tokens = joined.split()
-        counts = n not in read.traditional or han_characters(word) <= characters
-        known.append(tokens if counts and tokens and all(t in vocabulary for t in tokens) else None)
+        in_corpus = bool(tokens) and vocabulary.issuperset(tokens)
+        if in_corpus and (n not in read.traditional or han_characters(read.words[n]) <= characters):
+            known[n] = tokens
     table: Table = {}
     for gloss, places in read.glossed.items():
         alternatives: list[list[str]] = []
