@@ -81,7 +81,11 @@ def model(ctx: click.Context, as_json: bool) -> None:
 
 @main.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rebuild", is_flag=True, help="Rebuild even when the index is up to date, embedding every text anew.")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Rebuild even when the index is up to date, reading every file and embedding every text anew.",
+)
 @click.pass_context
 def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
     """Build the index of PATHS (files or folders; default RAG_SEEDS_DIR), when it is stale."""

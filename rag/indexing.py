@@ -22,6 +22,7 @@ from rag.freshness import chunking_settings, corpus_hash, digest, serving_mismat
 from rag.ingest import chunking
 from rag.ingest.binary import Limits
 from rag.ingest.files import discover_files
+from rag.ingest.known import KnownDocuments
 from rag.ingest.loading import load_corpus
 from rag.stores import open_backend
 from rag.stores.base import FORMAT_VERSION, Backend, IndexContent, Manifest, Store
@@ -95,7 +96,10 @@ def build_index(
     started = time.perf_counter()
     files = discover_files(sources)
     stats = settled_stats(files)  # before reading: a file changed during the build is read again next time
-    corpus = load_corpus(sources, Limits.from_settings(settings))
+    limits = Limits.from_settings(settings)
+    # Each file's document as the previous build read it, where it read the same name and bytes.
+    read_before = KnownDocuments.load(settings.index_dir, limits) if reuse else KnownDocuments()
+    corpus = load_corpus(sources, limits, read_before)
     chunks = [
         c for doc in corpus.documents for c in chunking.chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
     ]
@@ -145,6 +149,7 @@ def build_index(
     )
     backend.write(content)
     analyses.save(settings.index_dir)
+    read_before.save(settings.index_dir, limits)
     notes = [f"skipped {s.path}: {s.reason}" for s in corpus.skipped]
     notes += [f"duplicate {s.path}: {s.reason}" for s in corpus.duplicates]
     reused = len(chunks) + len(sentences) - new_passages - new_sentences

@@ -27,7 +27,9 @@ from rag.embedding import Embedder
 from rag.errors import BadDocumentError, IndexMissingError, IndexStaleError
 from rag.freshness import staleness
 from rag.ingest import chunking
+from rag.ingest.binary import Limits
 from rag.ingest.chunking import chunk_corpus
+from rag.ingest.known import known_path
 from rag.ingest.loading import load_corpus
 from rag.stores import local
 from rag.stores.base import FORMAT_VERSION, IndexContent, Manifest, Store
@@ -68,8 +70,9 @@ def current_build(index_dir: Path) -> str:
 
 
 def builds(index_dir: Path) -> list[str]:
-    """What the index folder holds besides the link to the current build and the texts' analyses."""
-    return sorted(p.name for p in index_dir.iterdir() if p.name not in ("current", analyses_path(index_dir).name))
+    """What the index folder holds besides the link to the current build and what the next build reuses."""
+    reused = {analyses_path(index_dir).name, known_path(index_dir, Limits()).name}
+    return sorted(p.name for p in index_dir.iterdir() if p.name != "current" and p.name not in reused)
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -210,6 +213,7 @@ def test_a_rebuild_reads_only_new_text_and_indexes_what_a_fresh_build_does(
     fresh = dataclasses.replace(settings, index_dir=tmp_path / "fresh")
     build(fresh)  # reads every text
     reused, anew = written
+    assert reused.documents == anew.documents
     assert [list(t) for t in reused.keyword_tokens] == [list(t) for t in anew.keyword_tokens]
     assert [list(t) for t in reused.sentence_terms] == [list(t) for t in anew.sentence_terms]
     assert reused.lexicon.to_json() == anew.lexicon.to_json()

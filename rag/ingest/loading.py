@@ -33,6 +33,7 @@ from rag.ingest.cleaning import Format, clean_body
 from rag.ingest.files import HTML_SUFFIXES, MARKDOWN_SUFFIXES, candidates, content_key, doc_id_for
 from rag.ingest.html_page import TAG
 from rag.ingest.isolation import MB
+from rag.ingest.known import KnownDocuments
 from rag.ingest.metadata import Meta, clean_url, iso_date
 from rag.text.scripts import HAN
 from rag.types import Chunk, Corpus, Document, Skipped
@@ -52,7 +53,7 @@ MAX_TITLE_CHARS = 200  # a first line longer than this is a paragraph, not a tit
 # --- public API -------------------------------------------------------------------------------
 
 
-def load_corpus(paths: Sequence[Path], limits: Limits | None = None) -> Corpus:
+def load_corpus(paths: Sequence[Path], limits: Limits | None = None, known: KnownDocuments | None = None) -> Corpus:
     documents: list[Document] = []
     skipped: list[Skipped] = []
     duplicates: list[Skipped] = []
@@ -60,7 +61,7 @@ def load_corpus(paths: Sequence[Path], limits: Limits | None = None) -> Corpus:
     for path, problem in candidates(paths):
         if problem is None:
             try:
-                document = load_document(path, limits or Limits())
+                document = load_document(path, limits or Limits(), known)
             except BadDocumentError as error:
                 problem = str(error)
         if problem is not None:
@@ -78,7 +79,8 @@ def load_corpus(paths: Sequence[Path], limits: Limits | None = None) -> Corpus:
     return Corpus(tuple(documents), tuple(skipped), tuple(duplicates))
 
 
-def load_document(path: Path, limits: Limits | None = None) -> Document:
+def load_document(path: Path, limits: Limits | None = None, known: KnownDocuments | None = None) -> Document:
+    """The document in the file at ``path``; ``known``: documents an earlier build read, by name and bytes."""
     limits = limits or Limits()
     try:
         size = path.stat().st_size
@@ -89,6 +91,12 @@ def load_document(path: Path, limits: Limits | None = None) -> Document:
         raw = path.read_bytes()
     except OSError as error:
         raise BadDocumentError(f"cannot read: {error.strerror or error}") from None
+    if known is not None:
+        return known.read(path.name, raw, lambda: _document_from_bytes(raw, path, limits))
+    return _document_from_bytes(raw, path, limits)
+
+
+def _document_from_bytes(raw: bytes, path: Path, limits: Limits) -> Document:
     # Before decoding: a PDF or DOCX is binary, which decode() refuses.
     pages = read_binary(raw, path.suffix.lower(), limits)
     if pages is not None:

@@ -12,7 +12,6 @@ holds only the last build's texts.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import unicodedata
 from importlib import metadata
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from rag.text import segmenter
 from rag.text.crosslingual import SoundTable, sound_table
-from rag.text.diskcache import code_digest, load, save
+from rag.text.diskcache import code_digest, load, save_alone
 from rag.text.tokenize import tokenize
 
 FORMAT = 1
@@ -76,13 +75,7 @@ class Analyses:
 
     def save(self, index_dir: Path) -> None:
         """This build's analyses in ``index_dir``, in place of any earlier file (a warning if they cannot be)."""
-        path = analyses_path(index_dir)
-        with contextlib.suppress(OSError):  # a folder that cannot be made: ``save`` warns
-            index_dir.mkdir(parents=True, exist_ok=True)
-        save(path, FORMAT, (self._tokens, self._sounds), "the texts' tokens", compress=True)
-        for other in index_dir.glob(f"{PREFIX}*"):  # made by other code: never read again
-            if other != path:
-                other.unlink(missing_ok=True)
+        save_alone(analyses_path(index_dir), PREFIX, FORMAT, (self._tokens, self._sounds), "the texts' tokens")
 
 
 def analyses_path(index_dir: Path) -> Path:

@@ -8,12 +8,12 @@ and a file that cannot be saved is only a warning: the next start makes the tabl
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import inspect
+import importlib.util
 import logging
 import marshal
 import os
-import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable
@@ -65,11 +65,25 @@ def save(path: Path, version: int, value: Any, what: str, compress: bool = False
 
 
 def code_digest(modules: Iterable[str], *inputs: bytes) -> str:
-    """A digest of the named modules' source and of ``inputs``: what a table made by that code from those
-    inputs may be named by."""
+    """A digest of the named modules' source (found, not imported) and of ``inputs``: what a table made by that
+    code from those inputs may be named by."""
     digest = hashlib.sha256()
     for name in modules:
-        digest.update(Path(inspect.getfile(sys.modules[name])).read_bytes())
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(name)
+        digest.update(Path(spec.origin).read_bytes())
     for data in inputs:
         digest.update(len(data).to_bytes(8, "big") + data)
     return digest.hexdigest()[:16]
+
+
+def save_alone(path: Path, prefix: str, version: int, value: Any, what: str) -> None:
+    """``save`` (compressed), then remove the files beside ``path`` whose names begin with ``prefix``: the same
+    table made by other code, which is never read again."""
+    with contextlib.suppress(OSError):  # a folder that cannot be made: ``save`` warns
+        path.parent.mkdir(parents=True, exist_ok=True)
+    save(path, version, value, what, compress=True)
+    for other in path.parent.glob(f"{prefix}*"):
+        if other != path:
+            other.unlink(missing_ok=True)
