@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.text.diskcache import load_or_make
+from rag.diskcache import load_or_make
 
 TABLE = {"熊猫": ["panda"], "竹子": ["bamboo"]}
 
@@ -53,7 +53,7 @@ def test_a_damaged_file_is_made_again(tmp_path: Path, damaged: bytes, compress: 
 
 def test_a_file_that_cannot_be_saved_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path, make = tmp_path / "missing-folder" / "table", Maker()
-    with caplog.at_level(logging.WARNING, logger="rag.text.diskcache"):
+    with caplog.at_level(logging.WARNING, logger="rag.diskcache"):
         assert load_or_make(path, 1, make, "a table") == TABLE
     assert "could not cache a table" in caplog.text
     assert load_or_make(path, 1, make, "a table") == TABLE and make.calls == 2

@@ -17,8 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rag.diskcache import code_digest, load, save_alone
 from rag.ingest.binary import Limits
-from rag.text.diskcache import code_digest, load, save_alone
 from rag.types import Document
 
 FORMAT = 1

@@ -17,9 +17,9 @@ import unicodedata
 from importlib import metadata
 from pathlib import Path
 
+from rag.diskcache import code_digest, load, save_alone
 from rag.text import segmenter
 from rag.text.crosslingual import SoundTable, sound_table
-from rag.text.diskcache import code_digest, load, save_alone
 from rag.text.tokenize import tokenize
 
 FORMAT = 1

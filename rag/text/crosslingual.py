@@ -30,8 +30,8 @@ from typing import Any
 
 import snowballstemmer
 
+from rag.diskcache import code_digest, load_or_make
 from rag.text import frequency, segmenter
-from rag.text.diskcache import code_digest, load_or_make
 from rag.text.scripts import ENTRY, HAN_RUN, cedict_file, cedict_lines, han_characters, simplified, written_in_latin
 from rag.text.tokenize import STOPWORDS, segment, tokenize
 
@@ -174,7 +174,7 @@ def build_dictionary(vocabulary: set[str], lines: Iterable[str] | None = None, l
     return Dictionary(table, frozenset(read.glossed), chinese=chinese)
 
 
-HEADWORDS_FORMAT = 1  # the file is zlib-compressed: 6.5 MB
+HEADWORDS_FORMAT = 1  # the file is zlib-compressed: 6 MB
 # The code that reads CC-CEDICT and tokenises its headwords: a change to any of it makes the cache anew.
 HEADWORDS_CODE = ("rag.text.crosslingual", "rag.text.tokenize", "rag.text.segmenter", "rag.text.scripts")
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import jieba
 
-from rag.text.diskcache import load_or_make
+from rag.diskcache import load_or_make
 from rag.text.scripts import HAN_RUN
 
-CACHE_FORMAT = 2  # 2: saved as (format, value), by rag.text.diskcache
+CACHE_FORMAT = 2  # 2: saved as (format, value), by rag.diskcache
 Parts = dict[str, bytes]  # first character -> its words and prefixes with their counts, marshalled
 # jieba's HMM, finding a word its dictionary lacks (most often a name), sometimes takes the particle after it
 # into the word: "主播庄明浩是一个" gives "庄明浩是". Names ending in one of these are rare.

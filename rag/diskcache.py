@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("rag.text.diskcache")
+log = logging.getLogger("rag.diskcache")
 
 
 def load_or_make(path: Path, version: int, make: Callable[[], Any], what: str, compress: bool = False) -> Any:
