@@ -89,6 +89,14 @@ def test_a_corpus_in_traditional_script_gets_its_own_words() -> None:
     assert build_dictionary(set(tokenize(CORPUS)), LINES).table["panda"] == [tokenize("熊猫")]
 
 
+def test_a_traditional_headword_counts_only_where_the_corpus_has_its_characters() -> None:
+    """誰 is a question word, no term: 誰知 tokenises as 知 alone, which a corpus in simplified script has too."""
+    lines = ["誰知 孰知 [shu2 zhi1] /surprisingly/"]
+    assert tokenize("誰知") == ["知"]
+    assert build_dictionary({"知"}, lines).table.get("surprisingly") is None
+    assert build_dictionary({"知", "誰人"}, lines).table["surprisingly"] == [["知"]]
+
+
 def test_a_sense_the_dictionary_marks_as_slang_gives_no_gloss() -> None:
     """吊打 "(fig.) (slang) to own (one's opponent)" made "its own platform" match 吊打."""
     definitions = "to hang sb up and beat him/(fig.) (slang) to own (one's opponent)/to dominate/"
