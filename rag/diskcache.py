@@ -9,6 +9,7 @@ and a file that cannot be saved is only a warning: the next start makes the tabl
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import importlib.util
 import logging
@@ -62,6 +63,19 @@ def save(path: Path, version: int, value: Any, what: str, compress: bool = False
         log.warning("could not cache %s in %s (%s): it is made again next time", what, path, error)
         if temporary is not None:
             temporary.unlink(missing_ok=True)
+
+
+def entry_key(*parts: bytes) -> bytes:
+    """A key for one entry of such a table (a text, a file's name and bytes): 16 bytes, whatever its size."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.digest()
+
+
+def field_values(instance: Any) -> tuple[Any, ...]:
+    """A dataclass's fields as they are, for ``marshal`` (``dataclasses.astuple`` would copy each list and dict)."""
+    return tuple(getattr(instance, f.name) for f in dataclasses.fields(instance))
 
 
 def code_digest(modules: Iterable[str], *inputs: bytes) -> str:

@@ -10,14 +10,12 @@ Files that could not be read are not kept: they are tried again, with their reas
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rag.diskcache import code_digest, load, save_alone
+from rag.diskcache import code_digest, entry_key, field_values, load, save_alone
 from rag.ingest.binary import Limits
 from rag.types import Document
 
@@ -57,11 +55,10 @@ class KnownDocuments:
 
     def read(self, name: str, raw: bytes, read: Callable[[], Document]) -> Document:
         """The document of the file ``name`` holding ``raw``: ``read()``, unless a build read it before."""
-        key = hashlib.blake2b(name.encode("utf-8", "surrogatepass") + b"\0" + raw, digest_size=16).digest()
+        key = entry_key(name.encode("utf-8", "surrogatepass"), raw)
         fields = self._kept.get(key) or self._previous.get(key)
         if fields is None:
-            document = read()  # a BadDocumentError passes through: such a file is not kept
-            fields = tuple(getattr(document, f.name) for f in dataclasses.fields(Document))
+            fields = field_values(read())  # a BadDocumentError passes through: such a file is not kept
         self._kept[key] = fields
         return Document(*fields)
 

@@ -12,12 +12,11 @@ holds only the last build's texts.
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from importlib import metadata
 from pathlib import Path
 
-from rag.diskcache import code_digest, load, save_alone
+from rag.diskcache import code_digest, entry_key, load, save_alone
 from rag.text import segmenter
 from rag.text.crosslingual import SoundTable, sound_table
 from rag.text.tokenize import tokenize
@@ -85,4 +84,4 @@ def analyses_path(index_dir: Path) -> Path:
 
 
 def _key(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return entry_key(text.encode("utf-8", "surrogatepass"))

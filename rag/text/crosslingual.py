@@ -23,14 +23,14 @@ import threading
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 import snowballstemmer
 
-from rag.diskcache import code_digest, load_or_make
+from rag.diskcache import code_digest, field_values, load_or_make
 from rag.text import frequency, segmenter
 from rag.text.scripts import ENTRY, HAN_RUN, cedict_file, cedict_lines, han_characters, simplified, written_in_latin
 from rag.text.tokenize import STOPWORDS, segment, tokenize
@@ -185,9 +185,8 @@ def default_headwords(directory: Path | None = None) -> Headwords:
     tokenises it."""
     path = (directory or Path(tempfile.gettempdir())) / f"rag-cedict-{_headwords_digest()}.headwords"
 
-    def make() -> tuple[Any, ...]:  # the fields as they are: ``astuple`` would copy each list and dict
-        read = read_headwords(cedict_lines())
-        return tuple(getattr(read, f.name) for f in fields(read))
+    def make() -> tuple[Any, ...]:
+        return field_values(read_headwords(cedict_lines()))
 
     return Headwords(*load_or_make(path, HEADWORDS_FORMAT, make, "CC-CEDICT's words", compress=True))
 
