@@ -378,6 +378,22 @@ def test_a_document_is_deleted_after_a_confirmation_with_the_keyboard(browser: B
         expect(page.locator(".source .file", has_text="zoo.html")).to_have_count(0)
 
 
+def test_a_refreshed_document_list_keeps_the_keyboard_focus(browser: Browser, library_server: str) -> None:
+    # Entering the key loads the list, and its "change" loads it again: a button focused in between
+    # must still be focused once the rows are replaced, or the next Enter goes nowhere.
+    with opened(browser, library_server) as page:
+        enter_key(page)
+        button = page.locator("#documents-body button.delete[data-doc-id='zoo']")
+        expect(button).to_have_count(1)
+        button.focus()
+        before = button.element_handle()
+        page.dispatch_event("#api-key", "change")
+        page.wait_for_function("button => !button.isConnected", arg=before)
+        expect(button).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("#confirm-delete")).to_be_visible()
+
+
 def test_an_upload_to_a_server_without_a_key_says_how_to_turn_writes_on(
     browser: Browser, server: str, tmp_path: Path
 ) -> None:

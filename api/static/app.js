@@ -375,9 +375,15 @@ async function loadDocuments() {
   }
 }
 
+// A refresh (the key entered again, an upload elsewhere) replaces the rows: a keyboard user's focus
+// stays on the same document's button instead of falling to the page.
 function renderDocuments(list) {
+  const body = $("documents-body");
+  const focused = body.contains(document.activeElement) ? document.activeElement.dataset.docId : null;
   $("documents-caption").textContent = `${list.length} indexed document${list.length === 1 ? "" : "s"}`;
-  $("documents-body").replaceChildren(...list.map(renderDocumentRow));
+  body.replaceChildren(...list.map(renderDocumentRow));
+  const again = focused && body.querySelector(`button.delete[data-doc-id="${CSS.escape(focused)}"]`);
+  if (again) again.focus();
 }
 
 function renderDocumentRow(doc) {
