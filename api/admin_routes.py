@@ -1,4 +1,6 @@
-"""The write routes: add documents, delete one, rebuild the index. Thin calls into rag.library.
+"""The write routes: add documents (waiting for the rebuild, or following it), delete one, rebuild the index.
+
+Thin calls into rag.library.
 
 They need RAG_API_KEY: without it api.security refuses them (403) before the body is read, and the
 dependency below does again, should the middleware ever be wired differently.
@@ -6,18 +8,22 @@ dependency below does again, should the middleware ever be wired differently.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
 
 from api.deps import LibraryDep, pipeline
 from api.errors import HTTPError
-from api.schemas import DeleteResponse, ErrorResponse, IndexBuild, UploadResponse
+from api.schemas import DeleteResponse, ErrorResponse, IndexBuild, UploadJob, UploadResponse
 from api.security import WRITES_NEED_KEY
+from rag.jobs import KEEP_SECONDS
 from rag.library import Upload
-from rag.serialize import built_to_dict, outcome_to_dict
+from rag.serialize import added_to_dict, built_to_dict
 
 UPLOAD_PATH = "/documents"
+JOB_PATH = "/documents/uploads"
 
 ERROR_DESCRIPTIONS = {
     400: "A malformed multipart body, or nothing would be left to index.",
@@ -33,6 +39,15 @@ FILES_DESCRIPTION = (
     "One or more .txt, .md, .html, .pdf or .docx files (the content decides the format). Each is read as "
     "`rag index` reads it; a file that would not be indexed is refused with the reason."
 )
+WAIT_DESCRIPTION = (
+    "true: answer once the files are kept and the index rebuilt (embedding a large file takes minutes). "
+    "false: answer 202 as soon as the files are read, with an upload to follow at GET /documents/uploads/{id}."
+)
+ACCEPTED = {
+    "model": UploadJob,
+    "description": "With wait=false: the files were read and the rebuild is queued; the Location header says where "
+    "to follow it.",
+}
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -59,18 +74,37 @@ router = APIRouter(dependencies=[Depends(writes_enabled), Depends(pipeline)])
 @router.post(
     UPLOAD_PATH,
     response_model=UploadResponse,
-    responses=errors(400, 401, 403, 413, 422, 503),
+    responses={**errors(400, 401, 403, 413, 422, 503), 202: ACCEPTED},
     summary="Add documents: each file gets its doc_id or the reason it was refused; the index is rebuilt once",
 )
 def upload_documents(
-    files: Annotated[list[UploadFile], File(description=FILES_DESCRIPTION, min_length=1)], library: LibraryDep
-) -> dict[str, Any]:
+    files: Annotated[list[UploadFile], File(description=FILES_DESCRIPTION, min_length=1)],
+    library: LibraryDep,
+    wait: Annotated[bool, Query(description=WAIT_DESCRIPTION)] = True,
+) -> dict[str, Any] | JSONResponse:
     # A plain def: FastAPI runs it in a worker thread, where checking files and rebuilding may block.
-    added = library.add([Upload(f.filename or "", f.content_type, f.file) for f in files])
-    return {
-        "files": [outcome_to_dict(outcome) for outcome in added.files],
-        "index": built_to_dict(added.built) if added.built else None,
-    }
+    uploads = [Upload(f.filename or "", f.content_type, f.file) for f in files]
+    if wait:
+        return added_to_dict(library.add(uploads))
+    job = library.add_later(uploads)
+    return JSONResponse(asdict(job), status_code=202, headers={"Location": f"{JOB_PATH}/{job.id}"})
+
+
+@router.get(
+    JOB_PATH + "/{upload_id}",
+    response_model=UploadJob,
+    responses={
+        **errors(401, 403, 503),
+        404: {"model": ErrorResponse, "description": "No upload with this id (or one finished over 7 days ago)."},
+    },
+    summary="Follow an upload sent with wait=false: queued, running, then done with each file's outcome, or failed",
+)
+def upload_status(upload_id: str, library: LibraryDep) -> dict[str, Any]:
+    job = library.jobs.get(upload_id)
+    if job is None:
+        kept = f"finished ones are kept {KEEP_SECONDS // 86400} days"
+        raise HTTPError(404, "upload_not_found", f"no upload with id {upload_id!r} ({kept})")
+    return asdict(job)
 
 
 @router.delete(

@@ -37,7 +37,8 @@ def is_write(method: str, path: str) -> bool:
     """The routes that change the documents: POST /documents, DELETE /documents/{doc_id}, POST /index/rebuild."""
     if method == "POST":
         return path in ("/documents", "/index/rebuild")
-    return method == "DELETE" and path.startswith("/documents/")
+    doc_id = path.removeprefix("/documents/")
+    return method == "DELETE" and doc_id != path and "/" not in doc_id  # not /documents/uploads/{id}
 
 
 def document_bearer(schema: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import logging
 import secrets
 import threading
 import unicodedata
@@ -20,16 +21,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Generic, Protocol, Self, TypeVar
 
+from rag.background import in_background
 from rag.config import Settings
-from rag.errors import BadDocumentError, DocumentNotFoundError, NotDeletableError, UploadTooLargeError
+from rag.errors import BadDocumentError, DocumentNotFoundError, NotDeletableError, RagError, UploadTooLargeError
 from rag.ingest.binary import Limits
 from rag.ingest.files import SUFFIXES, content_key, discover_files, doc_id_for
 from rag.ingest.isolation import MB
+from rag.jobs import JOBS, Job, Jobs
+from rag.serialize import added_to_dict
 from rag.types import Document
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder
     from rag.indexing import Built
+
+log = logging.getLogger(__name__)
 
 UPLOADS = "uploads"  # the folder under RAG_SEEDS_DIR that uploaded files go to
 # Files being checked, and files being deleted, wait beside the others under hidden names (which `rag
@@ -122,9 +128,47 @@ class Library(Generic[P]):
         self._current = current
         self._swap = swap
         self._lock = threading.Lock()
+        self.jobs = Jobs(settings.seeds_dir / JOBS)
 
     def add(self, uploads: Sequence[Upload]) -> Added:
         """Check and keep each file, then rebuild once; refused files are not kept, and get their reason."""
+        checked = self._check_all(uploads)
+        try:
+            with self._writing():
+                return self._keep(checked)
+        finally:
+            _discard(checked)
+
+    def add_later(self, uploads: Sequence[Upload]) -> Job:
+        """Check each file now, keep and rebuild on a thread of its own: the record to follow it by.
+
+        The files are read before this returns (so the request's own copies may go); whether each is
+        kept, and the rebuild's figures, are in the record once it is done, as ``add`` returns them.
+        """
+        checked = self._check_all(uploads)
+        try:
+            job = self.jobs.create(len(uploads))
+        except BaseException:
+            _discard(checked)
+            raise
+        in_background(lambda: self._add_for(job, checked), name=f"upload-{job.id}")
+        return job
+
+    def _add_for(self, job: Job, checked: list[_Staged | Outcome]) -> None:
+        try:
+            with self._writing():
+                self.jobs.running(job)
+                added = self._keep(checked)
+            self.jobs.done(job, added_to_dict(added))
+        except RagError as error:
+            self.jobs.failed(job, error.code, str(error))
+        except Exception:
+            log.exception("upload %s: the build failed", job.id)
+            self.jobs.failed(job, "internal_error", "the build failed unexpectedly; the server's log has the details")
+        finally:
+            _discard(checked)
+
+    def _check_all(self, uploads: Sequence[Upload]) -> list[_Staged | Outcome]:
         if len(uploads) > self.settings.max_upload_files:
             raise UploadTooLargeError(
                 f"{len(uploads)} files in one upload, over the limit of {self.settings.max_upload_files} "
@@ -134,12 +178,10 @@ class Library(Generic[P]):
         checked: list[_Staged | Outcome] = []
         try:
             checked += (self._check(upload) for upload in uploads)
-            with self._writing():
-                return self._keep(checked)
-        finally:
-            for item in checked:
-                if isinstance(item, _Staged):
-                    item.path.unlink(missing_ok=True)  # refused as a duplicate, or the build failed
+        except BaseException:
+            _discard(checked)
+            raise
+        return checked
 
     def delete(self, doc_id: str) -> Deleted:
         """Remove the document's file from RAG_SEEDS_DIR and rebuild; the file is put back if the build fails."""
@@ -331,6 +373,13 @@ def _copy(source: BinaryIO, target: Path, limit: int) -> bool:
         target.unlink()
         return False
     return True
+
+
+def _discard(checked: list[_Staged | Outcome]) -> None:
+    """Remove the staged files not kept: refused as duplicates, or left when the build failed."""
+    for item in checked:
+        if isinstance(item, _Staged):
+            item.path.unlink(missing_ok=True)
 
 
 def _hidden(relative: Path) -> bool:

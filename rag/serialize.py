@@ -13,7 +13,7 @@ from rag.types import Answer, Citation, Context, Document, Evidence, Hit, Quote,
 
 if TYPE_CHECKING:
     from rag.indexing import Built
-    from rag.library import Outcome
+    from rag.library import Added, Outcome
 
 SCORE_DECIMALS = 4
 TIMING_DECIMALS = 2
@@ -121,6 +121,14 @@ def document_to_dict(document: Document, with_text: bool) -> dict[str, Any]:
     if with_text:
         summary["text"] = document.text
     return summary
+
+
+def added_to_dict(added: Added) -> dict[str, Any]:
+    """An upload's answer: each file's outcome, in the order sent, and the rebuild (None when all were refused)."""
+    return {
+        "files": [outcome_to_dict(outcome) for outcome in added.files],
+        "index": built_to_dict(added.built) if added.built else None,
+    }
 
 
 def outcome_to_dict(outcome: Outcome) -> dict[str, Any]:

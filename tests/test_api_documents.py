@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,10 @@ def file(name: str, raw: bytes, content_type: str = "application/octet-stream") 
 
 def accepted(response: Response) -> dict[str, str]:
     assert response.status_code == 200, response.text
-    body = response.json()
+    return accepted_in(response.json())
+
+
+def accepted_in(body: dict[str, Any]) -> dict[str, str]:
     refused = [f for f in body["files"] if not f["accepted"]]
     assert refused == [], refused
     return {f["name"]: f["doc_id"] for f in body["files"]}
@@ -147,6 +151,39 @@ def test_pdf_and_docx_in_english_and_chinese_are_uploaded_and_answered_with_exac
         assert text[citation["start"] : citation["end"]] == evidence["text"], name
         assert words in evidence["text"], (name, evidence["text"])
         assert citation["page"] == page, name
+
+
+def followed(client: TestClient, location: str) -> dict[str, Any]:
+    """The upload's record once done or failed, read as a client polls it (a generous bound)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        response = client.get(location)
+        assert response.status_code == 200, response.text
+        if response.json()["status"] in ("done", "failed"):
+            return dict(response.json())
+        time.sleep(0.05)
+    raise AssertionError(f"{location} did not finish")
+
+
+def test_an_upload_that_does_not_wait_answers_202_and_is_followed_to_its_answer(admin: TestClient) -> None:
+    response = admin.post("/documents", params={"wait": "false"}, files=[UPLOADS[0], UPLOADS[2]])
+
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert (job["status"], job["files"], job["result"], job["error"]) == ("queued", 2, None, None)
+    assert response.headers["location"] == f"/documents/uploads/{job['id']}"
+    record = followed(admin, response.headers["location"])
+    assert record["status"] == "done" and record["finished"] is not None
+    ids = accepted_in(record["result"])
+    assert set(ids) == {"rivers.pdf", "tea.docx"} and set(ids.values()) <= doc_ids(admin)
+    assert record["result"]["index"]["added"] == 2
+    question, words, _ = QUESTIONS["rivers.pdf"]
+    assert words in evidence_from(admin, question, ids["rivers.pdf"])["text"]
+
+
+def test_an_unknown_upload_is_a_404(admin: TestClient) -> None:
+    response = admin.get("/documents/uploads/0123456789abcdef")
+    assert response.status_code == 404 and error_of(response)["code"] == "upload_not_found"
 
 
 def test_deleting_a_document_removes_it_from_answers(admin: TestClient, settings: Settings) -> None:
@@ -331,6 +368,7 @@ WRITES = [
     pytest.param("POST", "/documents", id="upload"),
     pytest.param("DELETE", "/documents/zoo", id="delete"),
     pytest.param("POST", "/index/rebuild", id="rebuild"),
+    pytest.param("GET", "/documents/uploads/0123456789abcdef", id="upload-status"),
 ]
 
 

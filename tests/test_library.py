@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import threading
 import time
@@ -17,6 +18,7 @@ from rag.coverage import FEATURES, CoverageModel
 from rag.embedding import Kind
 from rag.errors import DocumentNotFoundError, NotDeletableError, UploadTooLargeError
 from rag.ingest.files import doc_id_for
+from rag.jobs import JOBS, Job
 from rag.library import UPLOADS, WRITE_LOCK, Library, Upload, free_name, name_problem, type_problem
 from rag.pipeline import Pipeline
 from rag.text import crosslingual
@@ -229,16 +231,82 @@ def test_too_many_files_in_one_upload_are_refused_together(library: Library[Pipe
         library.add([upload(f"{n}.txt", b"text") for n in range(6)])
 
 
-def test_a_failed_rebuild_leaves_neither_the_files_nor_a_new_index(
-    settings: Settings, slot: Slot, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def failing(settings: Settings, slot: Slot, monkeypatch: pytest.MonkeyPatch) -> Library[Pipeline]:
+    """A library whose rebuilds fail: the model dies at the first batch."""
     monkeypatch.setattr(slot.pipeline, "embedder", FailingEmbedder(succeed=0))
-    library = Library(settings, slot.get, slot.swap)
+    return Library(settings, slot.get, slot.swap)
+
+
+def test_a_failed_rebuild_leaves_neither_the_files_nor_a_new_index(
+    failing: Library[Pipeline], settings: Settings, slot: Slot
+) -> None:
     before = files_in(settings.seeds_dir)
     with pytest.raises(RuntimeError, match="out of memory"):
-        library.add([upload("new.txt", b"A new note about the river survey.\n")])
+        failing.add([upload("new.txt", b"A new note about the river survey.\n")])
     assert files_in(settings.seeds_dir) == before
     assert slot.swaps == [] and "new" not in {d.doc_id for d in open_local(settings).documents.documents.values()}
+
+
+# --- adding without waiting --------------------------------------------------------------------
+
+
+def finished(library: Library[Pipeline], job: Job) -> Job:
+    """The record once its build is done or failed (a generous bound: the build takes about a second)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        read = library.jobs.get(job.id)
+        assert read is not None
+        if read.status in ("done", "failed"):
+            return read
+        time.sleep(0.05)
+    raise AssertionError(f"upload {job.id} still {read.status}")
+
+
+def test_an_upload_that_does_not_wait_is_queued_behind_a_write_then_answers_as_add_does(
+    library: Library[Pipeline], slot: Slot, settings: Settings
+) -> None:
+    with (settings.seeds_dir / WRITE_LOCK).open("a") as other:  # another worker's write, under way
+        fcntl.flock(other, fcntl.LOCK_EX)
+        job = library.add_later(
+            [upload("rivers.pdf", pdf_bytes(ENGLISH_PAGES), PDF_TYPE), upload("scan.pdf", image_only_pdf(), PDF_TYPE)]
+        )
+        time.sleep(0.2)
+        read = library.jobs.get(job.id)
+        assert read is not None and read.status == "queued" and read.files == 2
+        assert slot.swaps == []
+        fcntl.flock(other, fcntl.LOCK_UN)
+
+    done = finished(library, job)
+
+    assert done.status == "done" and done.error is None and done.result is not None
+    rivers, scan = done.result["files"]
+    assert rivers["accepted"] and rivers["doc_id"] == "rivers" and rivers["stored_as"] == f"{UPLOADS}/rivers.pdf"
+    assert not scan["accepted"] and scan["reason"] == "no text layer (scanned?)"
+    assert done.result["index"]["added"] == 1
+    assert "rivers" in {d.doc_id for d in slot.pipeline.documents()} and len(slot.swaps) == 1
+    assert [p.name for p in (settings.seeds_dir / UPLOADS).iterdir()] == ["rivers.pdf"]  # nothing staged left
+
+
+def test_an_upload_whose_build_fails_later_reads_as_failed_and_keeps_nothing(
+    failing: Library[Pipeline], settings: Settings, slot: Slot
+) -> None:
+    before = files_in(settings.seeds_dir)
+
+    done = finished(failing, failing.add_later([upload("new.txt", b"A new note about the river survey.\n")]))
+
+    assert done.status == "failed" and done.result is None
+    assert done.error is not None and done.error["code"] == "internal_error"
+    assert [f for f in files_in(settings.seeds_dir) if not f.startswith(f"{JOBS}/")] == before
+    assert slot.swaps == []
+
+
+def test_too_many_files_without_waiting_are_refused_at_once_with_no_record(
+    library: Library[Pipeline], settings: Settings
+) -> None:
+    with pytest.raises(UploadTooLargeError, match="6 files in one upload"):
+        library.add_later([upload(f"{n}.txt", b"text") for n in range(6)])
+    assert not (settings.seeds_dir / JOBS).exists()
 
 
 # --- deleting and rebuilding -------------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""Uploads that answer at once and build later: one JSON record per upload, readable by every server worker.
+
+``POST /documents?wait=false`` checks the files, answers 202 with a record, and rebuilds the index on a
+thread of its own; ``GET /documents/uploads/{id}`` reads the record back, from whichever worker (RAG_WORKERS
+> 1) the request reaches. The records live in a hidden folder of RAG_SEEDS_DIR (which `rag index` passes
+over), each written whole to a temporary file and renamed, so a reader never sees half of one. While a
+record is queued or running, its builder holds a lock on a file beside it; the lock goes with the process,
+so a record left unfinished by a server that stopped mid-build reads as failed, whatever process ids the
+next server gets.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+JOBS = ".uploads"  # the folder under RAG_SEEDS_DIR that holds the records
+KEEP_SECONDS = 7 * 24 * 3600  # finished records older than this are removed when a new one is made
+Status = Literal["queued", "running", "done", "failed"]
+INTERRUPTED = (
+    "the server stopped before this upload's build finished: files it had kept in RAG_SEEDS_DIR/uploads are "
+    "indexed by the next build (POST /index/rebuild); upload again any that GET /documents does not list"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One upload's build: waiting for the write lock, building, or finished with its answer or its error."""
+
+    id: str
+    status: Status
+    files: int  # how many files the upload carried
+    created: str  # ISO 8601, UTC
+    finished: str | None = None
+    result: dict[str, Any] | None = None  # when done: the answer `POST /documents` gives when it waits
+    error: dict[str, str] | None = None  # when failed: {"code", "message"}, as an HTTP error's body has them
+
+
+class Jobs:
+    """The records in ``folder``: made, moved along and read by id."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._held: dict[str, IO[bytes]] = {}  # the locks of this process's unfinished records
+        self._mutex = threading.Lock()
+
+    def create(self, files: int) -> Job:
+        """A queued record, locked by this process until ``done`` or ``failed``."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._prune()
+        job = Job(id=secrets.token_hex(8), status="queued", files=files, created=_now())
+        lock = self._lock_path(job.id).open("xb")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with self._mutex:
+            self._held[job.id] = lock
+        return self._write(job)
+
+    def running(self, job: Job) -> Job:
+        return self._write(replace(job, status="running"))
+
+    def done(self, job: Job, result: dict[str, Any]) -> Job:
+        return self._finish(replace(job, status="done", finished=_now(), result=result))
+
+    def failed(self, job: Job, code: str, message: str) -> Job:
+        return self._finish(replace(job, status="failed", finished=_now(), error={"code": code, "message": message}))
+
+    def get(self, job_id: str) -> Job | None:
+        """The record, or None for an id never made here (or one too old to be kept)."""
+        if not (len(job_id) == 16 and all(c in "0123456789abcdef" for c in job_id)):
+            return None
+        job = self._read(job_id)
+        if job is not None and job.status in ("queued", "running") and not self._builder_alive(job_id):
+            job = self._read(job_id)  # it may have finished in between
+            if job is not None and job.status in ("queued", "running"):
+                return replace(job, status="failed", error={"code": "interrupted", "message": INTERRUPTED})
+        return job
+
+    def _read(self, job_id: str) -> Job | None:
+        try:
+            return Job(**json.loads((self.folder / f"{job_id}.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _builder_alive(self, job_id: str) -> bool:
+        """Whether a process still holds the record's lock (the lock goes when its process does)."""
+        try:
+            with self._lock_path(job_id).open("rb") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                return False
+        except FileNotFoundError:
+            return False
+
+    def _finish(self, job: Job) -> Job:
+        self._write(job)
+        with self._mutex:
+            lock = self._held.pop(job.id, None)
+        self._lock_path(job.id).unlink(missing_ok=True)
+        if lock is not None:
+            lock.close()
+        return job
+
+    def _lock_path(self, job_id: str) -> Path:
+        return self.folder / f"{job_id}.lock"
+
+    def _write(self, job: Job) -> Job:
+        path = self.folder / f"{job.id}.json"
+        temporary = path.with_name(f".{job.id}.{secrets.token_hex(4)}.tmp")
+        temporary.write_text(json.dumps(asdict(job), ensure_ascii=False), encoding="utf-8")
+        temporary.replace(path)
+        return job
+
+    def _prune(self) -> None:
+        cutoff = time.time() - KEEP_SECONDS
+        for path in self.folder.glob("*.json"):
+            job = self.get(path.stem)
+            try:
+                old = path.stat().st_mtime < cutoff
+            except OSError:
+                continue
+            if old and (job is None or job.status in ("done", "failed")):
+                path.unlink(missing_ok=True)
+                self._lock_path(path.stem).unlink(missing_ok=True)  # left by a server that stopped
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
