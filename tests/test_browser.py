@@ -7,6 +7,7 @@ Screenshots land in reports/screenshots/.
 from __future__ import annotations
 
 import base64
+import fcntl
 import re
 import socket
 import threading
@@ -26,6 +27,7 @@ from api.app import create_app
 from api.deps import QA
 from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel
+from rag.library import WRITE_LOCK
 from rag.pipeline import Pipeline
 from rag.text import crosslingual
 from rag.types import Document
@@ -321,6 +323,29 @@ def test_files_uploaded_with_the_picker_are_listed_and_answered_from(
         cited = page.locator(".source-card", has=page.locator(".source .file", has_text="rivers.pdf"))
         expect(cited.first.locator("q")).to_contain_text("84,000 euros")
         expect(cited.first.locator(".source .page")).to_have_text("p. 2")
+
+
+def test_an_upload_behind_another_write_says_it_waits_then_lands(
+    browser: Browser, library_server: str, tmp_path: Path
+) -> None:
+    note = write(tmp_path / "picked", "harbour.txt", b"The harbour keeps forty boats in winter.\n")
+    with opened(browser, library_server) as page, (tmp_path / "seeds" / WRITE_LOCK).open("a") as other:
+        enter_key(page)
+        expect(page.locator("#documents-body tr")).to_have_count(len(CORPUS))
+        fcntl.flock(other, fcntl.LOCK_EX)  # another worker's write, under way
+        with page.expect_file_chooser() as chooser:
+            page.click("#choose-files")
+        chooser.value.set_files(str(note))
+        expect(page.locator("#library-status")).to_have_text(
+            "Uploaded; waiting for an earlier change to the index to finish…"
+        )
+        expect(page.locator("#upload-results li")).to_have_count(0)
+
+        fcntl.flock(other, fcntl.LOCK_UN)
+
+        expect(page.locator("#upload-results li.accepted")).to_have_text("harbour.txt added as harbour")
+        expect(page.locator("#documents-body tr")).to_have_count(len(CORPUS) + 1)
+        expect(page.locator("#library-status")).to_contain_text("1 added, 0 refused")
 
 
 def test_a_dropped_chinese_docx_is_uploaded(browser: Browser, library_server: str) -> None:

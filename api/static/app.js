@@ -405,6 +405,8 @@ function renderDocumentRow(doc) {
   ]);
 }
 
+// The page does not wait on the rebuild with the request open (embedding a large file takes minutes, longer
+// than a proxy keeps a request): it sends wait=false and follows the upload until it is done.
 function upload(files) {
   if (!files.length) return;
   clearLibraryError();
@@ -412,16 +414,16 @@ function upload(files) {
   for (const file of files) form.append("files", file, file.name);
   const request = new XMLHttpRequest();
   const progress = $("upload-progress");
-  request.open("POST", "/documents");
+  request.open("POST", "/documents?wait=false");
   if (apiKey()) request.setRequestHeader("Authorization", `Bearer ${apiKey()}`);
   request.upload.addEventListener("progress", (event) => {
     if (event.lengthComputable) progress.value = Math.round((100 * event.loaded) / event.total);
   });
   request.upload.addEventListener("load", () => {
     progress.value = 100;
-    setLibraryStatus("Uploaded; reading the files and updating the index…");
+    setLibraryStatus("Uploaded; reading the files…");
   });
-  request.addEventListener("load", () => finishUpload(request));
+  request.addEventListener("load", () => uploaded(request));
   request.addEventListener("error", () => {
     progress.hidden = true;
     setLibraryStatus("");
@@ -433,7 +435,7 @@ function upload(files) {
   request.send(form);
 }
 
-function finishUpload(request) {
+function uploaded(request) {
   $("upload-progress").hidden = true;
   let body = null;
   try {
@@ -441,12 +443,42 @@ function finishUpload(request) {
   } catch {
     body = null;
   }
-  if (request.status !== 200 || !body || !body.files) {
+  if (request.status !== 202 || !body || !body.id) {
     setLibraryStatus("");
     const error = (body && body.error) || {};
     showLibraryError(error.message || `The upload failed (HTTP ${request.status}).`);
     return;
   }
+  follow(request.getResponseHeader("Location") || `/documents/uploads/${encodeURIComponent(body.id)}`, body);
+}
+
+const FOLLOW_MS = [200, 400, 800, 1000]; // soon for a small file, then once a second
+const FOLLOW_STATUS = {
+  queued: "Uploaded; waiting for an earlier change to the index to finish…",
+  running: "Uploaded; keeping the files and updating the index…",
+};
+
+async function follow(location, record) {
+  for (let n = 0; record.status === "queued" || record.status === "running"; n++) {
+    setLibraryStatus(FOLLOW_STATUS[record.status]);
+    await new Promise((resolve) => setTimeout(resolve, FOLLOW_MS[Math.min(n, FOLLOW_MS.length - 1)]));
+    try {
+      record = await api(location);
+    } catch (error) {
+      setLibraryStatus("");
+      showLibraryError(`Could not follow the upload: ${error.message}`);
+      return;
+    }
+  }
+  if (record.status !== "done") {
+    setLibraryStatus("");
+    showLibraryError((record.error && record.error.message) || "The upload failed.");
+    return;
+  }
+  finishUpload(record.result);
+}
+
+function finishUpload(body) {
   const added = body.files.filter((f) => f.accepted).length;
   const refused = body.files.length - added;
   setLibraryStatus(`${added} added, ${refused} refused` + (body.index ? `; the index now holds ${body.index.documents} documents` : ""));
