@@ -21,7 +21,7 @@ import uvicorn
 from documents import ENGLISH_PAGES, docx_bytes, image_only_pdf, pdf_bytes, write
 from embedders import CORPUS, HashEmbedder, build_local, open_local, sample_headwords, write_corpus
 from fakes import DOCUMENTS, PDF, XSS, XSS_IMG, XSS_SCRIPT, FakePipeline
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
 from api.app import create_app
 from api.deps import QA
@@ -346,6 +346,43 @@ def test_an_upload_behind_another_write_says_it_waits_then_lands(
         expect(page.locator("#upload-results li.accepted")).to_have_text("harbour.txt added as harbour")
         expect(page.locator("#documents-body tr")).to_have_count(len(CORPUS) + 1)
         expect(page.locator("#library-status")).to_contain_text("1 added, 0 refused")
+
+
+def test_an_upload_is_followed_through_a_lost_connection(browser: Browser, library_server: str, tmp_path: Path) -> None:
+    note = write(tmp_path / "picked", "harbour.txt", b"The harbour keeps forty boats in winter.\n")
+    dropped: list[str] = []
+
+    def drop_twice(route: Route) -> None:  # the server out of reach for two polls, as while it restarts
+        if len(dropped) < 2:
+            dropped.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    with opened(browser, library_server, tolerated="net::ERR_FAILED") as page:
+        enter_key(page)
+        page.route("**/documents/uploads/*", drop_twice)
+        with page.expect_file_chooser() as chooser:
+            page.click("#choose-files")
+        chooser.value.set_files(str(note))
+
+        expect(page.locator("#upload-results li.accepted")).to_have_text("harbour.txt added as harbour")
+        assert len(dropped) == 2
+        expect(page.locator("#library-error")).to_be_hidden()
+
+
+def test_an_upload_that_cannot_be_followed_says_so(browser: Browser, library_server: str, tmp_path: Path) -> None:
+    note = write(tmp_path / "picked", "harbour.txt", b"The harbour keeps forty boats in winter.\n")
+    gone = {"error": {"code": "upload_not_found", "message": "no upload with id 'x'"}}
+    with opened(browser, library_server, tolerated="status of 404") as page:
+        enter_key(page)
+        page.route("**/documents/uploads/*", lambda route: route.fulfill(status=404, json=gone))
+        with page.expect_file_chooser() as chooser:
+            page.click("#choose-files")
+        chooser.value.set_files(str(note))
+
+        expect(page.locator("#library-error")).to_have_text("Could not follow the upload: no upload with id 'x'")
+        expect(page.locator("#upload-results li")).to_have_count(0)
 
 
 def test_a_dropped_chinese_docx_is_uploaded(browser: Browser, library_server: str) -> None:

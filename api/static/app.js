@@ -458,16 +458,25 @@ const FOLLOW_STATUS = {
   running: "Uploaded; keeping the files and updating the index…",
 };
 
+const FOLLOW_TRIES = 30; // a server that restarts (its model loading: 503) is waited for about half a minute
+
 async function follow(location, record) {
+  let lost = 0;
   for (let n = 0; record.status === "queued" || record.status === "running"; n++) {
-    setLibraryStatus(FOLLOW_STATUS[record.status]);
+    if (!lost) setLibraryStatus(FOLLOW_STATUS[record.status]);
     await new Promise((resolve) => setTimeout(resolve, FOLLOW_MS[Math.min(n, FOLLOW_MS.length - 1)]));
     try {
       record = await api(location);
+      lost = 0;
     } catch (error) {
-      setLibraryStatus("");
-      showLibraryError(`Could not follow the upload: ${error.message}`);
-      return;
+      // No answer, or 503 while a restarted server loads: try again; a refusal (401, 404) is final.
+      const transient = !(error instanceof ApiError) || error.status === 503;
+      if (!transient || ++lost > FOLLOW_TRIES) {
+        setLibraryStatus("");
+        showLibraryError(`Could not follow the upload: ${error.message}`);
+        return;
+      }
+      setLibraryStatus("Lost contact with the server; trying again…");
     }
   }
   if (record.status !== "done") {
