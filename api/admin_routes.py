@@ -1,4 +1,4 @@
-"""The write routes: add documents (waiting for the rebuild, or following it), delete one, rebuild the index.
+"""The write routes: add documents, delete one, rebuild the index; an upload or a rebuild can also be followed.
 
 Thin calls into rag.library.
 
@@ -16,14 +16,14 @@ from fastapi.responses import JSONResponse
 
 from api.deps import LibraryDep, pipeline
 from api.errors import HTTPError
-from api.schemas import DeleteResponse, ErrorResponse, IndexBuild, UploadJob, UploadResponse
+from api.schemas import BuildRecord, DeleteResponse, ErrorResponse, IndexBuild, UploadResponse
 from api.security import WRITES_NEED_KEY
-from rag.jobs import KEEP_SECONDS
+from rag.jobs import KEEP_SECONDS, Job
 from rag.library import Upload
 from rag.serialize import added_to_dict, built_to_dict
 
 UPLOAD_PATH = "/documents"
-JOB_PATH = "/documents/uploads"
+BUILD_PATH = "/index/builds"
 
 ERROR_DESCRIPTIONS = {
     400: "A malformed multipart body, or nothing would be left to index.",
@@ -40,14 +40,14 @@ FILES_DESCRIPTION = (
     "`rag index` reads it; a file that would not be indexed is refused with the reason."
 )
 WAIT_DESCRIPTION = (
-    "true: answer once the files are kept and the index rebuilt (embedding a large file takes minutes). "
-    "false: answer 202 as soon as the files are read, with an upload to follow at GET /documents/uploads/{id}."
+    "true: answer once the index is rebuilt (embedding a large file takes minutes). false: answer 202 at once "
+    "(an upload once its files are read), with a build to follow at GET /index/builds/{id}."
 )
 ACCEPTED = {
-    "model": UploadJob,
-    "description": "With wait=false: the files were read and the rebuild is queued; the Location header says where "
-    "to follow it.",
+    "model": BuildRecord,
+    "description": "With wait=false: the build is queued; the Location header says where to follow it.",
 }
+Wait = Annotated[bool, Query(description=WAIT_DESCRIPTION)]
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -80,31 +80,13 @@ router = APIRouter(dependencies=[Depends(writes_enabled), Depends(pipeline)])
 def upload_documents(
     files: Annotated[list[UploadFile], File(description=FILES_DESCRIPTION, min_length=1)],
     library: LibraryDep,
-    wait: Annotated[bool, Query(description=WAIT_DESCRIPTION)] = True,
+    wait: Wait = True,
 ) -> dict[str, Any] | JSONResponse:
     # A plain def: FastAPI runs it in a worker thread, where checking files and rebuilding may block.
     uploads = [Upload(f.filename or "", f.content_type, f.file) for f in files]
     if wait:
         return added_to_dict(library.add(uploads))
-    job = library.add_later(uploads)
-    return JSONResponse(asdict(job), status_code=202, headers={"Location": f"{JOB_PATH}/{job.id}"})
-
-
-@router.get(
-    JOB_PATH + "/{upload_id}",
-    response_model=UploadJob,
-    responses={
-        **errors(401, 403, 503),
-        404: {"model": ErrorResponse, "description": "No upload with this id (or one finished over 7 days ago)."},
-    },
-    summary="Follow an upload sent with wait=false: queued, running, then done with each file's outcome, or failed",
-)
-def upload_status(upload_id: str, library: LibraryDep) -> dict[str, Any]:
-    job = library.jobs.get(upload_id)
-    if job is None:
-        kept = f"finished ones are kept {KEEP_SECONDS // 86400} days"
-        raise HTTPError(404, "upload_not_found", f"no upload with id {upload_id!r} ({kept})")
-    return asdict(job)
+    return accepted(library.add_later(uploads))
 
 
 @router.delete(
@@ -121,8 +103,31 @@ def delete_document(doc_id: str, library: LibraryDep) -> dict[str, Any]:
 @router.post(
     "/index/rebuild",
     response_model=IndexBuild,
-    responses=errors(400, 401, 403, 503),
+    responses={**errors(400, 401, 403, 503), 202: ACCEPTED},
     summary="Rebuild the index of RAG_SEEDS_DIR, embedding only new and changed text",
 )
-def rebuild_index(library: LibraryDep) -> dict[str, Any]:
-    return built_to_dict(library.rebuild())
+def rebuild_index(library: LibraryDep, wait: Wait = True) -> dict[str, Any] | JSONResponse:
+    if wait:
+        return built_to_dict(library.rebuild())
+    return accepted(library.rebuild_later())
+
+
+@router.get(
+    BUILD_PATH + "/{build_id}",
+    response_model=BuildRecord,
+    responses={
+        **errors(401, 403, 503),
+        404: {"model": ErrorResponse, "description": "No build with this id (or one finished over 7 days ago)."},
+    },
+    summary="Follow an upload or a rebuild sent with wait=false: queued, running, then done with its answer, or failed",
+)
+def build_status(build_id: str, library: LibraryDep) -> dict[str, Any]:
+    job = library.jobs.get(build_id)
+    if job is None:
+        kept = f"finished ones are kept {KEEP_SECONDS // 86400} days"
+        raise HTTPError(404, "build_not_found", f"no build with id {build_id!r} ({kept})")
+    return asdict(job)
+
+
+def accepted(job: Job) -> JSONResponse:
+    return JSONResponse(asdict(job), status_code=202, headers={"Location": f"{BUILD_PATH}/{job.id}"})

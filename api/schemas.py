@@ -227,17 +227,20 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-class UploadJob(BaseModel):
-    id: str = Field(description="Follow it at GET /documents/uploads/{id}.")
+class BuildRecord(BaseModel):
+    id: str = Field(description="Follow it at GET /index/builds/{id}.")
+    kind: Literal["upload", "rebuild"] = Field(description="POST /documents or POST /index/rebuild.")
     status: Literal["queued", "running", "done", "failed"] = Field(
-        description="queued: waiting for an earlier write; running: keeping the files and rebuilding the index; "
-        "done: `result` holds what `POST /documents` answers when it waits; failed: `error` says why."
+        description="queued: waiting for an earlier write; running: (keeping the files and) rebuilding the index; "
+        "done: `result` holds what the write answers when it waits; failed: `error` says why."
     )
-    files: int = Field(description="How many files the upload carried.")
-    created: str = Field(description="When the upload was accepted, ISO 8601, UTC.")
+    files: int = Field(description="How many files the upload carried (0 for a rebuild).")
+    created: str = Field(description="When the write was accepted, ISO 8601, UTC.")
     finished: str | None = Field(description="When the build finished or failed.")
-    result: UploadResponse | None = Field(description="Each file's outcome and the rebuild, once done.")
+    result: UploadResponse | IndexBuild | None = Field(
+        description="Once done: each file's outcome and the rebuild (an upload), or the rebuild's figures."
+    )
     error: ErrorDetail | None = Field(
-        description="Why it failed: the code and message the waiting upload would have answered with; "
+        description="Why it failed: the code and message the waiting write would have answered with; "
         "`interrupted` when the server stopped before the build finished."
     )

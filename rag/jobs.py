@@ -1,12 +1,12 @@
-"""Uploads that answer at once and build later: one JSON record per upload, readable by every server worker.
+"""Writes that answer at once and build later: one JSON record per build, readable by every server worker.
 
-``POST /documents?wait=false`` checks the files, answers 202 with a record, and rebuilds the index on a
-thread of its own; ``GET /documents/uploads/{id}`` reads the record back, from whichever worker (RAG_WORKERS
-> 1) the request reaches. The records live in a hidden folder of RAG_SEEDS_DIR (which `rag index` passes
-over), each written whole to a temporary file and renamed, so a reader never sees half of one. While a
-record is queued or running, its builder holds a lock on a file beside it; the lock goes with the process,
-so a record left unfinished by a server that stopped mid-build reads as failed, whatever process ids the
-next server gets.
+``POST /documents?wait=false`` checks the files, answers 202 with a record, and keeps them and rebuilds the
+index on a thread of its own (``POST /index/rebuild?wait=false`` the same, without files); ``GET
+/index/builds/{id}`` reads the record back, from whichever worker (RAG_WORKERS > 1) the request reaches.
+The records live in a hidden folder of RAG_SEEDS_DIR (which `rag index` passes over), each written whole
+to a temporary file and renamed, so a reader never sees half of one. While a record is queued or running,
+its builder holds a lock on a file beside it; the lock goes with the process, so a record left unfinished
+by a server that stopped mid-build reads as failed, whatever process ids the next server gets.
 """
 
 from __future__ import annotations
@@ -21,25 +21,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-JOBS = ".uploads"  # the folder under RAG_SEEDS_DIR that holds the records
+JOBS = ".builds"  # the folder under RAG_SEEDS_DIR that holds the records
 KEEP_SECONDS = 7 * 24 * 3600  # finished records older than this are removed when a new one is made
+Kind = Literal["upload", "rebuild"]
 Status = Literal["queued", "running", "done", "failed"]
 INTERRUPTED = (
-    "the server stopped before this upload's build finished: files it had kept in RAG_SEEDS_DIR/uploads are "
-    "indexed by the next build (POST /index/rebuild); upload again any that GET /documents does not list"
+    "the server stopped before this build finished: the index is the one before it, and files an upload had "
+    "kept in RAG_SEEDS_DIR/uploads are indexed by the next build (POST /index/rebuild); upload again any that "
+    "GET /documents does not list then"
 )
 
 
 @dataclass(frozen=True)
 class Job:
-    """One upload's build: waiting for the write lock, building, or finished with its answer or its error."""
+    """One build: waiting for the write lock, building, or finished with its answer or its error."""
 
     id: str
+    kind: Kind
     status: Status
-    files: int  # how many files the upload carried
+    files: int  # how many files the upload carried (0 for a rebuild)
     created: str  # ISO 8601, UTC
     finished: str | None = None
-    result: dict[str, Any] | None = None  # when done: the answer `POST /documents` gives when it waits
+    result: dict[str, Any] | None = None  # when done: what the write answers when it waits
     error: dict[str, str] | None = None  # when failed: {"code", "message"}, as an HTTP error's body has them
 
 
@@ -51,11 +54,11 @@ class Jobs:
         self._held: dict[str, IO[bytes]] = {}  # the locks of this process's unfinished records
         self._mutex = threading.Lock()
 
-    def create(self, files: int) -> Job:
+    def create(self, kind: Kind, files: int = 0) -> Job:
         """A queued record, locked by this process until ``done`` or ``failed``."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self._prune()
-        job = Job(id=secrets.token_hex(8), status="queued", files=files, created=_now())
+        job = Job(id=secrets.token_hex(8), kind=kind, status="queued", files=files, created=_now())
         lock = self._lock_path(job.id).open("xb")
         fcntl.flock(lock, fcntl.LOCK_EX)
         with self._mutex:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Generic, Protocol, Self, TypeVar
 
 from rag.background import in_background
 from rag.config import Settings
@@ -28,7 +28,7 @@ from rag.ingest.binary import Limits
 from rag.ingest.files import SUFFIXES, content_key, discover_files, doc_id_for
 from rag.ingest.isolation import MB
 from rag.jobs import JOBS, Job, Jobs
-from rag.serialize import added_to_dict
+from rag.serialize import added_to_dict, built_to_dict
 from rag.types import Document
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rag.indexing import Built
 
 log = logging.getLogger(__name__)
+UNEXPECTED = "the build failed unexpectedly; the server's log has the details"
 
 UPLOADS = "uploads"  # the folder under RAG_SEEDS_DIR that uploaded files go to
 # Files being checked, and files being deleted, wait beside the others under hidden names (which `rag
@@ -147,26 +148,40 @@ class Library(Generic[P]):
         """
         checked = self._check_all(uploads)
         try:
-            job = self.jobs.create(len(uploads))
+            job = self.jobs.create("upload", len(uploads))
         except BaseException:
             _discard(checked)
             raise
-        in_background(lambda: self._add_for(job, checked), name=f"upload-{job.id}")
+
+        self._later(job, lambda: added_to_dict(self._keep(checked)), after=lambda: _discard(checked))
         return job
 
-    def _add_for(self, job: Job, checked: list[_Staged | Outcome]) -> None:
-        try:
-            with self._writing():
-                self.jobs.running(job)
-                added = self._keep(checked)
-            self.jobs.done(job, added_to_dict(added))
-        except RagError as error:
-            self.jobs.failed(job, error.code, str(error))
-        except Exception:
-            log.exception("upload %s: the build failed", job.id)
-            self.jobs.failed(job, "internal_error", "the build failed unexpectedly; the server's log has the details")
-        finally:
-            _discard(checked)
+    def rebuild_later(self) -> Job:
+        """``rebuild`` on a thread of its own: the record to follow it by."""
+
+        job = self.jobs.create("rebuild")
+        self._later(job, lambda: built_to_dict(self._rebuild_in_service()))
+        return job
+
+    def _later(self, job: Job, write: Callable[[], dict[str, Any]], after: Callable[[], None] = lambda: None) -> None:
+        """Run ``write`` with the write lock on a new thread, its answer or its error going to ``job``'s record;
+        then ``after``, whatever happened."""
+
+        def run() -> None:
+            try:
+                with self._writing():
+                    self.jobs.running(job)
+                    result = write()
+                self.jobs.done(job, result)
+            except RagError as error:
+                self.jobs.failed(job, error.code, str(error))
+            except Exception:
+                log.exception("%s %s: the build failed", job.kind, job.id)
+                self.jobs.failed(job, "internal_error", UNEXPECTED)
+            finally:
+                after()
+
+        in_background(run, name=f"{job.kind}-{job.id}")
 
     def _check_all(self, uploads: Sequence[Upload]) -> list[_Staged | Outcome]:
         if len(uploads) > self.settings.max_upload_files:
@@ -208,9 +223,7 @@ class Library(Generic[P]):
     def rebuild(self) -> Built:
         """Rebuild the index of RAG_SEEDS_DIR, re-embedding only new and changed text, and swap it in."""
         with self._writing():
-            built, rebuilt = self._rebuild(self._current())
-            self._swap(rebuilt)
-            return built
+            return self._rebuild_in_service()
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -314,6 +327,11 @@ class Library(Generic[P]):
             reason = None if document else f"kept as {o.stored_as}, but not indexed ({note})"
             out.append(Outcome(o.name, o.stored_as, document, reason))
         return out
+
+    def _rebuild_in_service(self) -> Built:
+        built, rebuilt = self._rebuild(self._current())
+        self._swap(rebuilt)
+        return built
 
     def _rebuild(self, current: P) -> tuple[Built, P]:
         # Imported here: the stores pull in FAISS and Qdrant (seconds), which an app that never writes does not need.

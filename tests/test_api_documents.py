@@ -170,8 +170,9 @@ def test_an_upload_that_does_not_wait_answers_202_and_is_followed_to_its_answer(
 
     assert response.status_code == 202, response.text
     job = response.json()
-    assert (job["status"], job["files"], job["result"], job["error"]) == ("queued", 2, None, None)
-    assert response.headers["location"] == f"/documents/uploads/{job['id']}"
+    assert (job["kind"], job["status"], job["files"]) == ("upload", "queued", 2)
+    assert job["result"] is None and job["error"] is None
+    assert response.headers["location"] == f"/index/builds/{job['id']}"
     record = followed(admin, response.headers["location"])
     assert record["status"] == "done" and record["finished"] is not None
     ids = accepted_in(record["result"])
@@ -181,9 +182,23 @@ def test_an_upload_that_does_not_wait_answers_202_and_is_followed_to_its_answer(
     assert words in evidence_from(admin, question, ids["rivers.pdf"])["text"]
 
 
-def test_an_unknown_upload_is_a_404(admin: TestClient) -> None:
-    response = admin.get("/documents/uploads/0123456789abcdef")
-    assert response.status_code == 404 and error_of(response)["code"] == "upload_not_found"
+def test_a_rebuild_that_does_not_wait_is_followed_to_its_figures(admin: TestClient, settings: Settings) -> None:
+    (settings.seeds_dir / "harbour.txt").write_text("The harbour keeps forty boats in winter.\n", encoding="utf-8")
+
+    response = admin.post("/index/rebuild", params={"wait": "false"})
+
+    assert response.status_code == 202, response.text
+    assert (response.json()["kind"], response.json()["files"]) == ("rebuild", 0)
+    record = followed(admin, response.headers["location"])
+    assert record["status"] == "done"
+    assert (record["result"]["added"], record["result"]["unchanged"]) == (1, len(CORPUS))
+    assert "harbour" in doc_ids(admin)
+
+
+@pytest.mark.parametrize("build_id", ["0123456789abcdef", "0123456789ABCDEF", "not-an-id"])
+def test_an_unknown_build_is_a_404(admin: TestClient, build_id: str) -> None:
+    response = admin.get(f"/index/builds/{build_id}")
+    assert response.status_code == 404 and error_of(response)["code"] == "build_not_found"
 
 
 def test_deleting_a_document_removes_it_from_answers(admin: TestClient, settings: Settings) -> None:
@@ -368,7 +383,7 @@ WRITES = [
     pytest.param("POST", "/documents", id="upload"),
     pytest.param("DELETE", "/documents/zoo", id="delete"),
     pytest.param("POST", "/index/rebuild", id="rebuild"),
-    pytest.param("GET", "/documents/uploads/0123456789abcdef", id="upload-status"),
+    pytest.param("GET", "/index/builds/0123456789abcdef", id="build-status"),
 ]
 
 

@@ -361,7 +361,7 @@ def test_an_upload_is_followed_through_a_lost_connection(browser: Browser, libra
 
     with opened(browser, library_server, tolerated="net::ERR_FAILED") as page:
         enter_key(page)
-        page.route("**/documents/uploads/*", drop_twice)
+        page.route("**/index/builds/*", drop_twice)
         with page.expect_file_chooser() as chooser:
             page.click("#choose-files")
         chooser.value.set_files(str(note))
@@ -373,15 +373,15 @@ def test_an_upload_is_followed_through_a_lost_connection(browser: Browser, libra
 
 def test_an_upload_that_cannot_be_followed_says_so(browser: Browser, library_server: str, tmp_path: Path) -> None:
     note = write(tmp_path / "picked", "harbour.txt", b"The harbour keeps forty boats in winter.\n")
-    gone = {"error": {"code": "upload_not_found", "message": "no upload with id 'x'"}}
+    gone = {"error": {"code": "build_not_found", "message": "no build with id 'x'"}}
     with opened(browser, library_server, tolerated="status of 404") as page:
         enter_key(page)
-        page.route("**/documents/uploads/*", lambda route: route.fulfill(status=404, json=gone))
+        page.route("**/index/builds/*", lambda route: route.fulfill(status=404, json=gone))
         with page.expect_file_chooser() as chooser:
             page.click("#choose-files")
         chooser.value.set_files(str(note))
 
-        expect(page.locator("#library-error")).to_have_text("Could not follow the upload: no upload with id 'x'")
+        expect(page.locator("#library-error")).to_have_text("Could not follow the upload: no build with id 'x'")
         expect(page.locator("#upload-results li")).to_have_count(0)
 
 

@@ -1,4 +1,4 @@
-"""rag/jobs.py: the records of uploads that build later, read by any worker, and what a stopped server leaves."""
+"""rag/jobs.py: the records of writes that build later, read by any worker, and what a stopped server leaves."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rag.jobs import INTERRUPTED, KEEP_SECONDS, Jobs
 
 def test_a_record_goes_from_queued_to_done_and_any_worker_reads_it(tmp_path: Path) -> None:
     builder, reader = Jobs(tmp_path), Jobs(tmp_path)  # two workers over one folder
-    job = builder.create(files=2)
+    job = builder.create("upload", files=2)
     assert reader.get(job.id) == job and job.status == "queued" and job.files == 2
     builder.running(job)
     running = reader.get(job.id)
@@ -31,7 +31,7 @@ def test_a_record_goes_from_queued_to_done_and_any_worker_reads_it(tmp_path: Pat
 
 def test_a_failed_record_says_why(tmp_path: Path) -> None:
     jobs = Jobs(tmp_path)
-    job = jobs.failed(jobs.create(files=1), "store_unavailable", "Qdrant did not answer")
+    job = jobs.failed(jobs.create("upload", files=1), "store_unavailable", "Qdrant did not answer")
     assert Jobs(tmp_path).get(job.id) == job
     assert job.error == {"code": "store_unavailable", "message": "Qdrant did not answer"}
 
@@ -40,7 +40,7 @@ def test_a_record_left_unfinished_by_a_stopped_process_reads_as_interrupted(tmp_
     # The process makes a record and exits mid-"build", as a server stopped during an upload would.
     code = (
         "import os, sys; from pathlib import Path; from rag.jobs import Jobs\n"
-        "print(Jobs(Path(sys.argv[1])).create(1).id, flush=True)\n"
+        "print(Jobs(Path(sys.argv[1])).create('rebuild').id, flush=True)\n"
         "os._exit(0)"
     )
     made = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
@@ -54,7 +54,7 @@ def test_a_record_left_unfinished_by_a_stopped_process_reads_as_interrupted(tmp_
 
 def test_a_record_whose_builder_still_runs_is_not_interrupted(tmp_path: Path) -> None:
     builder = Jobs(tmp_path)
-    job = builder.create(files=1)  # this process holds its lock
+    job = builder.create("upload", files=1)  # this process holds its lock
     read = Jobs(tmp_path).get(job.id)
     assert read is not None and read.status == "queued" and read.error is None
     builder.done(job, {})
@@ -67,21 +67,21 @@ def test_an_unknown_or_malformed_id_is_none(tmp_path: Path, job_id: str) -> None
 
 def test_a_damaged_record_is_none(tmp_path: Path) -> None:
     jobs = Jobs(tmp_path)
-    job = jobs.done(jobs.create(files=1), {})
+    job = jobs.done(jobs.create("upload", files=1), {})
     (tmp_path / f"{job.id}.json").write_text('{"id": "half', encoding="utf-8")
     assert jobs.get(job.id) is None
 
 
 def test_old_finished_records_are_removed_when_a_new_one_is_made(tmp_path: Path) -> None:
     jobs = Jobs(tmp_path)
-    old_done = jobs.done(jobs.create(files=1), {})
-    old_running = jobs.running(jobs.create(files=1))  # a long build: still locked, kept however old
-    recent = jobs.done(jobs.create(files=1), {})
+    old_done = jobs.done(jobs.create("upload", files=1), {})
+    old_running = jobs.running(jobs.create("upload", files=1))  # a long build: still locked, kept however old
+    recent = jobs.done(jobs.create("upload", files=1), {})
     long_ago = time.time() - KEEP_SECONDS - 60
     for job in (old_done, old_running):
         os.utime(tmp_path / f"{job.id}.json", (long_ago, long_ago))
 
-    new = jobs.create(files=1)
+    new = jobs.create("upload", files=1)
 
     assert jobs.get(old_done.id) is None
     assert jobs.get(old_running.id) is not None and jobs.get(recent.id) is not None

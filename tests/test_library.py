@@ -279,7 +279,7 @@ def test_an_upload_that_does_not_wait_is_queued_behind_a_write_then_answers_as_a
 
     done = finished(library, job)
 
-    assert done.status == "done" and done.error is None and done.result is not None
+    assert done.kind == "upload" and done.status == "done" and done.error is None and done.result is not None
     rivers, scan = done.result["files"]
     assert rivers["accepted"] and rivers["doc_id"] == "rivers" and rivers["stored_as"] == f"{UPLOADS}/rivers.pdf"
     assert not scan["accepted"] and scan["reason"] == "no text layer (scanned?)"
@@ -299,6 +299,18 @@ def test_an_upload_whose_build_fails_later_reads_as_failed_and_keeps_nothing(
     assert done.error is not None and done.error["code"] == "internal_error"
     assert [f for f in files_in(settings.seeds_dir) if not f.startswith(f"{JOBS}/")] == before
     assert slot.swaps == []
+
+
+def test_a_rebuild_that_does_not_wait_swaps_in_the_new_index_and_records_its_figures(
+    library: Library[Pipeline], slot: Slot, settings: Settings
+) -> None:
+    (settings.seeds_dir / "harbour.txt").write_text("The harbour keeps forty boats in winter.\n", encoding="utf-8")
+
+    done = finished(library, library.rebuild_later())
+
+    assert done.kind == "rebuild" and done.status == "done" and done.result is not None
+    assert (done.result["added"], done.result["changed"], done.result["removed"]) == (1, 0, 0)
+    assert "harbour" in {d.doc_id for d in slot.pipeline.documents()} and len(slot.swaps) == 1
 
 
 def test_too_many_files_without_waiting_are_refused_at_once_with_no_record(

@@ -449,7 +449,7 @@ function uploaded(request) {
     showLibraryError(error.message || `The upload failed (HTTP ${request.status}).`);
     return;
   }
-  follow(request.getResponseHeader("Location") || `/documents/uploads/${encodeURIComponent(body.id)}`, body);
+  follow(request.getResponseHeader("Location") || `/index/builds/${encodeURIComponent(body.id)}`, body);
 }
 
 const FOLLOW_MS = [200, 400, 800, 1000]; // soon for a small file, then once a second
