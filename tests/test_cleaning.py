@@ -165,3 +165,22 @@ def test_spliced_phrase_is_found_from_the_page_not_a_list(tmp_path: Path) -> Non
 def test_an_honest_title_word_is_not_taken_for_spam(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("DeepSeek 是什么\n\nDeepSeek\n\nDeepSeek 是一家公司。", encoding="utf-8")
     assert load_document(tmp_path / "a.txt").text == "DeepSeek 是什么\n\nDeepSeek\n\nDeepSeek 是一家公司。"
+
+
+@pytest.mark.parametrize(
+    ("first_line", "title"),
+    [
+        pytest.param("# Meeting notes", "Meeting notes", id="heading"),
+        pytest.param("## 港口笔记", "港口笔记", id="chinese-heading"),
+        pytest.param("#1 rule of boats", "#1 rule of boats", id="no-heading-mark"),
+        pytest.param("Boats # 1 ranking", "Boats # 1 ranking", id="hash-inside"),
+    ],
+)
+def test_a_markdown_heading_opening_a_text_file_gives_its_title_without_the_mark(
+    tmp_path: Path, first_line: str, title: str
+) -> None:
+    # Too little Markdown for the file to read as Markdown: the text is kept as written, the title is the words.
+    (tmp_path / "notes.txt").write_text(f"{first_line}\n\nThe harbour keeps forty boats.\n", encoding="utf-8")
+    doc = load_document(tmp_path / "notes.txt")
+    assert doc.title == title
+    assert doc.text.startswith(first_line)

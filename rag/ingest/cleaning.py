@@ -57,6 +57,7 @@ _SOURCE_LINE = re.compile(
     re.IGNORECASE,
 )
 _BREADCRUMB_START = re.compile(r"(你的位置|您的位置|当前位置|you are here)\s*[:：]?", re.IGNORECASE)
+_HEADING_MARK = re.compile(r"^#{1,6}\s+")  # "# Title": a Markdown heading in a file read as plain text
 _CREDIT = re.compile(r"(作者|撰文|编辑|责任编辑|责编|版面|校对|审核|排版|美编|来源)\s*[/／|｜:：]\s*([^\s/／|｜:：]+)")
 
 
@@ -155,7 +156,7 @@ def _title_from_text(blocks: list[Block], fmt: Format) -> str | None:
         return first.text
     line = first.lines[0]
     if fmt is Format.TEXT and len(line) <= 80 and "。" not in line and not line.endswith(tuple(".,;:，；：")):
-        return line
+        return _HEADING_MARK.sub("", line, count=1) or line
     return next((b.text for b in blocks if b.level == 1), None)
 
 
