@@ -113,6 +113,16 @@ def rebuild_index(library: LibraryDep, wait: Wait = True) -> dict[str, Any] | JS
 
 
 @router.get(
+    BUILD_PATH,
+    response_model=list[BuildRecord],
+    responses=errors(401, 403, 503),
+    summary="The recent uploads and rebuilds sent with wait=false, the newest first (finished ones kept 7 days)",
+)
+def recent_builds(library: LibraryDep, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, Any]]:
+    return [asdict(job) for job in library.jobs.recent(limit)]
+
+
+@router.get(
     BUILD_PATH + "/{build_id}",
     response_model=BuildRecord,
     responses={

@@ -85,6 +85,11 @@ class Jobs:
                 return replace(job, status="failed", error={"code": "interrupted", "message": INTERRUPTED})
         return job
 
+    def recent(self, limit: int) -> list[Job]:
+        """Up to ``limit`` records, the newest first (finished ones are kept for KEEP_SECONDS)."""
+        jobs = (self.get(path.stem) for path in self.folder.glob("*.json"))
+        return sorted((job for job in jobs if job is not None), key=lambda job: job.created, reverse=True)[:limit]
+
     def _read(self, job_id: str) -> Job | None:
         try:
             return Job(**json.loads((self.folder / f"{job_id}.json").read_text(encoding="utf-8")))
@@ -137,4 +142,4 @@ class Jobs:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -195,6 +195,22 @@ def test_a_rebuild_that_does_not_wait_is_followed_to_its_figures(admin: TestClie
     assert "harbour" in doc_ids(admin)
 
 
+def test_the_recent_builds_are_listed_newest_first(admin: TestClient) -> None:
+    assert admin.get("/index/builds").json() == []
+    upload_id = admin.post("/documents", params={"wait": "false"}, files=[UPLOADS[0]]).json()["id"]
+    rebuild_id = admin.post("/index/rebuild", params={"wait": "false"}).json()["id"]
+    for build_id in (upload_id, rebuild_id):
+        followed(admin, f"/index/builds/{build_id}")
+
+    listed = admin.get("/index/builds").json()
+    assert [(b["id"], b["kind"], b["status"]) for b in listed] == [
+        (rebuild_id, "rebuild", "done"),
+        (upload_id, "upload", "done"),
+    ]
+    assert [b["id"] for b in admin.get("/index/builds", params={"limit": 1}).json()] == [rebuild_id]
+    assert admin.get("/index/builds", params={"limit": 0}).status_code == 422
+
+
 @pytest.mark.parametrize("build_id", ["0123456789abcdef", "0123456789ABCDEF", "not-an-id"])
 def test_an_unknown_build_is_a_404(admin: TestClient, build_id: str) -> None:
     response = admin.get(f"/index/builds/{build_id}")

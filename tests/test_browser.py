@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from documents import ENGLISH_PAGES, docx_bytes, image_only_pdf, pdf_bytes, write
@@ -346,6 +347,30 @@ def test_an_upload_behind_another_write_says_it_waits_then_lands(
         expect(page.locator("#upload-results li.accepted")).to_have_text("harbour.txt added as harbour")
         expect(page.locator("#documents-body tr")).to_have_count(len(CORPUS) + 1)
         expect(page.locator("#library-status")).to_contain_text("1 added, 0 refused")
+
+
+def test_a_page_opened_while_an_upload_waits_follows_it_to_its_end(
+    browser: Browser, library_server: str, tmp_path: Path
+) -> None:
+    with (tmp_path / "seeds" / WRITE_LOCK).open("a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another write under way: the upload waits
+        sent = httpx.post(
+            f"{library_server}/documents",
+            params={"wait": "false"},
+            files=[("files", ("harbour.txt", b"The harbour keeps forty boats in winter.\n", "text/plain"))],
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        assert sent.status_code == 202, sent.text
+        with opened(browser, library_server) as page:  # as if the page that sent it had been reloaded
+            enter_key(page)
+            expect(page.locator("#library-status")).to_have_text(
+                "Uploaded; waiting for an earlier change to the index to finish…"
+            )
+
+            fcntl.flock(other, fcntl.LOCK_UN)
+
+            expect(page.locator("#library-status")).to_contain_text("1 added, 0 refused")
+            expect(page.locator("#documents-body tr[data-doc-id='harbour']")).to_have_count(1)
 
 
 def test_an_upload_is_followed_through_a_lost_connection(browser: Browser, library_server: str, tmp_path: Path) -> None:

@@ -87,3 +87,14 @@ def test_old_finished_records_are_removed_when_a_new_one_is_made(tmp_path: Path)
     assert jobs.get(old_running.id) is not None and jobs.get(recent.id) is not None
     for job in (old_running, new):
         jobs.done(job, {})
+
+
+def test_the_recent_records_come_newest_first_up_to_the_limit(tmp_path: Path) -> None:
+    jobs = Jobs(tmp_path)
+    made = [jobs.done(jobs.create("upload", files=1), {}) for _ in range(3)]
+    running = jobs.create("rebuild")
+
+    assert [job.id for job in jobs.recent(10)] == [running.id, *[job.id for job in reversed(made)]]
+    assert [job.id for job in jobs.recent(2)] == [running.id, made[-1].id]
+    assert Jobs(tmp_path / "none").recent(5) == []
+    jobs.done(running, {})

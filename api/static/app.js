@@ -363,7 +363,10 @@ function toggleLibrary() {
   const section = $("library");
   const wasHidden = section.hidden;
   section.hidden = !apiKey();
-  if (wasHidden && !section.hidden) loadDocuments();
+  if (wasHidden && !section.hidden) {
+    loadDocuments();
+    resumeBuilds();
+  }
 }
 
 async function loadDocuments() {
@@ -454,16 +457,45 @@ function uploaded(request) {
 
 const FOLLOW_MS = [200, 400, 800, 1000]; // soon for a small file, then once a second
 const FOLLOW_STATUS = {
-  queued: "Uploaded; waiting for an earlier change to the index to finish…",
-  running: "Uploaded; keeping the files and updating the index…",
+  upload: {
+    queued: "Uploaded; waiting for an earlier change to the index to finish…",
+    running: "Uploaded; keeping the files and updating the index…",
+  },
+  rebuild: {
+    queued: "A rebuild waits for an earlier change to the index to finish…",
+    running: "Rebuilding the index…",
+  },
 };
-
 const FOLLOW_TRIES = 30; // a server that restarts (its model loading: 503) is waited for about half a minute
 
+let following = null; // the build this page follows, one at a time
+
+// Opened again while a build runs (the page reloaded during an upload, or a rebuild started elsewhere): follow it.
+async function resumeBuilds() {
+  if (following) return;
+  try {
+    const [latest] = await api("/index/builds?limit=1");
+    if (latest && !following && (latest.status === "queued" || latest.status === "running")) {
+      follow(`/index/builds/${encodeURIComponent(latest.id)}`, latest);
+    }
+  } catch {
+    // The documents view shows its own errors; an unreadable list of builds is not one to show.
+  }
+}
+
 async function follow(location, record) {
+  following = record.id;
+  try {
+    await pollBuild(location, record);
+  } finally {
+    following = null;
+  }
+}
+
+async function pollBuild(location, record) {
   let lost = 0;
   for (let n = 0; record.status === "queued" || record.status === "running"; n++) {
-    if (!lost) setLibraryStatus(FOLLOW_STATUS[record.status]);
+    if (!lost) setLibraryStatus(FOLLOW_STATUS[record.kind][record.status]);
     await new Promise((resolve) => setTimeout(resolve, FOLLOW_MS[Math.min(n, FOLLOW_MS.length - 1)]));
     try {
       record = await api(location);
@@ -484,7 +516,13 @@ async function follow(location, record) {
     showLibraryError((record.error && record.error.message) || "The upload failed.");
     return;
   }
-  finishUpload(record.result);
+  if (record.kind === "upload") {
+    finishUpload(record.result);
+  } else {
+    setLibraryStatus(`Rebuilt; the index now holds ${record.result.documents} documents`);
+    documents.clear();
+    loadDocuments();
+  }
 }
 
 function finishUpload(body) {
