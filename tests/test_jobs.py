@@ -91,7 +91,10 @@ def test_old_finished_records_are_removed_when_a_new_one_is_made(tmp_path: Path)
 
 def test_the_recent_records_come_newest_first_up_to_the_limit(tmp_path: Path) -> None:
     jobs = Jobs(tmp_path)
-    made = [jobs.done(jobs.create("upload", files=1), {}) for _ in range(3)]
+    made = []
+    for _ in range(3):
+        made.append(jobs.done(jobs.create("upload", files=1), {}))
+        time.sleep(0.002)  # creation times are kept to the millisecond: one apart each
     running = jobs.create("rebuild")
 
     assert [job.id for job in jobs.recent(10)] == [running.id, *[job.id for job in reversed(made)]]
