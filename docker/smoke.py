@@ -4,12 +4,15 @@
 smoke.py wait URL [--timeout S] [--container NAME]   poll URL/readyz until 200; print the seconds it took
 smoke.py ask URL [--api-key KEY]                     ask one English and one Chinese question; check that
                                                      cited answers come back and every quote is verbatim
+smoke.py upload URL --api-key KEY                    upload a note with wait=false, follow its build to
+                                                     the end, and ask a question only the note answers
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import subprocess
 import sys
 import time
@@ -22,6 +25,9 @@ QUESTIONS = [
     ("How much did it cost to train DeepSeek's V3 model?", ["600"]),
     ("Grok3 是哪家公司发布的？", ["xAI"]),
 ]
+# A note the seeds know nothing of, and a question only it answers.
+NOTE = ("harbour-note.md", "# 港口笔记\n\n港口冬季停泊四十艘渔船。\n")
+NOTE_QUESTION = ("港口冬季停泊多少艘渔船？", ["四十"])
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 never goes through a proxy
 
 
@@ -129,6 +135,45 @@ def ask(url: str, api_key: str | None) -> int:
     return 1 if failed else 0
 
 
+def upload(url: str, api_key: str, timeout: float = 300) -> int:
+    """POST /documents?wait=false, then GET the build's Location until it is done; the note is answered from."""
+    name, text = NOTE
+    boundary = secrets.token_hex(16)
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+        f"Content-Type: text/markdown\r\n\r\n{text}\r\n--{boundary}--\r\n"
+    ).encode()
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    req = urllib.request.Request(f"{url}/documents?wait=false", data=body, headers=headers, method="POST")
+    try:
+        with OPENER.open(req, timeout=60) as response:
+            status, location = response.status, response.headers.get("Location")
+    except urllib.error.HTTPError as exc:
+        status, location = exc.code, None
+    if status != 202 or not location:
+        print(f"POST /documents?wait=false answered {status} (Location {location}), expected 202", file=sys.stderr)
+        return 1
+    deadline = time.monotonic() + timeout
+    while True:
+        status, record = request(f"{url}{location}", api_key=api_key)
+        if status != 200:
+            print(f"GET {location} answered {status}: {record}", file=sys.stderr)
+            return 1
+        if record["status"] in ("done", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    files = (record.get("result") or {}).get("files") or []
+    if record["status"] != "done" or not files or not files[0]["accepted"]:
+        print(f"the upload did not land: {record}", file=sys.stderr)
+        return 1
+    print(f"  {name} -> {files[0]['doc_id']}, built in {record['created']} .. {record['finished']}")
+    question, expected = NOTE_QUESTION
+    problems = check_answer(url, question, expected, api_key)
+    for problem in problems:
+        print(f"    FAIL: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,9 +184,14 @@ def main() -> int:
     p_ask = sub.add_parser("ask")
     p_ask.add_argument("url")
     p_ask.add_argument("--api-key")
+    p_upload = sub.add_parser("upload")
+    p_upload.add_argument("url")
+    p_upload.add_argument("--api-key", required=True)
     args = parser.parse_args()
     if args.command == "wait":
         return wait(args.url.rstrip("/"), args.timeout, args.container)
+    if args.command == "upload":
+        return upload(args.url.rstrip("/"), args.api_key)
     return ask(args.url.rstrip("/"), args.api_key)
 
 

@@ -113,6 +113,9 @@ echo "healthy"
 step "questions over HTTP"
 "$host_python" docker/smoke.py ask "$url" --api-key "$api_key"
 
+step "an upload that does not wait, followed to its end"
+"$host_python" docker/smoke.py upload "$url" --api-key "$api_key"
+
 step "user"
 uid="$(podman exec "$name" stat -c %u /proc/1)"
 echo "the server (pid 1) runs as uid $uid, image user $(podman image inspect --format '{{.Config.User}}' "$image")"
