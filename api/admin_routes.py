@@ -28,7 +28,8 @@ BUILD_PATH = "/index/builds"
 ERROR_DESCRIPTIONS = {
     400: "A malformed multipart body, or nothing would be left to index.",
     401: "The request did not carry the API key.",
-    403: "RAG_API_KEY is not set on the server: writes are turned off.",
+    403: "Writes are turned off: RAG_API_KEY is not set on the server (writes_disabled), or RAG_SEEDS_DIR cannot be "
+    "written (seeds_not_writable).",
     404: "No document with this doc_id.",
     409: "The document cannot be deleted here (its file is not inside RAG_SEEDS_DIR, or it is the last one).",
     413: "The upload is over RAG_MAX_UPLOAD_MB in all, or carries more than RAG_MAX_UPLOAD_FILES files.",

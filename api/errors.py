@@ -19,6 +19,7 @@ from rag.errors import (
     ModelError,
     NotDeletableError,
     RagError,
+    SeedsNotWritableError,
     StoreUnavailableError,
     UploadTooLargeError,
 )
@@ -33,6 +34,7 @@ RAG_ERROR_STATUS: dict[type[RagError], int] = {
     ModelError: 503,
     StoreUnavailableError: 503,
     NotDeletableError: 409,
+    SeedsNotWritableError: 403,
     UploadTooLargeError: 413,
 }
 OTHER_RAG_ERROR_STATUS = 400

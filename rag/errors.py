@@ -34,6 +34,12 @@ class NotDeletableError(RagError):
     code = "not_deletable"
 
 
+class SeedsNotWritableError(RagError):
+    """A write through the service needs RAG_SEEDS_DIR writable (a read-only mount, a full disk, permissions)."""
+
+    code = "seeds_not_writable"
+
+
 class UploadTooLargeError(RagError):
     """An upload over the count of files that one request may carry."""
 

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Generic, Protocol, Self, TypeVa
 
 from rag.background import in_background
 from rag.config import Settings
-from rag.errors import BadDocumentError, DocumentNotFoundError, NotDeletableError, RagError, UploadTooLargeError
+from rag.errors import (
+    BadDocumentError,
+    DocumentNotFoundError,
+    NotDeletableError,
+    RagError,
+    SeedsNotWritableError,
+    UploadTooLargeError,
+)
 from rag.ingest.binary import Limits
 from rag.ingest.files import SUFFIXES, content_key, discover_files, doc_id_for
 from rag.ingest.isolation import MB
@@ -159,7 +166,8 @@ class Library(Generic[P]):
     def rebuild_later(self) -> Job:
         """``rebuild`` on a thread of its own: the record to follow it by."""
 
-        job = self.jobs.create("rebuild")
+        with self._seeds_written():
+            job = self.jobs.create("rebuild")
         self._later(job, lambda: built_to_dict(self._rebuild_in_service()))
         return job
 
@@ -189,7 +197,8 @@ class Library(Generic[P]):
                 f"{len(uploads)} files in one upload, over the limit of {self.settings.max_upload_files} "
                 "(RAG_MAX_UPLOAD_FILES)"
             )
-        self.uploads.mkdir(parents=True, exist_ok=True)
+        with self._seeds_written():
+            self.uploads.mkdir(parents=True, exist_ok=True)
         checked: list[_Staged | Outcome] = []
         try:
             checked += (self._check(upload) for upload in uploads)
@@ -230,13 +239,26 @@ class Library(Generic[P]):
         # The thread lock orders this process's writes; the file lock, those of other server workers
         # (RAG_WORKERS > 1) and processes over the same folder.
         with self._lock:
-            self.seeds.mkdir(parents=True, exist_ok=True)
-            with (self.seeds / WRITE_LOCK).open("a") as lock:
+            with self._seeds_written():
+                self.seeds.mkdir(parents=True, exist_ok=True)
+                lock = (self.seeds / WRITE_LOCK).open("a")
+            with lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 try:
                     yield
                 finally:
                     fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _seeds_written(self) -> Iterator[None]:
+        """What a write first does in RAG_SEEDS_DIR; a folder that cannot be written is said to be, not a 500."""
+        try:
+            yield
+        except OSError as error:
+            raise SeedsNotWritableError(
+                f"RAG_SEEDS_DIR ({self.seeds}) cannot be written ({error.strerror or error}): adding, deleting and "
+                "rebuilding through the service need a writable folder (not a read-only mount)"
+            ) from error
 
     def source_of(self, document: Document) -> Path:
         """The file in RAG_SEEDS_DIR that ``document`` was read from."""

@@ -7,6 +7,7 @@ from python-docx.
 
 from __future__ import annotations
 
+import errno
 import io
 import zipfile
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import docx
+import pytest
 from PIL import Image
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.pdfencrypt import StandardEncryption
@@ -131,3 +133,26 @@ def write(folder: Path, name: str, raw: bytes) -> Path:
     path = folder / name
     path.write_bytes(raw)
     return path
+
+
+def make_read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``folder`` as on a read-only mount: nothing can be made or written inside it (as root, permissions alone
+    would not refuse), though the folder itself is there and reads as before."""
+    inside = folder.resolve()
+    mkdir, open_ = Path.mkdir, Path.open
+
+    def refuse(path: Path) -> None:
+        if path.resolve().is_relative_to(inside) and path.resolve() != inside:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    def no_mkdir(path: Path, *args: object, **kwargs: object) -> None:
+        refuse(path)
+        mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    def no_open(path: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if any(m in mode for m in "wax+"):
+            refuse(path)
+        return open_(path, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "mkdir", no_mkdir)
+    monkeypatch.setattr(Path, "open", no_open)

@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 import pytest
 from api_helpers import KEY, error_of
-from documents import CHINESE_PAGES, ENGLISH_PAGES, docx_bytes, image_only_pdf, pdf_bytes, with_member
+from documents import (
+    CHINESE_PAGES,
+    ENGLISH_PAGES,
+    docx_bytes,
+    image_only_pdf,
+    make_read_only,
+    pdf_bytes,
+    with_member,
+)
 from embedders import CORPUS, HashEmbedder, build_local, open_local, sample_headwords, write_corpus
 from fakes import FakePipeline
 from fastapi.testclient import TestClient
@@ -343,6 +351,29 @@ def test_a_nul_in_a_file_name_is_refused(admin: TestClient, settings: Settings) 
     response = admin.post("/documents", content=body, headers={"Content-Type": "multipart/form-data; boundary=XyZ"})
     assert response.status_code == 200, response.text
     assert "control characters" in response.json()["files"][0]["reason"]
+    assert files_in(settings.seeds_dir) == SEED_FILES
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", "/documents?wait=true", id="upload"),
+        pytest.param("POST", "/documents?wait=false", id="upload-later"),
+        pytest.param("DELETE", "/documents/zoo", id="delete"),
+        pytest.param("POST", "/index/rebuild?wait=false", id="rebuild-later"),
+    ],
+)
+def test_writes_to_a_read_only_seeds_folder_are_a_403_that_says_why(
+    admin: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch, method: str, path: str
+) -> None:
+    make_read_only(settings.seeds_dir, monkeypatch)
+    files = [file("note.txt", b"A note about the harbour.\n")] if path.startswith("/documents?") else None
+
+    response = admin.request(method, path, files=files)
+
+    assert response.status_code == 403, response.text
+    error = error_of(response)
+    assert error["code"] == "seeds_not_writable" and "Read-only file system" in error["message"]
     assert files_in(settings.seeds_dir) == SEED_FILES
 
 

@@ -6,17 +6,18 @@ import fcntl
 import io
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from documents import CHINESE_PAGES, ENGLISH_PAGES, docx_bytes, image_only_pdf, pdf_bytes
+from documents import CHINESE_PAGES, ENGLISH_PAGES, docx_bytes, image_only_pdf, make_read_only, pdf_bytes
 from embedders import FailingEmbedder, HashEmbedder, build_local, open_local, sample_headwords, write_corpus
 
 from rag.config import Settings
 from rag.coverage import FEATURES, CoverageModel
 from rag.embedding import Kind
-from rag.errors import DocumentNotFoundError, NotDeletableError, UploadTooLargeError
+from rag.errors import DocumentNotFoundError, NotDeletableError, SeedsNotWritableError, UploadTooLargeError
 from rag.ingest.files import doc_id_for
 from rag.jobs import JOBS, Job
 from rag.library import UPLOADS, WRITE_LOCK, Library, Upload, free_name, name_problem, type_problem
@@ -319,6 +320,31 @@ def test_too_many_files_without_waiting_are_refused_at_once_with_no_record(
     with pytest.raises(UploadTooLargeError, match="6 files in one upload"):
         library.add_later([upload(f"{n}.txt", b"text") for n in range(6)])
     assert not (settings.seeds_dir / JOBS).exists()
+
+
+@pytest.fixture
+def read_only_seeds(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Path:
+    make_read_only(settings.seeds_dir, monkeypatch)
+    return settings.seeds_dir
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(lambda library: library.add([upload("new.txt", b"A note.\n")]), id="add"),
+        pytest.param(lambda library: library.add_later([upload("new.txt", b"A note.\n")]), id="add-later"),
+        pytest.param(lambda library: library.delete("zoo"), id="delete"),
+        pytest.param(lambda library: library.rebuild(), id="rebuild"),
+        pytest.param(lambda library: library.rebuild_later(), id="rebuild-later"),
+    ],
+)
+def test_a_write_to_a_read_only_seeds_folder_says_so_and_changes_nothing(
+    library: Library[Pipeline], slot: Slot, read_only_seeds: Path, write: Callable[[Library[Pipeline]], object]
+) -> None:
+    before = files_in(read_only_seeds)
+    with pytest.raises(SeedsNotWritableError, match=r"cannot be written \(Read-only file system\).*writable folder"):
+        write(library)
+    assert files_in(read_only_seeds) == before and slot.swaps == []
 
 
 # --- deleting and rebuilding -------------------------------------------------------------------
