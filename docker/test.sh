@@ -126,7 +126,7 @@ step "your own documents, no network"
 docs="$(mktemp -d)"
 cp seeds/004_*.txt "$docs/"
 chmod -R a+rX "$docs"
-podman run --detach --name "$name-docs" --network none --volume "$docs:/data/docs:ro" "$image" \
+podman run --detach --name "$name-docs" --network none --volume "$docs:/data/docs:ro" --env "RAG_API_KEY=$api_key" "$image" \
   2> >(grep -v 'unable to get systemd connection' >&2) >/dev/null
 deadline=$((SECONDS + 300))
 until podman healthcheck run "$name-docs" >/dev/null 2>&1; do
@@ -143,12 +143,27 @@ grep -m1 '^building the index' <<<"$logs"
 podman exec "$name-docs" python3 -c '
 import json, sys, urllib.request
 body = json.dumps({"question": sys.argv[1], "top_k": 5}).encode()
-request = urllib.request.Request("http://127.0.0.1:8000/ask", body, {"Content-Type": "application/json"})
+headers = {"Content-Type": "application/json", "Authorization": f"Bearer {sys.argv[2]}"}
+request = urllib.request.Request("http://127.0.0.1:8000/ask", body, headers)
 answer = json.load(urllib.request.urlopen(request, timeout=60))
 files = {e["citation"]["source_file"] for e in answer["evidence"]}
 assert answer["answerable"] and files and all(f.startswith("004_") for f in files), answer
 print(f"healthy; answered from the mounted folder only: {sorted(files)}")
-' "Grok3 是哪家公司发布的？"
+' "Grok3 是哪家公司发布的？" "$api_key"
+# With a key, writes are on; over the read-only mount they are refused with the reason, not a 500.
+podman exec "$name-docs" python3 -c '
+import json, sys, urllib.error, urllib.request
+request = urllib.request.Request(
+    "http://127.0.0.1:8000/index/rebuild", b"", {"Authorization": f"Bearer {sys.argv[1]}"}, method="POST"
+)
+try:
+    urllib.request.urlopen(request, timeout=60)
+    sys.exit("POST /index/rebuild over a read-only folder succeeded")
+except urllib.error.HTTPError as error:
+    body = json.load(error)
+    assert error.code == 403 and body["error"]["code"] == "seeds_not_writable", (error.code, body)
+    print(f"a write over the read-only mount: {error.code} {body['error']['code']}")
+' "$api_key"
 rm -rf "$docs"
 
 size="$(podman image inspect --format '{{.Size}}' "$image")"
