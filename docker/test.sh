@@ -161,8 +161,9 @@ try:
     sys.exit("POST /index/rebuild over a read-only folder succeeded")
 except urllib.error.HTTPError as error:
     body = json.load(error)
-    assert error.code == 403 and body["error"]["code"] == "seeds_not_writable", (error.code, body)
-    print(f"a write over the read-only mount: {error.code} {body['error']['code']}")
+    code = body["error"]["code"]
+    assert error.code == 403 and code == "seeds_not_writable", (error.code, body)
+    print(f"a write over the read-only mount: {error.code} {code}")
 ' "$api_key"
 rm -rf "$docs"
 
