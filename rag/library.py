@@ -5,6 +5,8 @@ Each is read with the loader and limits of ``rag index`` before it is kept, and 
 indexed is refused with the loader's reason. Writes run one at a time: each rebuilds the index of
 ``RAG_SEEDS_DIR`` incrementally with the embedder already loaded, and only then hands the service a
 pipeline over the new index, so questions are answered from the previous one until the swap.
+``add_later`` and ``rebuild_later`` do the same on a thread of their own and answer at once with a record
+(rag.jobs) that says how the write went.
 """
 
 from __future__ import annotations
@@ -159,13 +161,11 @@ class Library(Generic[P]):
         except BaseException:
             _discard(checked)
             raise
-
         self._later(job, lambda: added_to_dict(self._keep(checked)), after=lambda: _discard(checked))
         return job
 
     def rebuild_later(self) -> Job:
         """``rebuild`` on a thread of its own: the record to follow it by."""
-
         with self._seeds_written():
             job = self.jobs.create("rebuild")
         self._later(job, lambda: built_to_dict(self._rebuild_in_service()))
