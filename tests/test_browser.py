@@ -553,6 +553,28 @@ def test_the_distillation_question_shows_what_each_source_says(real_page: Page) 
     screenshot(real_page, "grouped-answer.png")
 
 
+# The page's example questions, what a new user tries first, and words the first source must show: the seeds
+# answer each (the English ones over Chinese documents; the second shows sources that disagree).
+EXAMPLES = {
+    "How much did it cost to train DeepSeek V3?": "600 万美元",
+    DISTILLED: "蒸馏",
+    "Grok3 是哪家公司发布的？": "xAI",
+}
+
+
+@pytest.mark.model
+def test_the_example_questions_are_answered_from_the_seeds(real_page: Page) -> None:
+    buttons = real_page.locator(".example")
+    expect(buttons).to_have_count(len(EXAMPLES))
+    for n, (question, word) in enumerate(EXAMPLES.items()):
+        expect(buttons.nth(n)).to_have_text(question)
+        buttons.nth(n).click()
+        expect(real_page.locator("#question")).to_have_value(question)
+        expect(real_page.locator(".source-card").first).to_contain_text(word)
+        expect(real_page.locator("#no-answer")).to_be_hidden()
+        expect(real_page.locator("#uncertain")).to_be_hidden()
+
+
 @pytest.mark.model
 def test_a_question_the_documents_do_not_cover_shows_the_not_covered_panel(real_page: Page) -> None:
     ask(real_page, NOT_COVERED)
