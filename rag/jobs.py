@@ -124,8 +124,12 @@ class Jobs:
     def _write(self, job: Job) -> Job:
         path = self.folder / f"{job.id}.json"
         temporary = path.with_name(f".{job.id}.{secrets.token_hex(4)}.tmp")
-        temporary.write_text(json.dumps(asdict(job), ensure_ascii=False), encoding="utf-8")
-        temporary.replace(path)
+        try:
+            temporary.write_text(json.dumps(asdict(job), ensure_ascii=False), encoding="utf-8")
+            temporary.replace(path)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+            raise
         return job
 
     def _prune(self) -> None:

@@ -36,7 +36,7 @@ from rag.errors import (
 from rag.ingest.binary import Limits
 from rag.ingest.files import SUFFIXES, content_key, discover_files, doc_id_for
 from rag.ingest.isolation import MB
-from rag.jobs import JOBS, Job, Jobs
+from rag.jobs import JOBS, Job, Jobs, Kind
 from rag.serialize import added_to_dict, built_to_dict
 from rag.types import Document
 
@@ -157,7 +157,7 @@ class Library(Generic[P]):
         """
         checked = self._check_all(uploads)
         try:
-            job = self.jobs.create("upload", len(uploads))
+            job = self._new_job("upload", len(uploads))
         except BaseException:
             _discard(checked)
             raise
@@ -166,10 +166,13 @@ class Library(Generic[P]):
 
     def rebuild_later(self) -> Job:
         """``rebuild`` on a thread of its own: the record to follow it by."""
-        with self._seeds_written():
-            job = self.jobs.create("rebuild")
+        job = self._new_job("rebuild")
         self._later(job, lambda: built_to_dict(self._rebuild_in_service()))
         return job
+
+    def _new_job(self, kind: Kind, files: int = 0) -> Job:
+        with self._seeds_written():  # the records are kept in RAG_SEEDS_DIR too
+            return self.jobs.create(kind, files)
 
     def _later(self, job: Job, write: Callable[[], dict[str, Any]], after: Callable[[], None] = lambda: None) -> None:
         """Run ``write`` with the write lock on a new thread, its answer or its error going to ``job``'s record;
