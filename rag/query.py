@@ -19,6 +19,7 @@ from rag.config import MAX_QUESTION_CHARS
 from rag.embedding import Embedder
 from rag.errors import BadQueryError
 from rag.text.crosslingual import (
+    across_cuts,
     by_skeleton,
     correct_spelling,
     english_words,
@@ -158,7 +159,7 @@ class QueryAnalyzer:
             vector = self.embedder.embed([read], "query")[0]
         with timed("expand"):
             dictionary, vocabulary = self.lexicon.dictionary, self.lexicon.vocabulary
-            terms = expand(tokenize(text), dictionary, vocabulary)
+            terms = across_cuts(text, expand(tokenize(text), dictionary, vocabulary), vocabulary)
             subject = definition_subject(text)
             # The subject's names may also be spelt in Chinese characters (Jevons 杰文斯): only naming it reads them.
             subject_terms = (

@@ -13,6 +13,7 @@ import pytest
 from rag.text import crosslingual
 from rag.text.crosslingual import (
     Dictionary,
+    across_cuts,
     build_dictionary,
     build_sounds,
     by_skeleton,
@@ -251,6 +252,25 @@ def test_the_verifier_reads_pinyin_names_as_the_corpus_writes_them(
 
 def test_a_word_the_corpus_has_is_left_alone(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:
     assert expand(["熊猫"], dictionary, vocabulary) == [["熊猫"]]
+
+
+CUT_CORPUS = "模型的参数越多越好。网上说梁文峰创办了公司。"
+
+
+def test_a_corpus_word_across_jiebas_cut_joins_the_question_word_the_corpus_lacks() -> None:
+    known = frozenset(tokenize(CUT_CORPUS))
+    question = "DeepSeek-V3 的总参数量是多少？"
+    groups = [[t] for t in tokenize(question)]
+    assert ["总参"] in groups and "总参" not in known  # jieba's cut: 总参|数量
+    assert across_cuts(question, groups, known) == [["deepseek"], ["v3"], ["总参", "参数"], ["数量"]]
+    assert across_cuts("公司的总参是谁？", [["公司"], ["总参"]], known) == [["公司"], ["总参"]]  # nothing crosses
+
+
+def test_words_the_corpus_has_are_not_looked_across() -> None:
+    known = frozenset(tokenize(CUT_CORPUS))
+    groups = [["网上"], ["参数"]]
+    assert across_cuts("网上参数", groups, known) == groups  # 上参 would cross, but both words are the corpus's
+    assert across_cuts("总参数量", [["总参"]], frozenset()) == [["总参"]]  # no corpus yet
 
 
 def test_a_single_pinyin_syllable_is_not_read_as_chinese(dictionary: Dictionary, vocabulary: frozenset[str]) -> None:

@@ -242,6 +242,12 @@ def test_a_question_in_traditional_script_is_embedded_and_verified_as_the_corpus
     assert read.spelt is None and embedder.texts[-1] == ["綠茶經過發酵嗎？"]
 
 
+def test_a_question_word_cut_across_a_corpus_word_is_also_searched_as_it() -> None:
+    lexicon = Lexicon(Idf({"参数": 2.0, "数量": 1.0, "模型": 1.0}), frozenset(), Dictionary({}, frozenset()))
+    query = QueryAnalyzer(HashEmbedder(), lexicon).analyze("模型的总参数量是多少？")
+    assert ["总参", "参数"] in query.terms and "参数" in query.search_terms  # jieba's cut: 总参|数量
+
+
 def test_a_term_typed_alone_is_answered_as_what_it_is(settings: Settings, index: Store) -> None:
     qa = Pipeline(settings, HashEmbedder(), index, coverage=NEVER)
     answer = qa.ask("龙井茶")

@@ -470,6 +470,45 @@ def expand(tokens: list[str], dictionary: Dictionary, known: Collection[str] = f
     return groups
 
 
+# The longest corpus word looked for across a cut (most Chinese words are two to four characters).
+ACROSS_CUT = 4
+
+
+def across_cuts(text: str, groups: list[list[str]], known: Collection[str]) -> list[list[str]]:
+    """``groups`` with the corpus's words that cross jieba's cut of a question word the corpus never uses.
+
+    jieba cuts 总参数量 (total parameter count) as 总参|数量, and 总参 (the general staff) is no word of a corpus that
+    writes 参数 (parameters): "DeepSeek-V3 的总参数量是多少？" missed the sentence that gives the count. A corpus word
+    of two to ``ACROSS_CUT`` characters that overlaps such a word where the question writes it joins that word's
+    group, as an alternative to it."""
+    if not known:
+        return groups
+    normalized = unicodedata.normalize("NFKC", text).lower()
+    runs = HAN_RUN.findall(normalized)
+    taken = {t for group in groups for t in group}
+    out = []
+    for group in groups:
+        word = group[0]
+        if word in known or not HAN_RUN.fullmatch(word) or _in_simplified(word, known) is not None:
+            out.append(group)
+            continue
+        found = [w for w in _overlapping(runs, word) if w in known and w not in taken and w not in STOPWORDS]
+        taken.update(found)
+        out.append([*group, *found])
+    return out
+
+
+def _overlapping(runs: Iterable[str], word: str) -> Iterator[str]:
+    for run in runs:
+        start = run.find(word)
+        while start >= 0:
+            end = start + len(word)
+            for i in range(max(0, start - ACROSS_CUT + 1), end):
+                for j in range(max(i + 2, start + 1), min(len(run), i + ACROSS_CUT) + 1):
+                    yield run[i:j]
+            start = run.find(word, start + 1)
+
+
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
