@@ -25,6 +25,7 @@ from rag.rankers.reading import (
 from rag.training import verifier
 from rag.training.pairs import QuestionSet
 from rag.training.verifier import (
+    GLOSSED,
     JUDGED,
     ROWS,
     First,
@@ -33,6 +34,7 @@ from rag.training.verifier import (
     _write,
     collect,
     costs,
+    glossed_set,
     load_verifier,
     logits,
     more_languages,
@@ -217,3 +219,11 @@ def test_collect_with_append_keeps_the_rows_it_has_and_asks_only_the_sets_they_l
     else:
         assert asked == [JUDGED[0], *names] and OTHER not in {c for row in rows for c in row.candidates}
     assert [row.set for row in rows][-2:] == names[1:]
+
+
+def test_the_glossed_set_asks_cmrc_devs_questions_in_english_words_over_its_paragraphs(tmp_path: Path) -> None:
+    (tmp_path / "cmrc2018").mkdir()
+    squad_file(tmp_path / "cmrc2018" / "cmrc2018_dev.json", articles=2)
+    glossed = glossed_set(tmp_path)
+    assert glossed.name == GLOSSED and glossed.training  # trained on, never judged
+    assert len(glossed.articles) == 2 and glossed.asked_as["q0-1"] == "who establish DeepSeek?"

@@ -16,6 +16,7 @@ of each indexed article left out too (near misses):
     python -m rag.training.verifier collect [--datasets DIR] --out DIR   # every question's first sentences (~17 min)
         [--languages de,es,...]  # XQuAD 1-18's questions in more languages over the Chinese paragraphs, to train on
         [--append]               # keep DIR's rows and collect only the sets they lack
+        [--glossed]              # CMRC 2018 dev's questions glossed into English too, to train on
     python -m rag.training.verifier train --out DIR [--read N]           # 2 epochs (~8 min on 2 cores)
     python -m rag.training.verifier judge --out DIR                      # the rule's figures (~2 min)
 
@@ -49,6 +50,7 @@ from rag.rankers.reader import candidate
 from rag.rankers.readernet import Reader, ReaderNet, encode, load_reader, save_weights
 from rag.rankers.reading import VERIFIER_MANIFEST, VERIFIER_WEIGHTS, default_dir, weights_digest
 from rag.rankers.reading import WEIGHTS as READER_WEIGHTS
+from rag.training import codeswitch
 from rag.training.calibrate import auc
 from rag.training.pairs import DEV_SETS, QuestionSet, question_texts, reader_sets
 from rag.training.residual import overlapping
@@ -63,6 +65,7 @@ TRAINING_DATA = (
     "and CMRC 2018 dev, asked as `rag eval --squad --split-articles` asks them, paragraph 4k+3 left out: 1 when it "
     "holds the answer's start, 0 when the question's article or paragraph is not indexed"
 )
+GLOSSED = "train glossed→zh CMRC dev"
 COLLECTED = 3  # the scorer's first sentences kept per question (``--read`` chooses how many the verifier reads)
 TRAINED_LAYERS = 2  # the reader's top layers retrained; its bottom ones and the embeddings stay as shipped
 EPOCHS, BATCH, LEARNING_RATE = 2, 32, 5e-5
@@ -146,14 +149,18 @@ def _nothing(s: ScoredSentence) -> bool:
     return False
 
 
-def collect(datasets: Path, out: Path, languages: Sequence[str] = (), append: bool = False) -> None:
+def collect(
+    datasets: Path, out: Path, languages: Sequence[str] = (), append: bool = False, glossed: bool = False
+) -> None:
     """Every question's first sentences into ``out``: the seed sets, the reader's sets, DRCD's test file and, to
-    train on, XQuAD 1-18's questions in ``languages`` over the Chinese paragraphs. With ``append``, the rows
-    already in ``out`` are kept and only the sets they lack are collected."""
+    train on, XQuAD 1-18's questions in ``languages`` over the Chinese paragraphs and, with ``glossed``, CMRC 2018
+    dev's questions glossed into English (``glossed_set``). With ``append``, the rows already in ``out`` are kept
+    and only the sets they lack are collected."""
     drcd = load_squad(datasets / "drcd" / "DRCD_test.json")
     sets = [
         *reader_sets(datasets),
         *more_languages(datasets, languages),  # first: a wrong language fails before the model loads
+        *([glossed_set(datasets)] if glossed else []),
         QuestionSet(JUDGED[-1], drcd, question_texts(drcd), 126),
     ]
     settings = Settings.from_env()
@@ -187,6 +194,14 @@ def more_languages(datasets: Path, languages: Sequence[str]) -> list[QuestionSet
             raise ValueError(f"--languages: no XQuAD file {path.name} in {path.parent}")
         out.append(QuestionSet(f"train {lang}→zh XQuAD 1-18", zh, question_texts(load_squad(path)), 6))
     return out
+
+
+def glossed_set(datasets: Path) -> QuestionSet:
+    """CMRC 2018 dev's questions glossed word by word into English (``rag.training.codeswitch``) over its paragraphs,
+    in the indexes its Chinese questions are asked in: a training set of questions asked across languages."""
+    dev = load_squad(datasets / "cmrc2018" / "cmrc2018_dev.json")
+    asked = {qid: codeswitch.glossed(question) for qid, question in question_texts(dev).items()}
+    return QuestionSet(GLOSSED, dev, asked, 283)
 
 
 def _write(out: Path, rows: Sequence[First]) -> None:
@@ -384,10 +399,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="collect: XQuAD 1-18's questions in these languages too (comma-separated: de,es,...), to train on",
     )
     parser.add_argument("--append", action="store_true", help="collect: keep --out's rows, collect the sets they lack")
+    parser.add_argument(
+        "--glossed", action="store_true", help="collect: CMRC 2018 dev's questions glossed into English, to train on"
+    )
     args = parser.parse_args(argv)
     if args.step == "collect":
         try:
-            collect(args.datasets, args.out, [lang for lang in args.languages.split(",") if lang], args.append)
+            languages = [lang for lang in args.languages.split(",") if lang]
+            collect(args.datasets, args.out, languages, args.append, args.glossed)
         except ValueError as e:
             parser.error(str(e))
     elif args.step == "train":
