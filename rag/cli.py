@@ -7,7 +7,10 @@ which `rag --help` and a mistyped option should not wait for.
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,18 @@ class RagGroup(click.Group):
         except RagError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_CODES.get(type(exc), 1))
+
+
+@contextmanager
+def _loader_warnings_off() -> Iterator[None]:
+    """Without a logging set-up, the loader's warnings reach stderr as they are, besides the command's notes."""
+    loader = logging.getLogger("rag.ingest.loading")
+    level = loader.level
+    loader.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        loader.setLevel(level)
 
 
 def settings_from(ctx: click.Context) -> Settings:
@@ -112,7 +127,8 @@ def index_command(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) ->
     if donor is not None:
         click.echo("taking the vectors of unchanged text from the index in the other store", err=True)
     embedder = load_embedder(settings)
-    built = build_index(settings, embedder, backend, sources, progress=True, reuse=not rebuild, reuse_from=donor)
+    with _loader_warnings_off():  # the build's notes below say which files were skipped, and why, once
+        built = build_index(settings, embedder, backend, sources, progress=True, reuse=not rebuild, reuse_from=donor)
     manifest = built.manifest
     for note in built.notes:
         click.echo(note, err=True)

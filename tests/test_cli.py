@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -88,6 +89,15 @@ def test_index_notes_skipped_files(settings: Settings) -> None:
     result = rag("index")
     assert result.stdout.startswith(f"{len(CORPUS)} documents, 11 chunks, 1 skipped")
     assert "empty.txt: empty file" in result.stderr
+
+
+def test_index_notes_each_skipped_file_once(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As `rag index` runs outside pytest: no handler on the root logger, so warnings go to stderr as they are.
+    monkeypatch.setattr(logging.root, "handlers", [])
+    (settings.seeds_dir / "empty.txt").write_text("", "utf-8")
+    result = rag("index")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("empty.txt: empty file") == 1, result.stderr
 
 
 def test_index_twice_says_it_is_up_to_date(indexed: Settings) -> None:
