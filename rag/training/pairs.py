@@ -20,15 +20,8 @@ from rag.extraction import char_bigrams
 from rag.ingest.chunking import split_sentences
 from rag.rankers.reader import SENTENCE_CHARS, clip
 from rag.training.squad import Article, load_squad
+from rag.training.steps import Pair
 from rag.types import Candidate, Sentence
-
-
-@dataclass(frozen=True)
-class Pair:
-    question: str
-    candidate: Candidate
-    label: int
-    answer: tuple[int, int] | None = None  # the short answer's offsets inside candidate.sentence
 
 
 @dataclass(frozen=True)

@@ -10,31 +10,27 @@ from __future__ import annotations
 
 import argparse
 import functools
-import math
 import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoTokenizer
 
 from rag.config import DEFAULT_MODEL, Settings
 from rag.embedding import resolve_model_path
 from rag.rankers.readernet import (
     ReaderNet,
     build_net,
-    encode,
     load_reader,
     logits_and_spans,
     save_reader,
-    token_targets,
 )
 from rag.rankers.reading import default_dir
 from rag.training.calibrate import (
@@ -45,8 +41,9 @@ from rag.training.calibrate import (
     measure,
     public,
 )
-from rag.training.pairs import Pair, build_pairs, locate_questions, paragraph_sentences, question_texts
+from rag.training.pairs import build_pairs, locate_questions, paragraph_sentences, question_texts
 from rag.training.squad import load_squad
+from rag.training.steps import Optimisation, Pair, epochs
 
 DEV_ARTICLES = 6  # of XQuAD's 24
 # Languages whose XQuAD questions are asked of the Chinese paragraphs (and English and Chinese ones of
@@ -109,33 +106,6 @@ def load_data(
     return train, dev, data
 
 
-def batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> Iterator[list[Pair]]:
-    """Batches of pairs of similar length (less padding), in random order."""
-    order = list(pairs)
-    rng.shuffle(order)
-    groups = [order[i : i + size * 50] for i in range(0, len(order), size * 50)]
-    out = []
-    for group in groups:
-        group.sort(key=lambda p: len(p.question) + len(p.candidate.sentence) + len(p.candidate.before))
-        out += [group[i : i + size] for i in range(0, len(group), size)]
-    rng.shuffle(out)
-    yield from out
-
-
-def loss_of(net: ReaderNet, tokenizer: PreTrainedTokenizerBase, batch: list[Pair]) -> torch.Tensor:
-    encoded = encode(tokenizer, [p.question for p in batch], [p.candidate for p in batch])
-    relevance, spans = net(encoded)
-    labels = torch.tensor([float(p.label) for p in batch])
-    loss = nn.functional.binary_cross_entropy_with_logits(relevance, labels)
-    starts, ends = token_targets(encoded, [p.answer if p.label else None for p in batch])
-    if any(s >= 0 for s in starts):
-        masked = spans.masked_fill(encoded.sentence_mask.unsqueeze(-1) == 0, -1e4)
-        ce = nn.functional.cross_entropy
-        span_loss = ce(masked[..., 0], torch.tensor(starts)) + ce(masked[..., 1], torch.tensor(ends))
-        loss = loss + 0.5 * span_loss
-    return loss
-
-
 def train(cfg: TrainConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -150,44 +120,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     )
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     net = build_net(model_dir, cfg.layers)
-    for p in net.encoder.embeddings.parameters():
-        p.requires_grad = False
-    groups = [
-        {"params": list(net.encoder.encoder.parameters()), "lr": cfg.lr},
-        {"params": [*net.relevance.parameters(), *net.span.parameters()], "lr": cfg.head_lr},
-    ]
-    optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
-    steps = cfg.epochs * math.ceil(len(pairs) / cfg.batch_size)
-    warmup = max(1, steps // 16)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
-    )
-    net.train()
-    step, started, history = 0, time.perf_counter(), []
+    how = Optimisation(cfg.epochs, cfg.batch_size, cfg.lr, cfg.head_lr)
+    started, history = time.perf_counter(), []
     best: dict[str, Any] | None = None
-    for epoch in range(1, cfg.epochs + 1):
-        running = 0.0
-        for batch in batches(pairs, cfg.batch_size, rng):
-            loss = loss_of(net, tokenizer, batch)
-            loss.backward()  # type: ignore[no-untyped-call]
-            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            step += 1
-            value = float(loss.detach())
-            running = 0.98 * running + 0.02 * value if step > 1 else value
-            if step % 25 == 0 or step == steps:
-                elapsed = time.perf_counter() - started
-                eta = elapsed / step * (steps - step)
-                print(
-                    f"epoch {epoch} step {step}/{steps} loss {running:.3f} "
-                    f"{elapsed / step:.2f} s/step, {eta / 60:.0f} min left",
-                    flush=True,
-                )
-        net.eval()
+    for epoch in epochs(net, tokenizer, pairs, how, rng):
         figures = measure(functools.partial(logits_and_spans, net, tokenizer), dev, f"epoch {epoch} dev")
-        net.train()
         score = float(np.mean([f["top1"] + f["auc"] for f in figures]))
         history.append({"epoch": epoch, **{f["name"]: public(f) for f in figures}})
         if best is None or score > best["score"]:
