@@ -64,7 +64,8 @@ def test_epochs_train_the_layers_not_the_embeddings(model: tuple[ReaderNet, PreT
     assert not torch.equal(net.encoder.encoder.layer[0].output.dense.weight, layer)
 
 
-def test_the_steps_import_without_the_services_libraries() -> None:
+@pytest.mark.parametrize("module", ["rag.training.steps", "rag.training.kit"])
+def test_what_runs_on_a_device_imports_without_the_services_libraries(module: str) -> None:
     blocker = (
         "import sys\n"
         "class Block:\n"
@@ -72,7 +73,7 @@ def test_the_steps_import_without_the_services_libraries() -> None:
         f"        if name.split('.')[0] in {NOT_THERE!r}:\n"
         "            raise ImportError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import rag.training.steps\n"
+        f"import {module}\n"
     )
     result = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -202,7 +202,7 @@ def packed(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     allows, and their decisions are those of fp16 (README, "Stored in int8")."""
     out: dict[str, torch.Tensor] = {}
     for name, tensor in state.items():
-        weights = tensor.detach().to(torch.float32)
+        weights = tensor.detach().to("cpu", torch.float32)
         if weights.dim() != 2:
             out[name] = weights.to(torch.float16).contiguous()
             continue

