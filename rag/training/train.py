@@ -144,7 +144,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "train_minutes": round((time.perf_counter() - started) / 60, 1),
         **calibration(figures),
     }
-    return _save(net, manifest, cfg.out)
+    return save_calibrated(net, manifest, cfg.out)
 
 
 def recalibrate(cfg: TrainConfig) -> dict[str, Any]:
@@ -155,10 +155,10 @@ def recalibrate(cfg: TrainConfig) -> dict[str, Any]:
     _, dev, _ = load_data(cfg, random.Random(cfg.seed), pairs=False)
     figures = measure(functools.partial(logits_and_spans, reader.net, reader.tokenizer), dev, "dev")
     manifest = {**reader.manifest, **calibration(figures), "code_version": code_version()}
-    return _save(reader.net, manifest, cfg.out)
+    return save_calibrated(reader.net, manifest, cfg.out)
 
 
-def _save(net: ReaderNet, manifest: dict[str, Any], out: Path) -> dict[str, Any]:
+def save_calibrated(net: ReaderNet, manifest: dict[str, Any], out: Path) -> dict[str, Any]:
     save_reader(net, manifest, out)
     print(f"{decisions(manifest)}; saved to {out}", flush=True)
     return manifest
