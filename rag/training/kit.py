@@ -249,8 +249,8 @@ def joined(run_dir: Path, name: str, target: Path) -> Path:
 def finish(kit: Path, run_dir: Path, datasets: Path, out: Path) -> dict[str, Any]:
     """Measure each epoch the run brought back on the dev set, as ``make reader`` does; save the best, calibrated."""
     # Here only: the data sets' reading and the dev figures need the service's libraries, which a device lacks.
-    from rag.training.calibrate import calibration, measure, public
-    from rag.training.train import TrainConfig, code_version, load_data, save_calibrated
+    from rag.training.calibrate import measure, public
+    from rag.training.train import TrainConfig, dev_score, load_data, reader_manifest, save_calibrated
 
     manifest = read_kit(kit)
     try:
@@ -273,25 +273,14 @@ def finish(kit: Path, run_dir: Path, datasets: Path, out: Path) -> dict[str, Any
                 raise ModelError(f"epoch {epoch}'s weights do not fit {cfg.layers} layers: {missing} {unexpected}")
             net.eval()
             figures = measure(functools.partial(logits_and_spans, net, tokenizer), dev, f"epoch {epoch} dev")
-            score = float(np.mean([f["top1"] + f["auc"] for f in figures]))
+            score = dev_score(figures)
             history.append({"epoch": epoch, **{f["name"]: public(f) for f in figures}})
             if best is None or score > best[0]:
                 best = (score, figures, net)
     assert best is not None
     _, figures, net = best
-    reader = {
-        "base_model": manifest["base_model"],
-        "layers": cfg.layers,
-        "pooling": net.pooling,
-        "data": manifest["data"],
-        "seed": cfg.seed,
-        "config": config,
-        "code_version": code_version(),
-        "kit": {"code_version": manifest["code_version"], "device": run["device"], "epochs": run["epochs"]},
-        "history": history,
-        "train_minutes": run["train_minutes"],
-        **calibration(figures),
-    }
+    trained_by = {"code_version": manifest["code_version"], "device": run["device"], "epochs": run["epochs"]}
+    reader = reader_manifest(cfg, net, manifest["data"], history, run["train_minutes"], figures, kit=trained_by)
     return save_calibrated(net, reader, out)
 
 

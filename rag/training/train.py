@@ -125,14 +125,33 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     best: dict[str, Any] | None = None
     for epoch in epochs(net, tokenizer, pairs, how, rng):
         figures = measure(functools.partial(logits_and_spans, net, tokenizer), dev, f"epoch {epoch} dev")
-        score = float(np.mean([f["top1"] + f["auc"] for f in figures]))
+        score = dev_score(figures)
         history.append({"epoch": epoch, **{f["name"]: public(f) for f in figures}})
         if best is None or score > best["score"]:
             best = {"score": score, "figures": figures, "state": {k: v.clone() for k, v in net.state_dict().items()}}
     assert best is not None
     net.load_state_dict(best["state"])
     figures = best["figures"]
-    manifest = {
+    minutes = round((time.perf_counter() - started) / 60, 1)
+    return save_calibrated(net, reader_manifest(cfg, net, data, history, minutes, figures), cfg.out)
+
+
+def dev_score(figures: list[dict[str, Any]]) -> float:
+    """What chooses the epoch: how often the answer sentence ranks first, plus AUC, averaged over the dev sets."""
+    return float(np.mean([f["top1"] + f["auc"] for f in figures]))
+
+
+def reader_manifest(
+    cfg: TrainConfig,
+    net: ReaderNet,
+    data: dict[str, Any],
+    history: list[dict[str, Any]],
+    minutes: float,
+    figures: list[dict[str, Any]],
+    **more: Any,
+) -> dict[str, Any]:
+    """The manifest saved beside a trained reader: base model, data, seed, settings, code, dev figures, calibration."""
+    return {
         "base_model": DEFAULT_MODEL,
         "layers": cfg.layers,
         "pooling": net.pooling,
@@ -140,11 +159,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "seed": cfg.seed,
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("datasets", "out")},
         "code_version": code_version(),
+        **more,
         "history": history,
-        "train_minutes": round((time.perf_counter() - started) / 60, 1),
+        "train_minutes": minutes,
         **calibration(figures),
     }
-    return save_calibrated(net, manifest, cfg.out)
 
 
 def recalibrate(cfg: TrainConfig) -> dict[str, Any]:
